@@ -1,0 +1,7 @@
+"""The JSON API under /api/v1: bearer tokens, JSON errors, thin views."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from server.api import assignments, errors, gradebook, openapi  # noqa: E402, F401

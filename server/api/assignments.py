@@ -1,0 +1,50 @@
+"""Assignments and quiz attempts."""
+
+from flask import g, request
+
+from server.api import bp
+from server.api.auth import token_required
+from server.api.errors import ApiError
+from server.api.serialize import assignment_detail, assignment_summary
+from server.courses import get_assignment, get_course
+from server.models import AssignmentKind
+from server.scoring.quizzes import attempt_result, submit_attempt
+
+
+@bp.get("/courses/<course>/assignments")
+@token_required
+def list_assignments(course: str):
+    """List the assignments of a course the user belongs to."""
+    found = get_course(g.user, course)
+    return {"assignments": [assignment_summary(a, g.user) for a in found.assignments]}
+
+
+@bp.get("/courses/<course>/assignments/<slug>")
+@token_required
+def show_assignment(course: str, slug: str):
+    """Show an assignment with its questions, never its answers."""
+    return assignment_detail(get_assignment(g.user, course, slug), g.user)
+
+
+@bp.post("/courses/<course>/assignments/<slug>/attempts")
+@token_required
+def create_attempt(course: str, slug: str):
+    """Score and record a quiz attempt."""
+    assignment = get_assignment(g.user, course, slug)
+    if assignment.kind != AssignmentKind.QUIZ:
+        raise ApiError(409, "not_a_quiz", f"{slug!r} is not a quiz; submit code instead")
+    body = json_body()
+    if "answers" not in body:
+        raise ApiError(422, "invalid_answer", "the body needs an 'answers' object")
+    attempt = submit_attempt(assignment, g.user, body["answers"])
+    return attempt_result(attempt), 201
+
+
+def json_body() -> dict:
+    """Return the request's JSON object, or raise a 400 that says what is wrong."""
+    body = request.get_json(force=True, silent=True)
+    if body is None:
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON")
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    return body

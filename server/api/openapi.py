@@ -1,0 +1,270 @@
+"""The OpenAPI 3 document of the API; a test checks it covers every route."""
+
+from server.api import bp
+
+ERROR = {"$ref": "#/components/responses/Error"}
+
+
+def _op(summary: str, ok: dict, *errors: int, body: dict | None = None, params=()) -> dict:
+    operation = {
+        "summary": summary,
+        "parameters": [{"$ref": f"#/components/parameters/{p}"} for p in params],
+        "responses": ok | {str(code): ERROR for code in (401, *errors)},
+    }
+    if body:
+        operation["requestBody"] = {"required": True, "content": {"application/json": body}}
+    return operation
+
+
+def _json(schema: str, description: str = "OK") -> dict:
+    ref = {"$ref": f"#/components/schemas/{schema}"}
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+
+PATHS = {
+    "/courses/{course}/assignments": {
+        "get": _op(
+            "List the assignments a user may see",
+            {"200": _json("AssignmentList")},
+            404,
+            params=["course"],
+        ),
+    },
+    "/courses/{course}/assignments/{slug}": {
+        "get": _op(
+            "Show an assignment: prompt and questions, never answers",
+            {"200": _json("AssignmentDetail")},
+            404,
+            params=["course", "slug"],
+        ),
+    },
+    "/courses/{course}/assignments/{slug}/attempts": {
+        "post": _op(
+            "Submit a quiz attempt; it is scored and recorded",
+            {"201": _json("Attempt", "The graded attempt")},
+            400,
+            404,
+            409,
+            413,
+            422,
+            body={"schema": {"$ref": "#/components/schemas/AttemptRequest"}},
+            params=["course", "slug"],
+        ),
+    },
+    "/courses/{course}/gradebook": {
+        "get": _op(
+            "Every student's counted score on every assignment (instructors only)",
+            {
+                "200": _json("Gradebook")
+                | {
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Gradebook"}},
+                        "text/csv": {"schema": {"type": "string"}},
+                    }
+                }
+            },
+            403,
+            404,
+            params=["course", "format"],
+        ),
+    },
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI 3 document"}},
+        },
+    },
+}
+
+NUMBER_OR_NULL = {"type": ["number", "null"]}
+SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "examples": ["not_found", "invalid_answer"]},
+                    "message": {"type": "string"},
+                    "questions": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string"},
+                        "description": "per question id, why its answer was refused",
+                    },
+                },
+            }
+        },
+    },
+    "AssignmentSummary": {
+        "type": "object",
+        "properties": {
+            "slug": {"type": "string"},
+            "title": {"type": "string"},
+            "kind": {"type": "string", "enum": ["quiz", "exercise"]},
+            "due_at": {"type": ["string", "null"], "format": "date-time"},
+            "attempt_limit": {"type": ["integer", "null"]},
+            "score_policy": {"type": "string", "enum": ["best", "last"]},
+            "attempts_used": {"type": "integer"},
+            "attempts_left": {"type": ["integer", "null"]},
+        },
+    },
+    "AssignmentList": {
+        "type": "object",
+        "properties": {
+            "assignments": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/AssignmentSummary"},
+            }
+        },
+    },
+    "Question": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "kind": {"type": "string", "enum": ["single_choice", "multiple_choice", "numeric"]},
+            "points": {"type": "number"},
+            "prompt": {"type": "string", "description": "with this student's own parameters"},
+            "choices": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"id": {"type": "string"}, "text": {"type": "string"}},
+                },
+            },
+        },
+    },
+    "AssignmentDetail": {
+        "allOf": [
+            {"$ref": "#/components/schemas/AssignmentSummary"},
+            {
+                "type": "object",
+                "properties": {
+                    "description": {"type": "string"},
+                    "version": {"type": "integer"},
+                    "max_score": {"type": "number"},
+                    "questions": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/Question"},
+                    },
+                },
+            },
+        ],
+    },
+    "AttemptRequest": {
+        "type": "object",
+        "required": ["answers"],
+        "properties": {
+            "answers": {
+                "type": "object",
+                "description": "question id -> a choice id, a list of choice ids, or a number "
+                "(numbers may be sent as strings); omitted questions score 0",
+                "additionalProperties": {},
+                "examples": [{"q1": "b", "q2": 0.998, "q4": ["a", "b"]}],
+            }
+        },
+    },
+    "Attempt": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "assignment": {"type": "string"},
+            "number": {"type": "integer"},
+            "score": {"type": "number"},
+            "max_score": {"type": "number"},
+            "submitted_at": {"type": "string", "format": "date-time"},
+            "questions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "prompt": {"type": "string"},
+                        "response": {},
+                        "outcome": {
+                            "type": "string",
+                            "enum": ["correct", "partial", "incorrect", "unanswered"],
+                        },
+                        "score": {"type": "number"},
+                        "max_score": {"type": "number"},
+                        "explanation": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "Gradebook": {
+        "type": "object",
+        "properties": {
+            "course": {"type": "string"},
+            "assignments": {"type": "array", "items": {"type": "object"}},
+            "students": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "student": {"type": "object"},
+                        "scores": {
+                            "type": "object",
+                            "additionalProperties": {
+                                "type": "object",
+                                "properties": {
+                                    "score": NUMBER_OR_NULL,
+                                    "max_score": NUMBER_OR_NULL,
+                                    "attempts": {"type": "integer"},
+                                },
+                            },
+                        },
+                        "total": {"type": "number"},
+                    },
+                },
+            },
+        },
+    },
+}
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Rubric API",
+        "version": "1",
+        "description": "Auto-graded quizzes and NumPy exercises. Authenticate with "
+        "'Authorization: Bearer TOKEN' (make one with `rubric token create EMAIL`).",
+    },
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearer": []}],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": SCHEMAS,
+        "responses": {
+            "Error": {
+                "description": "An error",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+        },
+        "parameters": {
+            "course": {
+                "name": "course",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"},
+            },
+            "slug": {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
+            "format": {
+                "name": "format",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["json", "csv"]},
+            },
+        },
+    },
+}
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """Return the OpenAPI 3 document of this API."""
+    return DOCUMENT

@@ -1,0 +1,121 @@
+"""The `rubric` command line; the same commands hang under `flask --app server`."""
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from server.content.check import check_paths
+from server.content.sync import sync_quizzes
+
+
+def main() -> None:
+    """Run the `rubric` console script."""
+    from server import create_app
+
+    group = FlaskGroup(create_app=create_app, add_version_option=False, help=__doc__)
+    group(prog_name="rubric")
+
+
+def register(app: Flask) -> None:
+    """Attach Rubric's commands to an app's CLI."""
+    app.cli.add_command(content)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(token)
+    app.cli.add_command(serve)
+    try:
+        from server.grading.cli import grade
+    except ImportError:  # the grading engine is optional until it lands
+        return
+    app.cli.add_command(grade)
+
+
+@click.group()
+def content() -> None:
+    """Check or load quizzes and exercises."""
+
+
+@content.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@with_appcontext
+def content_check(paths: tuple[Path, ...]) -> None:
+    """Validate content files; exit 1 with one line per problem."""
+    root = Path(current_app.config["RUBRIC_CONTENT_ROOT"])
+    targets = list(paths) or [root / "quizzes", root / "exercises"]
+    problems, checked = check_paths(targets)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        sys.exit(1)
+    click.echo(f"ok: {checked} content item(s) checked")
+
+
+@content.command("sync")
+@with_appcontext
+def content_sync() -> None:
+    """Load content into the database; a changed item becomes a new version."""
+    report = sync_quizzes(Path(current_app.config["RUBRIC_CONTENT_ROOT"]))
+    for line in report.created:
+        click.echo(f"new: {line}")
+    for line in report.refused:
+        click.echo(f"refused: {line}", err=True)
+    click.echo(f"{len(report.created)} new, {len(report.unchanged)} unchanged")
+    if report.refused:
+        sys.exit(1)
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo() -> None:
+    """Create the demo course, users and assignments (idempotent)."""
+    from server.demo import INSTRUCTOR, STUDENTS, seed_demo
+
+    course = seed_demo()
+    click.echo(f"course {course.slug!r} with {len(course.assignments)} assignment(s)")
+    click.echo(f"instructor: {INSTRUCTOR[0]} / password {INSTRUCTOR[2]}")
+    click.echo(f"students:   {STUDENTS[0][0]} ... student9@example.edu / password student")
+
+
+@click.group()
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.argument("email")
+@with_appcontext
+def token_create(email: str) -> None:
+    """Print a new API token for a user (the only thing printed)."""
+    from server.accounts import create_token, find_user
+    from server.extensions import db
+
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"no user with e-mail {email!r}")
+    value = create_token(user)
+    db.session.commit()
+    click.echo(value)
+
+
+@click.command()
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "8000")), show_default="8000")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--workers", default=lambda: int(os.environ.get("WEB_CONCURRENCY", "4")))
+def serve(port: int, host: str, workers: int) -> None:
+    """Serve the web app and API with gunicorn."""
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"{host}:{port}",
+        "--access-logfile",
+        "-",
+        "server:create_app()",
+    ]
+    os.execv(sys.executable, args)

@@ -1,0 +1,43 @@
+"""Configuration from environment variables, with safe defaults."""
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_secret_key(instance_path: str) -> str:
+    """Return RUBRIC_SECRET_KEY, or one generated once and kept under instance/."""
+    if key := os.environ.get("RUBRIC_SECRET_KEY"):
+        return key
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Create with 0600 so other local users cannot read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def from_environment(instance_path: str) -> dict:
+    """Build the config mapping from RUBRIC_* environment variables."""
+    default_db = f"sqlite:///{Path(instance_path) / 'rubric.sqlite3'}"
+    return {
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("RUBRIC_DATABASE_URL", default_db),
+        "RUBRIC_BROKER_URL": os.environ.get("RUBRIC_BROKER_URL") or None,
+        "RUBRIC_SUBMISSION_RATE": os.environ.get("RUBRIC_SUBMISSION_RATE", "10/minute"),
+        "RUBRIC_CONTENT_ROOT": os.environ.get("RUBRIC_CONTENT_ROOT", str(PROJECT_ROOT)),
+    }
+
+
+DEFAULTS = {
+    # A quiz attempt or code submission is small; anything bigger is a mistake or abuse.
+    "MAX_CONTENT_LENGTH": 256 * 1024,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "JSON_SORT_KEYS": False,
+}

@@ -1,0 +1,1 @@
+"""Course content on disk: quizzes/*.toml and exercises/*/, validated and synced."""

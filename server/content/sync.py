@@ -1,0 +1,62 @@
+"""Load content files into the database: idempotent, versioned, never rewriting history."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from server.content.quizzes import ContentError, QuizSpec, load_quiz, quiz_files
+from server.extensions import db
+from server.models import Question, Quiz
+
+
+@dataclass
+class SyncReport:
+    """What a sync did, file by file."""
+
+    created: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # one line per problem
+
+
+def latest_quiz(slug: str) -> Quiz | None:
+    """Return the newest stored version of a quiz."""
+    return db.session.scalar(
+        sa.select(Quiz).where(Quiz.slug == slug).order_by(Quiz.version.desc()).limit(1)
+    )
+
+
+def store_quiz(spec: QuizSpec) -> Quiz | None:
+    """Store a quiz as a new version if it changed; return the new row, or None."""
+    latest = latest_quiz(spec.slug)
+    if latest is not None and latest.content_hash == spec.content_hash:
+        return None
+    quiz = Quiz(
+        slug=spec.slug,
+        version=(latest.version + 1) if latest else 1,
+        title=spec.title,
+        description=spec.description,
+        content_hash=spec.content_hash,
+    )
+    quiz.questions = [
+        Question(key=q.key, position=i, kind=q.kind, points=q.points, spec=q.spec)
+        for i, q in enumerate(spec.questions)
+    ]
+    db.session.add(quiz)
+    return quiz
+
+
+def sync_quizzes(root: Path) -> SyncReport:
+    """Store every valid changed quiz under root; an invalid file keeps its old version."""
+    report = SyncReport()
+    for path in quiz_files(root):
+        try:
+            spec = load_quiz(path)
+        except ContentError as exc:
+            report.refused += [str(p) for p in exc.problems]
+            continue
+        quiz = store_quiz(spec)
+        target = report.created if quiz else report.unchanged
+        target.append(f"{spec.slug} v{quiz.version}" if quiz else spec.slug)
+    db.session.commit()
+    return report

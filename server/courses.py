@@ -1,0 +1,71 @@
+"""Courses and assignments as a user may see them. Knows nothing of HTTP."""
+
+import sqlalchemy as sa
+
+from server.extensions import db
+from server.models import Assignment, Course, Enrollment, Role, User
+
+
+class NotFound(LookupError):
+    """The course or assignment does not exist, or the user may not see it."""
+
+
+class Forbidden(PermissionError):
+    """The user may see the course but not this part of it."""
+
+
+def course_role(user: User, course: Course) -> Role | None:
+    """Return the user's role in a course (admins count as instructors), or None."""
+    if user.role == Role.ADMIN:
+        return Role.INSTRUCTOR
+    return db.session.scalar(
+        sa.select(Enrollment.role).where(
+            Enrollment.course_id == course.id, Enrollment.user_id == user.id
+        )
+    )
+
+
+def courses_for(user: User) -> list[Course]:
+    """Return the courses a user is enrolled in (all of them for an admin)."""
+    query = sa.select(Course).order_by(Course.title)
+    if user.role != Role.ADMIN:
+        query = query.join(Enrollment).where(Enrollment.user_id == user.id)
+    return list(db.session.scalars(query))
+
+
+def get_course(user: User, slug: str) -> Course:
+    """Return a course the user belongs to; unknown and foreign courses look the same."""
+    course = db.session.scalar(sa.select(Course).where(Course.slug == slug))
+    if course is None or course_role(user, course) is None:
+        raise NotFound(f"no course {slug!r}")
+    return course
+
+
+def get_assignment(user: User, course_slug: str, slug: str) -> Assignment:
+    """Return an assignment of a course the user belongs to."""
+    course = get_course(user, course_slug)
+    assignment = db.session.scalar(
+        sa.select(Assignment).where(Assignment.course_id == course.id, Assignment.slug == slug)
+    )
+    if assignment is None:
+        raise NotFound(f"no assignment {slug!r} in course {course_slug!r}")
+    return assignment
+
+
+def require_instructor(user: User, course: Course) -> None:
+    """Raise Forbidden unless the user teaches the course."""
+    if course_role(user, course) != Role.INSTRUCTOR:
+        raise Forbidden("only the course's instructors may do this")
+
+
+def enroll(user: User, course: Course, role: Role = Role.STUDENT) -> Enrollment:
+    """Enroll a user in a course, keeping an existing enrollment."""
+    enrollment = db.session.scalar(
+        sa.select(Enrollment).where(
+            Enrollment.course_id == course.id, Enrollment.user_id == user.id
+        )
+    )
+    if enrollment is None:
+        enrollment = Enrollment(course_id=course.id, user_id=user.id, role=role)
+        db.session.add(enrollment)
+    return enrollment

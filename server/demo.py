@@ -1,0 +1,61 @@
+"""The demo course: users, enrollments and one assignment per bundled content item."""
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from server.accounts import ensure_user
+from server.courses import enroll
+from server.extensions import db
+from server.models import Assignment, AssignmentKind, Course, Quiz, Role
+from server.models.types import utcnow
+
+INSTRUCTOR = ("instructor@example.edu", "Ada Instructor", "instructor")
+STUDENTS = [("student@example.edu", "Sam Student", "student")] + [
+    (f"student{n}@example.edu", f"Student {n}", "student") for n in range(2, 10)
+]
+COURSE_SLUG = "demo"
+
+
+def seed_demo() -> Course:
+    """Create (or keep) the demo course, its users and its assignments."""
+    course = db.session.scalar(sa.select(Course).where(Course.slug == COURSE_SLUG))
+    if course is None:
+        course = Course(slug=COURSE_SLUG, title="Machine Learning 101 (demo)")
+        db.session.add(course)
+        db.session.flush()
+    instructor = ensure_user(*INSTRUCTOR, role=Role.INSTRUCTOR)
+    enroll(instructor, course, Role.INSTRUCTOR)
+    for email, name, password in STUDENTS:
+        enroll(ensure_user(email, name, password), course, Role.STUDENT)
+    for slug, title, kind in content_items():
+        _ensure_assignment(course, slug, title, kind)
+    db.session.commit()
+    return course
+
+
+def content_items() -> list[tuple[str, str, AssignmentKind]]:
+    """Return (slug, title, kind) of every synced quiz (and exercise, once synced)."""
+    quizzes = db.session.execute(
+        sa.select(Quiz.slug, Quiz.title).order_by(Quiz.slug, Quiz.version.desc())
+    )
+    latest = dict(reversed(list(quizzes)))  # newest title wins
+    return [(slug, title, AssignmentKind.QUIZ) for slug, title in sorted(latest.items())]
+
+
+def _ensure_assignment(course: Course, slug: str, title: str, kind: AssignmentKind) -> None:
+    exists = db.session.scalar(
+        sa.select(Assignment.id).where(Assignment.course_id == course.id, Assignment.slug == slug)
+    )
+    if exists is None:
+        db.session.add(
+            Assignment(
+                course_id=course.id,
+                slug=slug,
+                title=title,
+                kind=kind,
+                content_slug=slug,
+                due_at=utcnow().replace(microsecond=0) + timedelta(days=14),
+                attempt_limit=None,
+            )
+        )

@@ -1,0 +1,45 @@
+"""Flask extensions, created unbound and set up in the app factory."""
+
+import sqlite3
+
+import sqlalchemy as sa
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy.orm import DeclarativeBase
+
+from server.config import PROJECT_ROOT
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations name constraints."""
+
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+csrf = CSRFProtect()
+login_manager = LoginManager()
+
+
+@sa.event.listens_for(sa.Engine, "connect")
+def _tune_sqlite(dbapi_connection, _record):
+    """Use WAL and a busy timeout so several gunicorn workers can share one SQLite file."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

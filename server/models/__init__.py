@@ -1,0 +1,21 @@
+"""Typed SQLAlchemy models; tables come only from Alembic migrations."""
+
+from server.models.accounts import ApiToken, Role, User
+from server.models.attempts import QuizAnswer, QuizAttempt
+from server.models.content import Question, Quiz
+from server.models.courses import Assignment, AssignmentKind, Course, Enrollment, ScorePolicy
+
+__all__ = [
+    "ApiToken",
+    "Assignment",
+    "AssignmentKind",
+    "Course",
+    "Enrollment",
+    "Question",
+    "Quiz",
+    "QuizAnswer",
+    "QuizAttempt",
+    "Role",
+    "ScorePolicy",
+    "User",
+]

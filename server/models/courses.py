@@ -1,0 +1,79 @@
+"""Courses, who is enrolled in them, and the assignments published in them."""
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from server.extensions import db
+from server.models.accounts import Role, User
+from server.models.types import UTCDateTime, enum_column, utcnow
+
+
+class AssignmentKind(enum.StrEnum):
+    """What kind of content an assignment publishes."""
+
+    QUIZ = "quiz"
+    EXERCISE = "exercise"
+
+
+class ScorePolicy(enum.StrEnum):
+    """Which attempt counts in the gradebook."""
+
+    BEST = "best"
+    LAST = "last"
+
+
+class Course(db.Model):
+    """A course, addressed by its slug in URLs."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    slug: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    title: so.Mapped[str] = so.mapped_column(sa.String(200))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    assignments: so.Mapped[list["Assignment"]] = so.relationship(
+        back_populates="course", order_by="Assignment.id"
+    )
+
+
+class Enrollment(db.Model):
+    """A user's membership of a course, as a student or an instructor."""
+
+    __table_args__ = (sa.UniqueConstraint("course_id", "user_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    course_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("course.id", ondelete="CASCADE"))
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    role: so.Mapped[Role] = so.mapped_column(enum_column(Role), default=Role.STUDENT)
+
+    course: so.Mapped[Course] = so.relationship()
+    user: so.Mapped[User] = so.relationship()
+
+
+class Assignment(db.Model):
+    """A quiz or exercise published in a course, with its due date and grading policy.
+
+    It names its content by slug: new attempts use the newest synced version, while
+    recorded attempts keep pointing at the version they were graded against.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("course_id", "slug"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    course_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("course.id", ondelete="CASCADE"))
+    slug: so.Mapped[str] = so.mapped_column(sa.String(64))
+    title: so.Mapped[str] = so.mapped_column(sa.String(200))
+    kind: so.Mapped[AssignmentKind] = so.mapped_column(enum_column(AssignmentKind))
+    content_slug: so.Mapped[str] = so.mapped_column(sa.String(64))
+    due_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    attempt_limit: so.Mapped[int | None]
+    score_policy: so.Mapped[ScorePolicy] = so.mapped_column(
+        enum_column(ScorePolicy), default=ScorePolicy.BEST
+    )
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    course: so.Mapped[Course] = so.relationship(back_populates="assignments")

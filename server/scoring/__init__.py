@@ -1,0 +1,1 @@
+"""Scoring: question kinds, per-student parameters and gradebook policies."""

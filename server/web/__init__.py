@@ -1,0 +1,7 @@
+"""Server-rendered pages: log-in, courses, quizzes, results and the gradebook."""
+
+from flask import Blueprint
+
+bp = Blueprint("web", __name__)
+
+from server.web import auth, pages  # noqa: E402, F401
