@@ -119,3 +119,7 @@ def serve(port: int, host: str, workers: int) -> None:
         "server:create_app()",
     ]
     os.execv(sys.executable, args)
+
+
+if __name__ == "__main__":
+    main()

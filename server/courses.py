@@ -43,13 +43,21 @@ def get_course(user: User, slug: str) -> Course:
 
 def get_assignment(user: User, course_slug: str, slug: str) -> Assignment:
     """Return an assignment of a course the user belongs to."""
-    course = get_course(user, course_slug)
-    assignment = db.session.scalar(
-        sa.select(Assignment).where(Assignment.course_id == course.id, Assignment.slug == slug)
-    )
-    if assignment is None:
+    # One query for the course, the assignment and the user's enrollment: this sits
+    # on the path of every attempt and submission.
+    row = db.session.execute(
+        sa.select(Course, Assignment, Enrollment.role)
+        .outerjoin(Assignment, (Assignment.course_id == Course.id) & (Assignment.slug == slug))
+        .outerjoin(
+            Enrollment, (Enrollment.course_id == Course.id) & (Enrollment.user_id == user.id)
+        )
+        .where(Course.slug == course_slug)
+    ).first()
+    if row is None or (row.role is None and user.role != Role.ADMIN):
+        raise NotFound(f"no course {course_slug!r}")
+    if row.Assignment is None:
         raise NotFound(f"no assignment {slug!r} in course {course_slug!r}")
-    return assignment
+    return row.Assignment
 
 
 def require_instructor(user: User, course: Course) -> None:

@@ -26,7 +26,9 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after commit: a view commits, then serialises what it stored,
+# and reloading every attribute from the database would double the queries.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()

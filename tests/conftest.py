@@ -12,6 +12,7 @@ from server.config import PROJECT_ROOT
 from server.content.sync import sync_quizzes
 from server.demo import seed_demo
 from server.extensions import db
+from server.models import Course
 
 
 def make_app(database: Path, **overrides):
@@ -32,6 +33,24 @@ def migrated_database(tmp_path_factory) -> Path:
     app = make_app(path)
     with app.app_context():
         flask_migrate.upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def seeded_database(migrated_database, tmp_path_factory) -> Path:
+    """A template database with the bundled content synced and the demo course seeded.
+
+    Seeding hashes ten passwords, which is slow on purpose; doing it once keeps
+    the suite fast while every test still gets real, migrated data.
+    """
+    path = tmp_path_factory.mktemp("seeded") / "rubric.sqlite3"
+    shutil.copy(migrated_database, path)
+    app = make_app(path)
+    with app.app_context():
+        sync_quizzes(PROJECT_ROOT)
+        seed_demo()
+        db.session.remove()
         db.engine.dispose()
     return path
 
@@ -61,10 +80,15 @@ def runner(app):
 
 
 @pytest.fixture
-def demo(app):
-    """The bundled content synced and the demo course seeded."""
-    sync_quizzes(PROJECT_ROOT)
-    return seed_demo()
+def demo(app, seeded_database):
+    """Swap in a copy of the seeded database: bundled content and the demo course."""
+    db.session.remove()
+    db.engine.dispose()
+    database = Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+    for suffix in ("-wal", "-shm"):
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
+    shutil.copy(seeded_database, database)
+    return db.session.scalar(db.select(Course).filter_by(slug="demo"))
 
 
 @pytest.fixture

@@ -46,6 +46,7 @@ def _attempt_refused(exc: AttemptRefused):
     return error_response(409, exc.code, str(exc))
 
 
+@bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
     """Turn a werkzeug HTTP error (404, 405, 413, ...) into the JSON shape."""
     code = (exc.name or "error").lower().replace(" ", "_")

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
 
 from server.extensions import db
@@ -38,7 +39,11 @@ class InvalidAnswers(AttemptRefused):
 def current_quiz(assignment: Assignment) -> Quiz:
     """Return the newest synced version of the assignment's quiz."""
     quiz = db.session.scalar(
-        sa.select(Quiz).where(Quiz.slug == assignment.content_slug).order_by(Quiz.version.desc())
+        sa.select(Quiz)
+        .where(Quiz.slug == assignment.content_slug)
+        .order_by(Quiz.version.desc())
+        .limit(1)
+        .options(so.selectinload(Quiz.questions))
     )
     if quiz is None:
         raise LookupError(f"quiz {assignment.content_slug!r} has not been synced")
@@ -139,9 +144,9 @@ def submit_attempt(assignment: Assignment, user: User, answers: Any) -> QuizAtte
 
 def _score(assignment, user, quiz: Quiz, parsed: dict[str, Any], number: int) -> QuizAttempt:
     attempt = QuizAttempt(
-        assignment_id=assignment.id,
-        user_id=user.id,
-        quiz_id=quiz.id,
+        assignment=assignment,
+        user=user,
+        quiz=quiz,
         number=number,
         score=0.0,
         max_score=0.0,

@@ -1,0 +1,39 @@
+"""The `rubric` commands for accounts and the demo course."""
+
+from server.accounts import user_for_token
+from server.extensions import db
+from server.models import ApiToken, Assignment, Enrollment, User
+
+
+def test_seed_demo_is_idempotent_and_prints_logins(runner, app):
+    runner.invoke(args=["content", "sync"])
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert "student@example.edu" in first.output and "instructor@example.edu" in first.output
+    counts = [db.session.scalar(db.select(db.func.count(m.id))) for m in (User, Enrollment)]
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    assert [db.session.scalar(db.select(db.func.count(m.id))) for m in (User, Enrollment)] == counts
+    assert counts == [10, 10]
+    (assignment,) = db.session.scalars(db.select(Assignment))
+    assert assignment.slug == "l2-regularization-quiz" and assignment.attempt_limit is None
+
+
+def test_token_create_prints_only_a_working_token(runner, demo):
+    result = runner.invoke(args=["token", "create", "student@example.edu"])
+    assert result.exit_code == 0
+    token = result.output.strip()
+    assert "\n" not in token
+    assert user_for_token(token).email == "student@example.edu"
+    stored = db.session.scalars(db.select(ApiToken.token_hash)).all()
+    assert token not in stored and len(stored) == 1
+
+
+def test_passwords_are_stored_hashed(demo):
+    user = db.session.scalar(db.select(User).filter_by(email="student@example.edu"))
+    assert "student" not in user.password_hash and user.password_hash.startswith("scrypt:")
+
+
+def test_token_create_for_unknown_user_fails_clearly(runner, demo):
+    result = runner.invoke(args=["token", "create", "nobody@example.edu"])
+    assert result.exit_code == 1
+    assert "no user with e-mail 'nobody@example.edu'" in result.output
