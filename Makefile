@@ -3,6 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# The database-backed tests run a second time on PostgreSQL when it is reachable
+# (always in CI, where .ci/run starts it).
+TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+DB_TESTS := tests/api tests/content tests/scoring tests/web tests/test_cli.py tests/test_migrations.py
 
 .PHONY: run test lint bench clean
 
@@ -32,6 +36,10 @@ lint: $(VENV)/.installed-dev
 
 test: $(VENV)/.installed-dev lint
 	$(BIN)/pytest
+	@if [ -n "$$CI" ] || pg_isready -h 127.0.0.1 -q 2>/dev/null; then \
+		echo "== database tests again on PostgreSQL"; \
+		RUBRIC_TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest -q $(wildcard $(DB_TESTS)); \
+	else echo "PostgreSQL not reachable: skipped the PostgreSQL pass (CI never skips it)"; fi
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/quiz_bench.py

@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -14,10 +15,17 @@ def load_secret_key(instance_path: str) -> str:
     path = Path(instance_path) / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Create with 0600 so other local users cannot read it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Write a private temporary file, then link it into place: several gunicorn
+        # workers may start at once, and none may read a half-written key.
+        fd, temporary = tempfile.mkstemp(dir=path.parent)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another worker won the race; use its key
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
 
 
