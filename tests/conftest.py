@@ -2,6 +2,7 @@
 
 import flask_migrate
 import pytest
+from flask.testing import FlaskClient
 
 from server import create_app
 from server.accounts import create_token, find_user
@@ -13,6 +14,18 @@ from server.models import Course
 from tests.databases import databases_for_tests
 
 
+class FreshContextClient(FlaskClient):
+    """A test client that runs each request in its own app context, as a server does.
+
+    The `app` fixture keeps one app context open for the whole test; sharing it would
+    let `g`, and Flask-Login's cached user in it, leak from one request into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def make_app(database_url: str, **overrides):
     """Create an app for tests on the given database."""
     config = {
@@ -21,7 +34,9 @@ def make_app(database_url: str, **overrides):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RUBRIC_CONTENT_ROOT": str(PROJECT_ROOT),
     }
-    return create_app(config | overrides)
+    app = create_app(config | overrides)
+    app.test_client_class = FreshContextClient
+    return app
 
 
 def _prepare(url: str, *steps) -> None:

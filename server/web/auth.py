@@ -1,5 +1,7 @@
 """Log-in and log-out with e-mail and password."""
 
+from urllib.parse import urlsplit
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -52,6 +54,11 @@ def logout():
 
 def _safe_next(target: str | None) -> str:
     """Only follow local paths after log-in, never another site."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    # Browsers drop tabs and newlines and read "\\" as "/", so "/\\evil.example" or
+    # "/\t/evil.example" would become "//evil.example": refuse them all.
+    if not target or "\\" in target or any(ord(c) < 33 for c in target):
+        return url_for("web.index")
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
         return target
     return url_for("web.index")

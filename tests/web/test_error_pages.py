@@ -1,0 +1,41 @@
+"""HTML error pages for the site, JSON errors kept for the API."""
+
+
+def test_unknown_page_is_an_html_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "<h1>Not Found" in response.get_data(as_text=True)
+
+
+def test_unknown_api_path_stays_json(client):
+    response = client.get("/api/v1/no/such/thing")
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "not_found"
+
+
+def test_oversized_form_is_an_html_413(client):
+    response = client.post("/login", data={"email": "x" * (300 * 1024)})
+    assert response.status_code == 413
+    assert "too large" in response.get_data(as_text=True)
+
+
+def test_wrong_method_on_an_api_path_stays_json(client):
+    response = client.get("/api/v1/courses/demo/assignments/x/attempts")
+    assert response.status_code == 405
+    assert response.json["error"]["code"] == "method_not_allowed"
+
+
+def test_server_error_page_needs_no_database(app, client):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    def boom():
+        raise RuntimeError("boom")
+
+    app.add_url_rule("/boom", view_func=boom)
+    app.add_url_rule("/api/v1/boom", endpoint="api_boom", view_func=boom)
+    response = client.get("/boom")
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "Something went wrong" in page and "Log out" not in page
+    assert client.get("/api/v1/boom").json["error"]["code"] == "internal_server_error"

@@ -1,0 +1,100 @@
+"""Logging in and out, pages that need a log-in, CSRF and redirects after log-in."""
+
+import pytest
+
+from server.accounts import ensure_user
+from server.extensions import db
+
+from .support import QUIZ_URL, STUDENT, csrf_token_in
+
+PROTECTED = [
+    "/",
+    "/courses/demo",
+    QUIZ_URL,
+    "/courses/demo/attempts/1",
+    "/courses/demo/gradebook",
+    "/courses/demo/gradebook.csv",
+]
+
+
+def test_login_page_has_a_labelled_form(client):
+    page = client.get("/login").get_data(as_text=True)
+    assert '<label for="email">E-mail</label>' in page
+    assert '<label for="password">Password</label>' in page
+    assert csrf_token_in(page)
+    assert 'href="#main"' in page  # the skip link
+
+
+def test_login_goes_to_the_course(new_client):
+    response = new_client().login(*STUDENT)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    page = new_client(STUDENT).get("/", follow_redirects=True).get_data(as_text=True)
+    assert "Machine Learning 101 (demo)" in page
+    assert "L2 regularization" in page
+    assert "Log out" in page
+
+
+def test_bad_password_shows_an_error(new_client):
+    client = new_client()
+    response = client.login(STUDENT[0], "wrong")
+    assert response.status_code == 200
+    assert "Wrong e-mail or password." in response.get_data(as_text=True)
+    assert client.get("/courses/demo").status_code == 302  # still logged out
+
+
+def test_empty_form_names_the_fields(client):
+    token = client.csrf_token("/login")
+    response = client.post("/login", data={"email": "", "password": "", "csrf_token": token})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'aria-invalid="true"' in page
+    assert "This field is required." in page
+
+
+@pytest.mark.parametrize("path", PROTECTED)
+def test_pages_need_login(client, demo, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_login_returns_to_the_page_asked_for(new_client):
+    response = new_client().login(*STUDENT, path="/login?next=/courses/demo")
+    assert response.headers["Location"] == "/courses/demo"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example", "//evil.example", "/\\evil.example", "/\t/evil.example", "evil"],
+)
+def test_login_never_redirects_to_another_site(new_client, target):
+    response = new_client().login(*STUDENT, path="/login?" + f"next={target}")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_logout_needs_a_post_and_logs_out(student):
+    assert student.get("/logout").status_code == 405
+    token = student.csrf_token("/courses/demo")
+    response = student.post("/logout", data={"csrf_token": token})
+    assert response.headers["Location"] == "/login"
+    assert student.get("/courses/demo").status_code == 302
+
+
+@pytest.mark.parametrize("path", ["/login", "/logout", QUIZ_URL])
+def test_post_without_csrf_token_is_refused(student, path):
+    response = student.post(path, data={"email": STUDENT[0], "password": STUDENT[1], "q1": "b"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "The CSRF token is missing." in page
+    assert "<html" in page  # an HTML page, not JSON
+    assert student.get("/courses/demo").status_code == 200  # /logout did not log out
+
+
+def test_user_without_courses_is_told_so(new_client):
+    ensure_user("lonely@example.edu", "Lonely Learner", "secret")
+    db.session.commit()
+    page = new_client(("lonely@example.edu", "secret")).get("/").get_data(as_text=True)
+    assert "You are not enrolled in any course yet." in page
+    assert "/courses/demo/gradebook" not in page
