@@ -1,0 +1,290 @@
+"""The trusted grader: send a submission's calls to the sandbox, judge what comes back.
+
+Student code never runs in this process. Only arrays cross the sandbox wall; the
+expected values and the known mistakes' outputs were computed once, at load time.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from server.grading.compare import judge, same_output
+from server.grading.exercise import Exercise, MistakeOutput, TestCase, show, show_call_arg
+from server.grading.result import GradingResult, Outcome, PartResult, Status, TestResult
+from server.sandbox import Call, CallResult, Limits, RunResult, get_sandbox
+
+
+class GraderError(RuntimeError):
+    """The grader itself failed (not the submission): the service keeps it and retries."""
+
+
+# A failed module load: every test of every function gets this outcome.
+LOAD_OUTCOMES = {
+    "syntax_error": Outcome.RUNTIME_ERROR,
+    "runtime_error": Outcome.RUNTIME_ERROR,
+    "crashed": Outcome.RUNTIME_ERROR,
+    "timeout": Outcome.TIMEOUT,
+    "memory_limit": Outcome.MEMORY_LIMIT,
+}
+LOAD_FEEDBACK = {
+    "syntax_error": "Your file has a syntax error: {error}",
+    "runtime_error": "Your file raised an error while loading: {error}",
+    "crashed": "Your file stopped the sandbox while loading. {error}",
+    "timeout": "Your file took too long to load (limit {wall:g} s).",
+    "memory_limit": "Your file used more than {memory} MB while loading.",
+}
+HIDDEN_FEEDBACK = {
+    Outcome.WRONG_ANSWER: "Wrong answer on a hidden test.",
+    Outcome.RUNTIME_ERROR: "Your function raised {error_type} on a hidden test{line}.",
+    Outcome.TIMEOUT: "Your function took too long on a hidden test.",
+    Outcome.MEMORY_LIMIT: "Your function used too much memory on a hidden test.",
+    # The reason may name a class the student made up (and could name after an input).
+    Outcome.INVALID_OUTPUT: "Your function did not return an array of integers or reals.",
+    Outcome.MUTATED_INPUT: "Your function modified its inputs ({reason}); return a new array.",
+    Outcome.MISSING: "Function not found: define it at the top level of your file.",
+}
+SANDBOX_OUTCOMES = {o.value: o for o in Outcome}
+KNOWN_EXCEPTIONS = frozenset(
+    {
+        name
+        for name, value in vars(builtins).items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    }
+    | {
+        "AxisError",
+        "LinAlgError",
+        "UFuncTypeError",
+        "_UFuncNoLoopError",
+        "_UFuncInputCastingError",
+        "_UFuncOutputCastingError",
+        "_UFuncBinaryResolutionError",
+    }
+)
+
+
+def sandbox_limits(exercise: Exercise) -> Limits:
+    """Translate the exercise's limits into the sandbox's."""
+    lim = exercise.limits
+    return Limits(
+        wall_seconds=lim.wall_seconds,
+        cpu_seconds=lim.cpu_seconds,
+        memory_mb=lim.memory_mb,
+        output_bytes=lim.output_bytes,
+    )
+
+
+@dataclass(frozen=True)
+class Returned:
+    """What became of one call, in the sandbox's outcome vocabulary."""
+
+    outcome: str
+    value: np.ndarray | None = None
+    args_after: tuple[np.ndarray, ...] | None = None
+    error: str = ""
+    lost: bool = False  # never ran: an earlier call of its function stopped the sandbox
+
+
+def grade_submission(exercise: Exercise, code: str) -> GradingResult:
+    """Grade one submission's source code against every test of the exercise."""
+    start = time.perf_counter()
+    calls = [Call(t.function, t.args) for t in exercise.tests]
+    first, results = run_calls(code, calls, sandbox_limits(exercise))
+    if first.load_outcome != "ok":
+        return _load_failure(exercise, first, start)
+    parts = judge_results(exercise, results)
+    elapsed = (time.perf_counter() - start) * 1000
+    return GradingResult(exercise.slug, Status.GRADED, _summary(parts), parts, elapsed)
+
+
+def judge_results(exercise: Exercise, results: list[Returned]) -> tuple[PartResult, ...]:
+    """Judge one result per test case (in the exercise's order), grouped per function."""
+    graded = [grade_test(t, r) for t, r in zip(exercise.tests, results, strict=True)]
+    return tuple(
+        PartResult(
+            f.name,
+            tuple(g for t, g in zip(exercise.tests, graded, strict=True) if t.function == f.name),
+        )
+        for f in exercise.functions
+    )
+
+
+def run_calls(code: str, calls: list[Call], limits: Limits) -> tuple[RunResult, list[Returned]]:
+    """Run calls in as few sandboxes as possible: one, unless a call kills its sandbox.
+
+    The function whose call killed the sandbox loses its remaining calls; every other
+    function's unrun calls go to a fresh sandbox, so a crash costs only its own tests.
+    Returns the first run (its load outcome decides everything) and one result per call.
+    """
+    first = _run(code, calls, limits)
+    if first.load_outcome != "ok":
+        return first, []
+    results: dict[int, Returned] = {}
+    pending = _settle(first, list(range(len(calls))), calls, results)
+    while pending:
+        pending = _settle(_run(code, [calls[i] for i in pending], limits), pending, calls, results)
+    return first, [results[i] for i in range(len(calls))]
+
+
+def _settle(
+    run: RunResult, pending: list[int], calls: list[Call], results: dict[int, Returned]
+) -> list[int]:
+    """Record one run's results for the pending calls; return the calls still to run."""
+    if run.load_outcome != "ok":  # a fresh sandbox failed to load what loaded before
+        why = f"the sandbox failed to restart ({run.load_outcome})"
+        results |= {i: _lost(None, why) for i in pending}
+        return []
+    got = dict(zip(pending, run.results, strict=True))
+    unrun = [i for i in pending if got[i].outcome == "not_run"]
+    results |= {i: _returned(got[i]) for i in pending if i not in unrun}
+    if not unrun:
+        return []
+    culprit = _culprit(pending, unrun[0])
+    dead = calls[culprit].function
+    why = "an earlier test of this function stopped the sandbox"
+    results |= {i: _lost(results.get(culprit), why) for i in unrun if calls[i].function == dead}
+    return [i for i in unrun if calls[i].function != dead]
+
+
+def _run(code: str, calls: list[Call], limits: Limits) -> RunResult:
+    """Run one sandbox, turning an infrastructure failure into GraderError."""
+    try:
+        run = get_sandbox().run(code, calls, limits)
+    except Exception as exc:
+        raise GraderError(f"sandbox failed: {type(exc).__name__}: {exc}") from exc
+    if run.load_outcome == "ok" and len(run.results) != len(calls):
+        raise GraderError(f"sandbox returned {len(run.results)} results for {len(calls)} calls")
+    return run
+
+
+def _culprit(pending: list[int], first_unrun: int) -> int:
+    """Return the call that was running when the sandbox died: the one before the first unrun."""
+    position = pending.index(first_unrun)
+    return pending[position - 1] if position else first_unrun
+
+
+def _returned(result: CallResult) -> Returned:
+    """Copy the sandbox's result into the grader's own type."""
+    return Returned(result.outcome, result.value, result.args_after, result.error or "")
+
+
+def _lost(killer: Returned | None, why: str) -> Returned:
+    """Give an unrun call the failure of the call that stopped its sandbox."""
+    dead = killer is not None and killer.outcome not in ("ok", "not_run", "missing")
+    return Returned(killer.outcome if dead else "runtime_error", error=f"not run: {why}", lost=True)
+
+
+def grade_test(test: TestCase, result: Returned) -> TestResult:
+    """Judge one call's result against a test case."""
+    if result.outcome == "ok":
+        verdict = judge(result.value, test.args, result.args_after, test.expected, test.tolerance)
+        outcome, reason = verdict.outcome, verdict.reason
+        if verdict.changed:
+            reason = "it changed " + " and ".join(test.params[i] for i in verdict.changed)
+    else:
+        outcome, reason = SANDBOX_OUTCOMES.get(result.outcome, Outcome.RUNTIME_ERROR), result.error
+    if outcome is Outcome.PASSED:
+        return TestResult(test.name, outcome, test.points, test.points, test.visible, "")
+    mistake = _matching_mistake(test, outcome, result)
+    lines = [mistake.hint] if mistake else []
+    lines.append(
+        _visible_detail(test, outcome, reason, result)
+        if test.visible
+        else _hidden_detail(outcome, reason, result)
+    )
+    lines += [test.hint] if test.hint else []
+    name = mistake.mistake if mistake else None
+    return TestResult(test.name, outcome, 0.0, test.points, test.visible, "\n".join(lines), name)
+
+
+def _matching_mistake(test: TestCase, outcome: Outcome, result: Returned) -> MistakeOutput | None:
+    """Find the known mistake whose output on this input equals the student's."""
+    if outcome not in (Outcome.WRONG_ANSWER, Outcome.MUTATED_INPUT):
+        return None
+    mutated = outcome is Outcome.MUTATED_INPUT
+    for output in test.mistakes:
+        if output.mutated == mutated and same_output(result.value, output.value, test.tolerance):
+            return output
+    return None
+
+
+def _visible_detail(test: TestCase, outcome: Outcome, reason: str, result: Returned) -> str:
+    """Show a visible test's call with expected and actual values, or the error."""
+    call = f"{test.function}({', '.join(show_call_arg(a) for a in test.args)})"
+    if outcome is Outcome.WRONG_ANSWER:
+        return (
+            f"{call}: expected {show(test.expected)}, got {show(result.value)} "
+            f"({reason}; rtol={test.tolerance.rtol:g}, atol={test.tolerance.atol:g})."
+        )
+    if outcome is Outcome.MUTATED_INPUT:
+        return f"{call}: {reason}; return a new array instead."
+    if outcome is Outcome.INVALID_OUTPUT:
+        return f"{call} did not return an array of numbers: {reason}."
+    return f"{call}: {outcome.value.replace('_', ' ')}: {reason}".rstrip(": ")
+
+
+def _hidden_detail(outcome: Outcome, reason: str, result: Returned) -> str:
+    """Describe a hidden test's failure without revealing its inputs or expected value."""
+    if result.lost:
+        return f"Not run: {reason.removeprefix('not run: ')}."
+    if outcome is Outcome.WRONG_ANSWER and reason.startswith("shape"):
+        return f"Wrong answer on a hidden test: your output has shape {result.value.shape}."
+    if outcome is Outcome.WRONG_ANSWER and reason.startswith("NaN"):
+        return f"Wrong answer on a hidden test: {reason}."
+    template = HIDDEN_FEEDBACK.get(outcome, "Failed a hidden test.")
+    line = re.search(r"\(line (\d+)\)\s*$", result.error)
+    return template.format(
+        error_type=_error_type(result.error),
+        reason=reason,
+        line=f" (line {line.group(1)})" if line else "",
+    )
+
+
+def _error_type(error: str) -> str:
+    """Name the exception of an error text, if it is a standard one.
+
+    The message, and the name of a class the student made up, may encode hidden inputs.
+    """
+    match = re.match(r"\s*([A-Za-z_][\w.]*)", error)
+    name = match.group(1).rsplit(".", 1)[-1] if match else ""
+    return name if name in KNOWN_EXCEPTIONS else "an exception"
+
+
+def _load_failure(exercise: Exercise, run: RunResult, start: float) -> GradingResult:
+    """Grade a file that did not load: score 0, the error with its line and column."""
+    outcome = LOAD_OUTCOMES.get(run.load_outcome, Outcome.RUNTIME_ERROR)
+    template = LOAD_FEEDBACK.get(run.load_outcome, "Your file could not be loaded. {error}")
+    message = template.format(
+        error=run.load_error.strip(),
+        wall=exercise.limits.wall_seconds,
+        memory=exercise.limits.memory_mb,
+    )
+    not_run = "Not run: your file did not load."
+    parts = tuple(
+        PartResult(
+            f.name,
+            tuple(
+                TestResult(t.name, outcome, 0.0, t.points, t.visible, not_run)
+                for t in exercise.tests_for(f.name)
+            ),
+        )
+        for f in exercise.functions
+    )
+    elapsed = (time.perf_counter() - start) * 1000
+    return GradingResult(exercise.slug, Status.GRADED, message, parts, elapsed)
+
+
+def _summary(parts: tuple[PartResult, ...]) -> str:
+    """Write the submission-level feedback."""
+    failing = [
+        f"{p.name} ({sum(t.outcome is not Outcome.PASSED for t in p.tests)} failed)"
+        for p in parts
+        if p.score < p.max_score
+    ]
+    if not failing:
+        return "All tests passed."
+    return "Some tests failed: " + ", ".join(failing) + "."
