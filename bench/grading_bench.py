@@ -51,8 +51,9 @@ def weight_decay_step(w, data_grad, lr, lam):
 
 def submissions(exercise: Exercise) -> list[tuple[str, str]]:
     """Return (label, code) pairs: half right, half wrong (known mistakes, starter, typo)."""
-    wrong = [(f"mistake {m.name}", f"{exercise.reference_source}\n{m.source}")
-             for m in exercise.mistakes]
+    wrong = [
+        (f"mistake {m.name}", f"{exercise.reference_source}\n{m.source}") for m in exercise.mistakes
+    ]
     wrong += [("starter", exercise.starter), ("syntax error", "def l2_penalty(w, lam)\n")]
     right = [("reference", exercise.reference_source), ("student", STUDENT_SOLUTION)]
     return wrong + right * (len(wrong) // len(right))
@@ -136,18 +137,27 @@ def main() -> int:
     latencies(exercise, mix, 20)  # warm up: start the zygote, fill caches
     times = latencies(exercise, mix, args.rounds)
     per_second = throughput(exercise, mix, max(args.rounds, 200), args.threads)
-    figures = {"median_ms": statistics.median(times), "p99_ms": percentile(times, 99),
-               "per_second": per_second}
+    figures = {
+        "median_ms": statistics.median(times),
+        "p99_ms": percentile(times, 99),
+        "per_second": per_second,
+    }
 
     right = sum(label in ("reference", "student") for label, _ in mix)
     skipped = os.environ.get("RUBRIC_UNSAFE_SANDBOX_SKIP_LAYERS") or "none"
-    print(f"exercise l2-regularization: {len(exercise.tests)} tests, "
-          f"{len(exercise.mistakes)} mistakes, loaded in {load_ms:.0f} ms")
+    print(
+        f"exercise l2-regularization: {len(exercise.tests)} tests, "
+        f"{len(exercise.mistakes)} mistakes, loaded in {load_ms:.0f} ms"
+    )
     print(f"mix: {len(mix)} submissions, {right} right; isolation layers skipped: {skipped}")
-    print(f"latency over {len(times)} gradings: median {figures['median_ms']:.1f} ms, "
-          f"p99 {figures['p99_ms']:.1f} ms, max {max(times):.1f} ms")
-    print(f"throughput with {args.threads} threads on {os.cpu_count()} CPUs: "
-          f"{per_second:.0f} submissions/s")
+    print(
+        f"latency over {len(times)} gradings: median {figures['median_ms']:.1f} ms, "
+        f"p99 {figures['p99_ms']:.1f} ms, max {max(times):.1f} ms"
+    )
+    print(
+        f"throughput with {args.threads} threads on {os.cpu_count()} CPUs: "
+        f"{per_second:.0f} submissions/s"
+    )
     print(f"trusted side, judging one submission: {trusted_cost_ms(exercise, mix):.2f} ms")
     print(memory_report())
     missed = missed_targets(figures)
@@ -158,10 +168,13 @@ def main() -> int:
 def memory_report() -> str:
     """Describe the peak memory of this process and of the living sandbox processes."""
     grader_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    others = ", ".join(f"pid {pid} {kb / 1024:.0f} MB"
-                       for pid, kb in sorted(descendants_peak_kb().items()))
-    return (f"peak memory: grader process {grader_mb:.0f} MB; "
-            f"sandbox processes alive now: {others or 'none'}")
+    others = ", ".join(
+        f"pid {pid} {kb / 1024:.0f} MB" for pid, kb in sorted(descendants_peak_kb().items())
+    )
+    return (
+        f"peak memory: grader process {grader_mb:.0f} MB; "
+        f"sandbox processes alive now: {others or 'none'}"
+    )
 
 
 def missed_targets(figures: dict[str, float]) -> list[str]:

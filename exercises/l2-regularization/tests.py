@@ -33,6 +33,7 @@ def integers(rng, shape):
 
 def penalty_cases(rng):
     """l2_penalty(w, lam): 12 cases of 0.25 points."""
+
     def case(name, w, lam, visible=False, **tol):
         return Case(name, "l2_penalty", (w, lam), visible=visible, **tol)
 
@@ -54,6 +55,7 @@ def penalty_cases(rng):
 
 def gradient_cases(rng):
     """l2_gradient(data_grad, w, lam): 12 cases of 0.25 points."""
+
     def case(name, grad, w, lam, visible=False, **tol):
         return Case(name, "l2_gradient", (grad, w, lam), visible=visible, **tol)
 
@@ -61,8 +63,13 @@ def gradient_cases(rng):
         case("lesson example", LESSON_GRAD, LESSON_W, 0.1, visible=True),
         case("0-d weight", normal(rng, ()), normal(rng, ()), 0.3),
         case("1-d float64", normal(rng, 8), normal(rng, 8), 0.1),
-        case("2-d float32", normal(rng, (3, 5), dtype=np.float32),
-             normal(rng, (3, 5), dtype=np.float32), 0.2, **F32),
+        case(
+            "2-d float32",
+            normal(rng, (3, 5), dtype=np.float32),
+            normal(rng, (3, 5), dtype=np.float32),
+            0.2,
+            **F32,
+        ),
         case("3-d float64", normal(rng, (2, 2, 3)), normal(rng, (2, 2, 3)), 0.4),
         case("empty", np.zeros(0), np.zeros(0), 0.1),
         case("integer inputs", integers(rng, (4, 3)), integers(rng, (4, 3)), 0.5),
@@ -70,13 +77,19 @@ def gradient_cases(rng):
         case("strong regularization", normal(rng, (3, 3)), normal(rng, (3, 3)), 2.0),
         case("large magnitudes", normal(rng, 6, 1e100), normal(rng, 6, 1e100), 0.1),
         case("tiny magnitudes", normal(rng, 6, 1e-100), normal(rng, 6, 1e-100), 0.1, **TINY),
-        case("float32 weights, float64 gradient", normal(rng, 7),
-             normal(rng, 7, dtype=np.float32), 0.3, **F32),
+        case(
+            "float32 weights, float64 gradient",
+            normal(rng, 7),
+            normal(rng, 7, dtype=np.float32),
+            0.3,
+            **F32,
+        ),
     ]
 
 
 def step_cases(rng):
     """weight_decay_step(w, data_grad, lr, lam): 16 cases of 0.25 points."""
+
     def case(name, w, grad, lr, lam, visible=False, **tol):
         return Case(name, "weight_decay_step", (w, grad, lr, lam), visible=visible, **tol)
 
@@ -84,8 +97,14 @@ def step_cases(rng):
         case("lesson example (factor 0.998)", LESSON_W, LESSON_GRAD, 0.01, 0.1, visible=True),
         case("0-d weight", normal(rng, ()), normal(rng, ()), 0.1, 0.3),
         case("1-d float64", normal(rng, 10), normal(rng, 10), 0.05, 0.2),
-        case("2-d float32", normal(rng, (4, 3), dtype=np.float32),
-             normal(rng, (4, 3), dtype=np.float32), 0.1, 0.1, **F32),
+        case(
+            "2-d float32",
+            normal(rng, (4, 3), dtype=np.float32),
+            normal(rng, (4, 3), dtype=np.float32),
+            0.1,
+            0.1,
+            **F32,
+        ),
         case("3-d float64", normal(rng, (2, 3, 2)), normal(rng, (2, 3, 2)), 0.2, 0.3),
         case("empty 1-d", np.zeros(0), np.zeros(0), 0.1, 0.1),
         case("empty 3-d", np.zeros((2, 0, 3)), np.zeros((2, 0, 3)), 0.1, 0.1),
@@ -98,6 +117,12 @@ def step_cases(rng):
         case("strong decay", normal(rng, 5), normal(rng, 5), 0.1, 2.0),
         case("large magnitudes", normal(rng, 6, 1e100), normal(rng, 6, 1e100), 0.1, 0.2),
         case("tiny magnitudes", normal(rng, 6, 1e-100), normal(rng, 6, 1e-100), 0.1, 0.2, **TINY),
-        case("float32 weights, float64 gradient", normal(rng, 7, dtype=np.float32),
-             normal(rng, 7), 0.05, 0.1, **F32),
+        case(
+            "float32 weights, float64 gradient",
+            normal(rng, 7, dtype=np.float32),
+            normal(rng, 7),
+            0.05,
+            0.1,
+            **F32,
+        ),
     ]

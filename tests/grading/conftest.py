@@ -24,6 +24,7 @@ def reference_source(l2):
 @pytest.fixture
 def exercise_copy(tmp_path):
     """Copy an exercise folder into tmp_path (keeping its name) and return the copy's path."""
+
     def copy(source: Path = L2_DIR) -> Path:
         target = tmp_path / source.name
         shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))

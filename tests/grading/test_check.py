@@ -23,8 +23,9 @@ def test_starter_scoring_full_marks_is_a_problem(exercise_copy):
     """A starter that already solves the exercise is reported."""
     root = exercise_copy()
     (root / "starter.py").write_text((root / "reference.py").read_text())
-    assert check_exercise(root) == [f"{root / 'starter.py'}: scores full marks; give students "
-                                     "work to do"]
+    assert check_exercise(root) == [
+        f"{root / 'starter.py'}: scores full marks; give students work to do"
+    ]
 
 
 def test_reference_that_fails_in_the_sandbox_is_a_problem(exercise_copy):
@@ -43,8 +44,9 @@ def test_mistake_that_is_never_recognised_is_a_problem(exercise_copy):
     """Two mistakes with identical outputs: the second's hint can never be shown."""
     root = exercise_copy()
     mistakes = root / "mistakes"
-    (mistakes / "z_l1_again.py").write_text((mistakes / "l1_instead_of_l2.py").read_text()
-                                             .replace("HINT = (", "HINT = ('Again! ' \n"))
+    (mistakes / "z_l1_again.py").write_text(
+        (mistakes / "l1_instead_of_l2.py").read_text().replace("HINT = (", "HINT = ('Again! ' \n")
+    )
     problems = check_exercise(root)
     assert len(problems) == 1
     assert "'z_l1_again' is caught but its hint is never shown" in problems[0]

@@ -24,8 +24,7 @@ def test_grade_json_prints_the_spec_result(cli, tmp_path):
     data = json.loads(result.stdout)
     assert data["exercise"] == "l2-regularization" and data["status"] == "graded"
     assert (data["score"], data["max_score"]) == (0.0, 10.0)
-    assert [p["name"] for p in data["parts"]] == ["l2_penalty", "l2_gradient",
-                                                   "weight_decay_step"]
+    assert [p["name"] for p in data["parts"]] == ["l2_penalty", "l2_gradient", "weight_decay_step"]
 
 
 def test_grade_prints_a_readable_result(cli):

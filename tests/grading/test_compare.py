@@ -6,12 +6,29 @@ import pytest
 from server.grading.compare import Tolerance, allclose, judge, mutated_args, same_output
 from server.grading.result import Outcome
 
-SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 1e-300, 1e300, 1e308, -1e308, np.inf, -np.inf, np.nan,
-                    1.0 + 1e-7, 1.0 + 1e-5, 2.0])
+SPECIAL = np.array(
+    [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        1e-300,
+        1e300,
+        1e308,
+        -1e308,
+        np.inf,
+        -np.inf,
+        np.nan,
+        1.0 + 1e-7,
+        1.0 + 1e-5,
+        2.0,
+    ]
+)
 
 
-@pytest.mark.parametrize("tol", [Tolerance(1e-6, 1e-9), Tolerance(0.0, 0.0),
-                                 Tolerance(1e-5, 0.0), Tolerance(0.1, 1.0)])
+@pytest.mark.parametrize(
+    "tol", [Tolerance(1e-6, 1e-9), Tolerance(0.0, 0.0), Tolerance(1e-5, 0.0), Tolerance(0.1, 1.0)]
+)
 def test_allclose_agrees_with_numpy_on_special_and_random_values(tol):
     """Every pair of special values, and random near-equal arrays, judged as numpy does."""
     for a in SPECIAL:
@@ -32,8 +49,9 @@ def test_float32_and_integer_outputs_are_compared_as_numbers():
     """An integer or float32 answer equal in value passes."""
     tol = Tolerance(1e-5, 0.0)
     assert judge(np.array([1, 2]), (), (), np.array([1.0, 2.0]), tol).outcome is Outcome.PASSED
-    assert judge(np.float32([0.1]).reshape(1), (), (), np.array([0.1]), tol).outcome \
-        is Outcome.PASSED
+    assert (
+        judge(np.float32([0.1]).reshape(1), (), (), np.array([0.1]), tol).outcome is Outcome.PASSED
+    )
 
 
 def test_nan_or_inf_where_finite_is_expected_is_named():

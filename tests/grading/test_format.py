@@ -24,67 +24,128 @@ def append(path: Path, text: str) -> None:
 BROKEN = {
     "missing toml": (lambda r: (r / "exercise.toml").unlink(), "exercise.toml", "missing file"),
     "missing prompt": (lambda r: (r / "prompt.md").unlink(), "prompt.md", "missing file"),
-    "bad toml": (lambda r: append(r / "exercise.toml", "\n[[functions]\n"), "exercise.toml",
-                 "invalid TOML"),
-    "unknown field": (lambda r: edit(r / "exercise.toml", "title =", "titel = 'x'\ntitle ="),
-                      "exercise.toml", "titel"),
-    "negative points": (lambda r: edit(r / "exercise.toml", "points = 4", "points = -4"),
-                        "exercise.toml", "functions[2].points"),
-    "points do not add up": (lambda r: edit(r / "exercise.toml", "points = 10", "points = 11"),
-                             "exercise.toml", "points: is 11"),
+    "bad toml": (
+        lambda r: append(r / "exercise.toml", "\n[[functions]\n"),
+        "exercise.toml",
+        "invalid TOML",
+    ),
+    "unknown field": (
+        lambda r: edit(r / "exercise.toml", "title =", "titel = 'x'\ntitle ="),
+        "exercise.toml",
+        "titel",
+    ),
+    "negative points": (
+        lambda r: edit(r / "exercise.toml", "points = 4", "points = -4"),
+        "exercise.toml",
+        "functions[2].points",
+    ),
+    "points do not add up": (
+        lambda r: edit(r / "exercise.toml", "points = 10", "points = 11"),
+        "exercise.toml",
+        "points: is 11",
+    ),
     "signature names another function": (
         lambda r: edit(r / "exercise.toml", 'signature = "l2_penalty(w', 'signature = "pen(w'),
-        "exercise.toml", "functions[0].signature"),
+        "exercise.toml",
+        "functions[0].signature",
+    ),
     "slug is not the folder": (
         lambda r: edit(r / "exercise.toml", 'slug = "l2-regularization"', 'slug = "other"'),
-        "exercise.toml", "slug"),
-    "rtol not a number": (lambda r: edit(r / "exercise.toml", "rtol = 1e-6", 'rtol = "tight"'),
-                          "exercise.toml", "tolerance.rtol"),
-    "limit too large": (lambda r: edit(r / "exercise.toml", "wall_seconds = 2.0",
-                                       "wall_seconds = 600"), "exercise.toml",
-                        "limits.wall_seconds"),
+        "exercise.toml",
+        "slug",
+    ),
+    "rtol not a number": (
+        lambda r: edit(r / "exercise.toml", "rtol = 1e-6", 'rtol = "tight"'),
+        "exercise.toml",
+        "tolerance.rtol",
+    ),
+    "limit too large": (
+        lambda r: edit(r / "exercise.toml", "wall_seconds = 2.0", "wall_seconds = 600"),
+        "exercise.toml",
+        "limits.wall_seconds",
+    ),
     "reference lacks a function": (
         lambda r: edit(r / "reference.py", "def weight_decay_step", "def step"),
-        "reference.py", "weight_decay_step: function not defined"),
-    "reference syntax error": (lambda r: append(r / "reference.py", "\ndef broken(:\n"),
-                               "reference.py", "line 20"),
+        "reference.py",
+        "weight_decay_step: function not defined",
+    ),
+    "reference syntax error": (
+        lambda r: append(r / "reference.py", "\ndef broken(:\n"),
+        "reference.py",
+        "line 20",
+    ),
     "reference raises on a case": (
-        lambda r: edit(r / "reference.py", "return lam * np.sum(w**2)",
-                       "assert w.size != 3, 'boom'\n    return lam * np.sum(w**2)"),
-        "reference.py", "l2_penalty on case 'lesson example': raised AssertionError: boom"),
+        lambda r: edit(
+            r / "reference.py",
+            "return lam * np.sum(w**2)",
+            "assert w.size != 3, 'boom'\n    return lam * np.sum(w**2)",
+        ),
+        "reference.py",
+        "l2_penalty on case 'lesson example': raised AssertionError: boom",
+    ),
     "reference modifies its input": (
-        lambda r: edit(r / "reference.py", "return data_grad + 2 * lam * w",
-                       "w *= 2\n    return data_grad + lam * w"),
-        "reference.py", "l2_gradient on case 'lesson example': modified argument(s) [1]"),
-    "tests without SEED": (lambda r: edit(r / "tests.py", "SEED = 20240917", "SEEDS = 1"),
-                           "tests.py", "SEED"),
+        lambda r: edit(
+            r / "reference.py",
+            "return data_grad + 2 * lam * w",
+            "w *= 2\n    return data_grad + lam * w",
+        ),
+        "reference.py",
+        "l2_gradient on case 'lesson example': modified argument(s) [1]",
+    ),
+    "tests without SEED": (
+        lambda r: edit(r / "tests.py", "SEED = 20240917", "SEEDS = 1"),
+        "tests.py",
+        "SEED",
+    ),
     "case of an unknown function": (
         lambda r: edit(r / "tests.py", '"l2_penalty", (w, lam)', '"l2_penaltyy", (w, lam)'),
-        "tests.py", "case 'lesson example'.function: unknown function 'l2_penaltyy'"),
+        "tests.py",
+        "case 'lesson example'.function: unknown function 'l2_penaltyy'",
+    ),
     "case with too few inputs": (
         lambda r: edit(r / "tests.py", '"l2_penalty", (w, lam)', '"l2_penalty", (w,)'),
-        "tests.py", "case 'lesson example'.args"),
+        "tests.py",
+        "case 'lesson example'.args",
+    ),
     "non-numeric input": (
         lambda r: edit(r / "tests.py", '"l2_penalty", (w, lam)', '"l2_penalty", (str(w), lam)'),
-        "tests.py", "case 'lesson example'.args[0]: must be numeric"),
+        "tests.py",
+        "case 'lesson example'.args[0]: must be numeric",
+    ),
     "ragged input": (
-        lambda r: edit(r / "tests.py", '"l2_penalty", (w, lam)',
-                       '"l2_penalty", ([[1], [2, 3]], lam)'),
-        "tests.py", "case 'lesson example'.args[0]: not an array"),
+        lambda r: edit(
+            r / "tests.py", '"l2_penalty", (w, lam)', '"l2_penalty", ([[1], [2, 3]], lam)'
+        ),
+        "tests.py",
+        "case 'lesson example'.args[0]: not an array",
+    ),
     "duplicate case names": (
         lambda r: edit(r / "tests.py", 'case("matrix of weights"', 'case("lesson example"'),
-        "tests.py", "duplicate name"),
+        "tests.py",
+        "duplicate name",
+    ),
     "no hidden case": (
         lambda r: edit(r / "tests.py", "visible=visible, **tol)", "visible=True, **tol)"),
-        "tests.py", "cases of l2_penalty: need at least one hidden case"),
+        "tests.py",
+        "cases of l2_penalty: need at least one hidden case",
+    ),
     "explicit points exceed the function's": (
-        lambda r: edit(r / "tests.py", '(w, lam), visible=visible', '(w, lam), points=1, '
-                       'visible=visible'), "tests.py", "cases of l2_penalty: points add up to 12"),
-    "mistake without HINT": (lambda r: edit(r / "mistakes" / "mean_instead_of_sum.py", "HINT =",
-                                            "TIP ="), "mean_instead_of_sum.py", "HINT"),
+        lambda r: edit(
+            r / "tests.py", "(w, lam), visible=visible", "(w, lam), points=1, visible=visible"
+        ),
+        "tests.py",
+        "cases of l2_penalty: points add up to 12",
+    ),
+    "mistake without HINT": (
+        lambda r: edit(r / "mistakes" / "mean_instead_of_sum.py", "HINT =", "TIP ="),
+        "mean_instead_of_sum.py",
+        "HINT",
+    ),
     "mistake without a function": (
         lambda r: edit(r / "mistakes" / "mean_instead_of_sum.py", "def l2_penalty", "def pen"),
-        "mean_instead_of_sum.py", "defines none of the exercise's functions"),
+        "mean_instead_of_sum.py",
+        "defines none of the exercise's functions",
+    ),
 }
 
 
@@ -109,7 +170,10 @@ def test_not_a_directory(tmp_path):
 def test_l2_loads_with_the_issue_s_functions_and_points(l2):
     """The bundled exercise has the three functions with 3, 3 and 4 points."""
     assert [(f.name, f.points) for f in l2.functions] == [
-        ("l2_penalty", 3.0), ("l2_gradient", 3.0), ("weight_decay_step", 4.0)]
+        ("l2_penalty", 3.0),
+        ("l2_gradient", 3.0),
+        ("weight_decay_step", 4.0),
+    ]
     assert l2.points == 10.0
     for f in l2.functions:
         assert sum(t.points for t in l2.tests_for(f.name)) == pytest.approx(f.points)
@@ -170,8 +234,11 @@ def test_public_view_hides_reference_hidden_cases_and_their_answers(l2):
     for part in public["functions"]:
         visible = [t.name for t in l2.tests_for(part["name"]) if t.visible]
         assert [e["name"] for e in part["examples"]] == visible
-    secret = [repr(float(t.expected.flat[0])) for t in l2.tests
-              if not t.visible and t.expected.size and t.expected.flat[0] % 1 != 0]
+    secret = [
+        repr(float(t.expected.flat[0]))
+        for t in l2.tests
+        if not t.visible and t.expected.size and t.expected.flat[0] % 1 != 0
+    ]
     assert len(secret) > 20 and not [s for s in secret if s in text]
     penalty = public["functions"][0]
     assert penalty["signature"] == "l2_penalty(w, lam) -> float" and penalty["points"] == 3.0
@@ -207,8 +274,11 @@ def test_instructor_modules_are_not_registered_in_sys_modules(l2):
 def test_case_points_can_be_explicit(exercise_copy):
     """Cases with points keep them; the others share what is left."""
     root = exercise_copy()
-    edit(root / "tests.py", 'case("lesson example", LESSON_W, 0.1, visible=True)',
-         'Case("lesson example", "l2_penalty", (LESSON_W, 0.1), visible=True, points=0.8)')
+    edit(
+        root / "tests.py",
+        'case("lesson example", LESSON_W, 0.1, visible=True)',
+        'Case("lesson example", "l2_penalty", (LESSON_W, 0.1), visible=True, points=0.8)',
+    )
     exercise = load_exercise(root)
     points = [t.points for t in exercise.tests_for("l2_penalty")]
     assert points[0] == 0.8 and points[1:] == pytest.approx([0.2] * 11)
@@ -236,8 +306,9 @@ def test_an_exercise_loads_the_same_from_its_stored_files(l2):
     again = load_bundle(bundle, Path("stored") / "l2-regularization")
     assert again.content_hash == l2.content_hash and again.public() == l2.public()
     assert [m.name for m in again.mistakes] == [m.name for m in l2.mistakes]
-    assert all(np.array_equal(a.expected, b.expected) for a, b in zip(again.tests, l2.tests,
-                                                                      strict=True))
+    assert all(
+        np.array_equal(a.expected, b.expected) for a, b in zip(again.tests, l2.tests, strict=True)
+    )
 
 
 def test_non_utf8_file_is_named(exercise_copy):

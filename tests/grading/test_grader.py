@@ -9,7 +9,7 @@ from grading_support import L2_DIR, replace_function
 from server.grading.grader import grade_submission
 from server.grading.result import Outcome, Status
 
-STUDENT_SOLUTION = '''
+STUDENT_SOLUTION = """
 import numpy as np
 
 def l2_penalty(w, lam):
@@ -21,7 +21,7 @@ def l2_gradient(data_grad, w, lam):
 def weight_decay_step(w, data_grad, lr, lam):
     lr, lam = float(lr), float(lam)
     return (1.0 - 2.0 * lr * lam) * w - lr * data_grad
-'''
+"""
 
 
 def results_of(result, function=None):
@@ -71,10 +71,14 @@ def test_each_known_mistake_gets_its_hint_and_loses_points(l2, reference_source,
 
 def test_student_who_forgot_the_factor_two_reads_that_hint(l2):
     """A hand-written gradient without the 2 gets the factor-2 hint on its failing tests."""
-    code = replace_function(STUDENT_SOLUTION, "l2_gradient", '''
+    code = replace_function(
+        STUDENT_SOLUTION,
+        "l2_gradient",
+        """
 def l2_gradient(data_grad, w, lam):
     return data_grad + lam * w
-''')
+""",
+    )
     result = grade_submission(l2, code)
     failing = [t for t in results_of(result, "l2_gradient") if t.outcome is not Outcome.PASSED]
     assert len(failing) == 10  # all but the empty and lam = 0 cases
@@ -84,11 +88,15 @@ def l2_gradient(data_grad, w, lam):
 
 def test_modifying_w_in_place_is_mutated_input(l2):
     """An in-place update returns the right values but changes w: mutated_input, no points."""
-    code = replace_function(STUDENT_SOLUTION, "weight_decay_step", '''
+    code = replace_function(
+        STUDENT_SOLUTION,
+        "weight_decay_step",
+        """
 def weight_decay_step(w, data_grad, lr, lam):
     w -= lr * (data_grad + 2 * lam * w)
     return w
-''')
+""",
+    )
     result = grade_submission(l2, code)
     outcomes = [t.outcome for t in results_of(result, "weight_decay_step")]
     assert outcomes.count(Outcome.MUTATED_INPUT) >= 10
@@ -98,11 +106,15 @@ def weight_decay_step(w, data_grad, lr, lam):
 
 def test_modifying_data_grad_is_mutated_input_too(l2):
     """Changing any input counts, not only w."""
-    code = replace_function(STUDENT_SOLUTION, "l2_gradient", '''
+    code = replace_function(
+        STUDENT_SOLUTION,
+        "l2_gradient",
+        """
 def l2_gradient(data_grad, w, lam):
     data_grad += 2 * lam * w
     return data_grad
-''')
+""",
+    )
     result = grade_submission(l2, code)
     visible = next(t for t in results_of(result, "l2_gradient") if t.visible)
     assert visible.outcome is Outcome.MUTATED_INPUT
@@ -138,10 +150,14 @@ KILLERS = {
 @pytest.mark.parametrize("body", KILLERS.values(), ids=KILLERS.keys())
 def test_a_function_that_kills_its_sandbox_costs_only_its_own_tests(l2, body):
     """When l2_gradient exits, crashes or hangs, the other two functions are still graded."""
-    code = replace_function(STUDENT_SOLUTION, "l2_gradient", f'''
+    code = replace_function(
+        STUDENT_SOLUTION,
+        "l2_gradient",
+        f"""
 def l2_gradient(data_grad, w, lam):
     {body}
-''')
+""",
+    )
     result = grade_submission(l2, code)
     assert result.status is Status.GRADED
     assert part(result, "l2_penalty").score == 3.0
@@ -153,21 +169,30 @@ def l2_gradient(data_grad, w, lam):
 
 def test_memory_bomb_in_one_function_costs_only_its_tests(l2):
     """A function that asks for far more memory than allowed loses only its tests."""
-    code = replace_function(STUDENT_SOLUTION, "l2_penalty", '''
+    code = replace_function(
+        STUDENT_SOLUTION,
+        "l2_penalty",
+        """
 def l2_penalty(w, lam):
     blocks = [np.ones(50_000_000) for _ in range(100)]
     return float(len(blocks))
-''')
+""",
+    )
     result = grade_submission(l2, code)
     assert part(result, "l2_penalty").score == 0.0
     assert result.score == 7.0
     assert {t.outcome for t in results_of(result, "l2_penalty")} <= {
-        Outcome.MEMORY_LIMIT, Outcome.RUNTIME_ERROR}
+        Outcome.MEMORY_LIMIT,
+        Outcome.RUNTIME_ERROR,
+    }
 
 
 def test_always_equal_object_is_invalid_output(l2):
     """An object whose __eq__ is always true cannot pass for a number."""
-    code = replace_function(STUDENT_SOLUTION, "l2_penalty", '''
+    code = replace_function(
+        STUDENT_SOLUTION,
+        "l2_penalty",
+        """
 class Anything:
     def __eq__(self, other):
         return True
@@ -177,32 +202,48 @@ class Anything:
 
 def l2_penalty(w, lam):
     return Anything()
-''')
+""",
+    )
     result = grade_submission(l2, code)
     outcomes = {t.outcome for t in results_of(result, "l2_penalty")}
     assert outcomes == {Outcome.INVALID_OUTPUT}
     assert result.score == 7.0
 
 
-@pytest.mark.parametrize("value", [
-    "np.array(['0.525'])", "np.array(True)", "np.array(0.525 + 0j)", "None", "'0.525'",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "np.array(['0.525'])",
+        "np.array(True)",
+        "np.array(0.525 + 0j)",
+        "None",
+        "'0.525'",
+    ],
+)
 def test_non_numeric_output_is_invalid_output(l2, value):
     """Strings, booleans, complex numbers and None are not valid answers."""
-    code = replace_function(STUDENT_SOLUTION, "l2_penalty", f'''
+    code = replace_function(
+        STUDENT_SOLUTION,
+        "l2_penalty",
+        f"""
 def l2_penalty(w, lam):
     return {value}
-''')
+""",
+    )
     result = grade_submission(l2, code)
     assert {t.outcome for t in results_of(result, "l2_penalty")} == {Outcome.INVALID_OUTPUT}
 
 
 def test_wrong_shape_is_wrong_answer_with_the_shape_named(l2):
     """A flattened gradient for a 2-d w is a wrong answer that names the shapes."""
-    code = replace_function(STUDENT_SOLUTION, "l2_gradient", '''
+    code = replace_function(
+        STUDENT_SOLUTION,
+        "l2_gradient",
+        """
 def l2_gradient(data_grad, w, lam):
     return np.atleast_2d(data_grad + 2 * lam * w)
-''')
+""",
+    )
     result = grade_submission(l2, code)
     tests = {t.name: t for t in results_of(result, "l2_gradient")}
     assert tests["lesson example"].outcome is Outcome.WRONG_ANSWER
@@ -214,14 +255,19 @@ def l2_gradient(data_grad, w, lam):
 
 def test_nan_output_is_wrong_answer(l2):
     """NaN where a finite number is expected never passes, even with equal_nan comparisons."""
-    code = replace_function(STUDENT_SOLUTION, "weight_decay_step", '''
+    code = replace_function(
+        STUDENT_SOLUTION,
+        "weight_decay_step",
+        """
 def weight_decay_step(w, data_grad, lr, lam):
     return np.full(np.shape(w), np.nan)
-''')
+""",
+    )
     result = grade_submission(l2, code)
     tests = results_of(result, "weight_decay_step")
-    non_empty = [t for t, c in zip(tests, l2.tests_for("weight_decay_step"), strict=True)
-                 if c.expected.size]
+    non_empty = [
+        t for t, c in zip(tests, l2.tests_for("weight_decay_step"), strict=True) if c.expected.size
+    ]
     assert {t.outcome for t in non_empty} == {Outcome.WRONG_ANSWER}
     assert all("NaN" in t.feedback for t in non_empty)
 
@@ -236,10 +282,14 @@ def test_missing_function_is_missing(l2):
 
 def test_hidden_feedback_does_not_echo_hidden_inputs_or_answers(l2):
     """An error message that prints the input shows only its type on hidden tests."""
-    code = replace_function(STUDENT_SOLUTION, "l2_penalty", '''
+    code = replace_function(
+        STUDENT_SOLUTION,
+        "l2_penalty",
+        """
 def l2_penalty(w, lam):
     raise ValueError("LEAK " + repr(w.tolist()) + repr(float(lam)))
-''')
+""",
+    )
     result = grade_submission(l2, code)
     for test in results_of(result, "l2_penalty"):
         assert test.outcome is Outcome.RUNTIME_ERROR
@@ -250,10 +300,14 @@ def l2_penalty(w, lam):
 
 def test_hidden_wrong_answers_do_not_show_expected_values(l2):
     """Visible tests show expected and actual values; hidden ones only a generic message."""
-    code = replace_function(STUDENT_SOLUTION, "l2_penalty", '''
+    code = replace_function(
+        STUDENT_SOLUTION,
+        "l2_penalty",
+        """
 def l2_penalty(w, lam):
     return 123.456
-''')
+""",
+    )
     result = grade_submission(l2, code)
     cases = l2.tests_for("l2_penalty")
     for test, case in zip(results_of(result, "l2_penalty"), cases, strict=True):
@@ -272,11 +326,17 @@ def test_printed_fake_result_changes_nothing(l2):
 def test_result_dict_has_spec_shape(l2):
     """to_dict() is SPEC's grading result: one part per function, named after it."""
     data = grade_submission(l2, STUDENT_SOLUTION).to_dict()
-    assert set(data) == {"exercise", "status", "score", "max_score", "feedback", "parts",
-                         "duration_ms"}
+    assert set(data) == {
+        "exercise",
+        "status",
+        "score",
+        "max_score",
+        "feedback",
+        "parts",
+        "duration_ms",
+    }
     assert data["exercise"] == "l2-regularization" and data["status"] == "graded"
-    assert [p["name"] for p in data["parts"]] == ["l2_penalty", "l2_gradient",
-                                                   "weight_decay_step"]
+    assert [p["name"] for p in data["parts"]] == ["l2_penalty", "l2_gradient", "weight_decay_step"]
     for p in data["parts"]:
         assert set(p) == {"name", "score", "max_score", "tests"}
         for t in p["tests"]:
@@ -287,10 +347,14 @@ def test_result_dict_has_spec_shape(l2):
 
 def test_grading_from_several_threads_gives_the_same_results(l2, reference_source):
     """Concurrent gradings (as from several gunicorn threads) do not interfere."""
-    wrong = replace_function(STUDENT_SOLUTION, "l2_penalty", '''
+    wrong = replace_function(
+        STUDENT_SOLUTION,
+        "l2_penalty",
+        """
 def l2_penalty(w, lam):
     return lam * np.mean(w**2)
-''')
+""",
+    )
     codes = [reference_source, wrong] * 6
     with ThreadPoolExecutor(max_workers=4) as pool:
         scores = list(pool.map(lambda c: grade_submission(l2, c).score, codes))
@@ -299,10 +363,14 @@ def l2_penalty(w, lam):
 
 def test_made_up_exception_names_are_not_shown_for_hidden_tests(l2):
     """A student could name an exception class after a hidden input: only standard names show."""
-    code = replace_function(STUDENT_SOLUTION, "l2_penalty", '''
+    code = replace_function(
+        STUDENT_SOLUTION,
+        "l2_penalty",
+        """
 def l2_penalty(w, lam):
     raise type("Leak" + str(w.size), (Exception,), {})()
-''')
+""",
+    )
     result = grade_submission(l2, code)
     hidden = [t for t in results_of(result, "l2_penalty") if not t.visible]
     assert hidden and all("Leak" not in t.feedback for t in hidden)
@@ -311,16 +379,24 @@ def l2_penalty(w, lam):
 
 def test_two_crashing_functions_still_leave_the_third_graded(l2):
     """One function exits and another hangs: each costs only its own tests."""
-    code = replace_function(STUDENT_SOLUTION, "l2_penalty", '''
+    code = replace_function(
+        STUDENT_SOLUTION,
+        "l2_penalty",
+        """
 def l2_penalty(w, lam):
     import os
     os._exit(1)
-''')
-    code = replace_function(code, "weight_decay_step", '''
+""",
+    )
+    code = replace_function(
+        code,
+        "weight_decay_step",
+        """
 def weight_decay_step(w, data_grad, lr, lam):
     while True:
         pass
-''')
+""",
+    )
     result = grade_submission(l2, code)
     assert [p.score for p in result.parts] == [0.0, 3.0, 0.0]
     assert {t.outcome for t in results_of(result, "weight_decay_step")} == {Outcome.TIMEOUT}
@@ -328,10 +404,14 @@ def weight_decay_step(w, data_grad, lr, lam):
 
 def test_made_up_return_types_are_not_named_for_hidden_tests(l2):
     """An invalid output's type name could encode a hidden input: hidden tests do not show it."""
-    code = replace_function(STUDENT_SOLUTION, "l2_penalty", '''
+    code = replace_function(
+        STUDENT_SOLUTION,
+        "l2_penalty",
+        """
 def l2_penalty(w, lam):
     return type("Leak" + str(w.size), (), {})()
-''')
+""",
+    )
     result = grade_submission(l2, code)
     tests = results_of(result, "l2_penalty")
     assert {t.outcome for t in tests} == {Outcome.INVALID_OUTPUT}
