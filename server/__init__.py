@@ -5,7 +5,7 @@ import os
 from flask import Flask
 
 from server import config
-from server.extensions import csrf, db, login_manager, migrate
+from server.extensions import csrf, db, limiter, login_manager, migrate
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -24,11 +24,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db)
     csrf.init_app(app)
     login_manager.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(app.config))
+    limiter.init_app(app)
 
-    from server import api, cli, web
+    from server import api, cli, ops, web
 
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(ops.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     cli.register(app)
     return app
+
+
+def _limiter_storage(config) -> str:
+    """Share rate-limit counters through Redis when there is one, else per process."""
+    broker = config.get("RUBRIC_BROKER_URL") or ""
+    return broker if broker.startswith(("redis://", "rediss://")) else "memory://"

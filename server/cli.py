@@ -9,7 +9,8 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from server.content.check import check_paths
-from server.content.sync import sync_quizzes
+from server.content.sync import sync_content
+from server.grading.cli import grade
 
 
 def main() -> None:
@@ -26,10 +27,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(token)
     app.cli.add_command(serve)
-    try:
-        from server.grading.cli import grade
-    except ImportError:  # the grading engine is optional until it lands
-        return
+    app.cli.add_command(worker)
     app.cli.add_command(grade)
 
 
@@ -57,7 +55,7 @@ def content_check(paths: tuple[Path, ...]) -> None:
 @with_appcontext
 def content_sync() -> None:
     """Load content into the database; a changed item becomes a new version."""
-    report = sync_quizzes(Path(current_app.config["RUBRIC_CONTENT_ROOT"]))
+    report = sync_content(Path(current_app.config["RUBRIC_CONTENT_ROOT"]))
     for line in report.created:
         click.echo(f"new: {line}")
     for line in report.refused:
@@ -119,6 +117,19 @@ def serve(port: int, host: str, workers: int) -> None:
         "server:create_app()",
     ]
     os.execv(sys.executable, args)
+
+
+@click.command()
+@click.option("--concurrency", default=lambda: os.cpu_count() or 2, help="grading threads")
+@click.option("--loglevel", default="INFO", show_default=True)
+@with_appcontext
+def worker(concurrency: int, loglevel: str) -> None:
+    """Run a grading worker (Celery) with its own warm fork server."""
+    if not current_app.config["RUBRIC_BROKER_URL"]:
+        raise click.ClickException("set RUBRIC_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+    from server.submissions.celery_app import run_worker
+
+    run_worker(current_app._get_current_object(), concurrency, loglevel)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,22 @@ def load_secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+# Grading knobs, each overridable by an environment variable of the same name.
+GRADING_DEFAULTS = {
+    "RUBRIC_MAX_CODE_BYTES": 64_000,  # a submitted file larger than this is refused (413)
+    "RUBRIC_COURSE_QUEUE_CAP": 1000,  # waiting submissions per course before 429
+    "RUBRIC_GRADING_LEASE_SECONDS": 30,  # a claim older than this is presumed dead
+    "RUBRIC_REQUEUE_AFTER_SECONDS": 30,  # a queued submission not picked up is re-sent
+    "RUBRIC_SWEEP_SECONDS": 5,  # how often each grading process looks for stuck work
+    "RUBRIC_GRADING_THREADS": 2,  # embedded mode: grading threads per web process
+}
+
+
 def from_environment(instance_path: str) -> dict:
     """Build the config mapping from RUBRIC_* environment variables."""
     default_db = f"sqlite:///{Path(instance_path) / 'rubric.sqlite3'}"
-    return {
+    grading = {name: int(os.environ.get(name, value)) for name, value in GRADING_DEFAULTS.items()}
+    return grading | {
         "SQLALCHEMY_DATABASE_URI": os.environ.get("RUBRIC_DATABASE_URL", default_db),
         "RUBRIC_BROKER_URL": os.environ.get("RUBRIC_BROKER_URL") or None,
         "RUBRIC_SUBMISSION_RATE": os.environ.get("RUBRIC_SUBMISSION_RATE", "10/minute"),

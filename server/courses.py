@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 
 from server.extensions import db
-from server.models import Assignment, Course, Enrollment, Role, User
+from server.models import Assignment, Course, Enrollment, Role, Submission, User
 
 
 class NotFound(LookupError):
@@ -77,3 +77,10 @@ def enroll(user: User, course: Course, role: Role = Role.STUDENT) -> Enrollment:
         enrollment = Enrollment(course_id=course.id, user_id=user.id, role=role)
         db.session.add(enrollment)
     return enrollment
+
+
+def can_see_submission(user: User, submission: Submission) -> bool:
+    """A student sees their own submissions; an instructor those of their course."""
+    if submission.user_id == user.id:
+        return True
+    return course_role(user, submission.assignment.course) == Role.INSTRUCTOR

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from server.accounts import ensure_user
 from server.courses import enroll
 from server.extensions import db
-from server.models import Assignment, AssignmentKind, Course, Quiz, Role
+from server.models import Assignment, AssignmentKind, Course, Exercise, Quiz, Role
 from server.models.types import utcnow
 
 INSTRUCTOR = ("instructor@example.edu", "Ada Instructor", "instructor")
@@ -35,12 +35,15 @@ def seed_demo() -> Course:
 
 
 def content_items() -> list[tuple[str, str, AssignmentKind]]:
-    """Return (slug, title, kind) of every synced quiz (and exercise, once synced)."""
-    quizzes = db.session.execute(
-        sa.select(Quiz.slug, Quiz.title).order_by(Quiz.slug, Quiz.version.desc())
-    )
-    latest = dict(reversed(list(quizzes)))  # newest title wins
-    return [(slug, title, AssignmentKind.QUIZ) for slug, title in sorted(latest.items())]
+    """Return (slug, title, kind) of every synced exercise and quiz, newest titles."""
+    items = []
+    for model, kind in ((Exercise, AssignmentKind.EXERCISE), (Quiz, AssignmentKind.QUIZ)):
+        rows = db.session.execute(
+            sa.select(model.slug, model.title).order_by(model.slug, model.version)
+        )
+        latest = dict(list(rows))  # later versions overwrite earlier ones
+        items += [(slug, title, kind) for slug, title in sorted(latest.items())]
+    return items
 
 
 def _ensure_assignment(course: Course, slug: str, title: str, kind: AssignmentKind) -> None:

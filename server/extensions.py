@@ -3,6 +3,8 @@
 import sqlite3
 
 import sqlalchemy as sa
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -32,6 +34,8 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()
+# Limits are declared per view (submissions are limited per user, not per address).
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
 
 @sa.event.listens_for(sa.Engine, "connect")

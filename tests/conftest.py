@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 from server import create_app
 from server.accounts import create_token, find_user
 from server.config import PROJECT_ROOT
-from server.content.sync import sync_quizzes
+from server.content.sync import sync_content
 from server.demo import seed_demo
 from server.extensions import db
 from server.models import Course
@@ -33,6 +33,11 @@ def make_app(database_url: str, **overrides):
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RUBRIC_CONTENT_ROOT": str(PROJECT_ROOT),
+        # Tests see stuck work recovered in seconds, not the production half-minute.
+        "RUBRIC_SWEEP_SECONDS": 0.5,
+        "RUBRIC_REQUEUE_AFTER_SECONDS": 2,
+        "RUBRIC_GRADING_LEASE_SECONDS": 10,
+        "RUBRIC_SUBMISSION_RATE": "off",
     }
     app = create_app(config | overrides)
     app.test_client_class = FreshContextClient
@@ -72,7 +77,7 @@ def seeded_database(databases, migrated_database) -> str:
     the suite fast while every test still gets real, migrated data.
     """
     url = databases.clone(migrated_database)
-    _prepare(url, lambda: sync_quizzes(PROJECT_ROOT), seed_demo)
+    _prepare(url, lambda: sync_content(PROJECT_ROOT), seed_demo)
     return url
 
 
@@ -83,6 +88,8 @@ def app(databases, migrated_database):
     app = make_app(url)
     with app.app_context():
         yield app
+        if queue := app.extensions.get("rubric_queue"):
+            queue.close()
         db.session.remove()
         db.engine.dispose()
     databases.drop(url)

@@ -14,8 +14,12 @@ def test_seed_demo_is_idempotent_and_prints_logins(runner, app):
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
     assert [db.session.scalar(db.select(db.func.count(m.id))) for m in (User, Enrollment)] == counts
     assert counts == [10, 10]
-    (assignment,) = db.session.scalars(db.select(Assignment))
-    assert assignment.slug == "l2-regularization-quiz" and assignment.attempt_limit is None
+    assignments = db.session.scalars(db.select(Assignment)).all()
+    assert {(a.slug, a.kind.value) for a in assignments} == {
+        ("l2-regularization-quiz", "quiz"),
+        ("l2-regularization", "exercise"),
+    }
+    assert all(a.attempt_limit is None and a.content_slug == a.slug for a in assignments)
 
 
 def test_token_create_prints_only_a_working_token(runner, demo):

@@ -1,11 +1,13 @@
 """JSON errors: {"error": {"code": ..., "message": ...}} with a fitting status."""
 
-from flask import jsonify
+import sqlalchemy as sa
+from flask import current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from server.api import bp
 from server.courses import Forbidden, NotFound
-from server.scoring.quizzes import AttemptRefused, InvalidAnswers
+from server.scoring.policy import AttemptRefused
+from server.scoring.quizzes import InvalidAnswers
 
 
 class ApiError(Exception):
@@ -41,13 +43,35 @@ def _invalid_answers(exc: InvalidAnswers):
     return error_response(422, exc.code, str(exc), questions=exc.problems)
 
 
+# Refusals are 409 (the state forbids it) unless their nature has its own status.
+REFUSAL_STATUS = {"code_too_large": 413, "course_queue_full": 429}
+
+
 @bp.errorhandler(AttemptRefused)
 def _attempt_refused(exc: AttemptRefused):
-    return error_response(409, exc.code, str(exc))
+    response = error_response(REFUSAL_STATUS.get(exc.code, 409), exc.code, str(exc))
+    if retry_after := getattr(exc, "retry_after", None):
+        response[0].headers["Retry-After"] = str(retry_after)
+    return response
+
+
+@bp.errorhandler(sa.exc.DBAPIError)
+def _database_down(exc: sa.exc.DBAPIError):
+    # The pool pre-pings connections, so the next request after the database
+    # returns reconnects by itself; until then, answer clearly instead of 500.
+    current_app.logger.warning("database unavailable: %s", exc.orig)
+    response = error_response(503, "database_unavailable", "the database is unavailable")
+    response[0].headers["Retry-After"] = "5"
+    return response
 
 
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
     """Turn a werkzeug HTTP error (404, 405, 413, ...) into the JSON shape."""
     code = (exc.name or "error").lower().replace(" ", "_")
-    return error_response(exc.code or 500, code, exc.description or exc.name)
+    body, status = error_response(exc.code or 500, code, exc.description or exc.name)
+    if exc.response is not None:  # e.g. Flask-Limiter's 429 carries Retry-After
+        body.headers.extend((k, v) for k, v in exc.response.headers if k.lower() != "content-type")
+    elif retry_after := getattr(exc, "retry_after", None):
+        body.headers["Retry-After"] = str(retry_after)
+    return body, status

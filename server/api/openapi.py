@@ -51,6 +51,28 @@ PATHS = {
             params=["course", "slug"],
         ),
     },
+    "/courses/{course}/assignments/{slug}/submissions": {
+        "post": _op(
+            "Submit code to an exercise; it is stored before this answer and graded later",
+            {"202": _json("Submission", "Stored and queued; poll its URL (Location header)")},
+            400,
+            404,
+            409,
+            413,
+            422,
+            429,
+            body={"schema": {"$ref": "#/components/schemas/SubmissionRequest"}},
+            params=["course", "slug", "idempotency"],
+        ),
+    },
+    "/submissions/{submission_id}": {
+        "get": _op(
+            "A submission's status and, once graded, its result",
+            {"200": _json("Submission")},
+            404,
+            params=["submission_id"],
+        ),
+    },
     "/courses/{course}/gradebook": {
         "get": _op(
             "Every student's counted score on every assignment (instructors only)",
@@ -78,6 +100,29 @@ PATHS = {
 }
 
 NUMBER_OR_NULL = {"type": ["number", "null"]}
+TEST_RESULT = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "outcome": {
+            "type": "string",
+            "enum": [
+                "passed",
+                "wrong_answer",
+                "runtime_error",
+                "timeout",
+                "memory_limit",
+                "missing",
+                "invalid_output",
+                "mutated_input",
+            ],
+        },
+        "score": {"type": "number"},
+        "max_score": {"type": "number"},
+        "visible": {"type": "boolean"},
+        "feedback": {"type": "string"},
+    },
+}
 SCHEMAS = {
     "Error": {
         "type": "object",
@@ -195,6 +240,49 @@ SCHEMAS = {
             },
         },
     },
+    "SubmissionRequest": {
+        "type": "object",
+        "required": ["code"],
+        "properties": {"code": {"type": "string", "description": "the whole Python file"}},
+    },
+    "Submission": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "assignment": {"type": "string"},
+            "number": {"type": "integer"},
+            "status": {"type": "string", "enum": ["queued", "running", "graded", "error"]},
+            "submitted_at": {"type": "string", "format": "date-time"},
+            "graded_at": {"type": ["string", "null"], "format": "date-time"},
+            "score": NUMBER_OR_NULL,
+            "max_score": {"type": "number"},
+            "error": {"type": "string", "description": "when the grader itself failed"},
+            "result": {"$ref": "#/components/schemas/GradingResult"},
+        },
+    },
+    "GradingResult": {
+        "type": "object",
+        "properties": {
+            "exercise": {"type": "string"},
+            "status": {"type": "string"},
+            "score": {"type": "number"},
+            "max_score": {"type": "number"},
+            "feedback": {"type": "string"},
+            "parts": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "score": {"type": "number"},
+                        "max_score": {"type": "number"},
+                        "tests": {"type": "array", "items": TEST_RESULT},
+                    },
+                },
+            },
+            "duration_ms": {"type": "number"},
+        },
+    },
     "Gradebook": {
         "type": "object",
         "properties": {
@@ -253,6 +341,20 @@ DOCUMENT = {
                 "schema": {"type": "string"},
             },
             "slug": {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
+            "submission_id": {
+                "name": "submission_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer"},
+            },
+            "idempotency": {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "a retried POST with the same key returns the first submission "
+                "instead of making a second",
+                "schema": {"type": "string", "maxLength": 128},
+            },
             "format": {
                 "name": "format",
                 "in": "query",

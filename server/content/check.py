@@ -24,7 +24,9 @@ def check_paths(paths: list[Path]) -> tuple[list[str], int]:
 def _quiz_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path] if path.suffix == ".toml" and path.name != "exercise.toml" else []
-    return sorted(path.glob("*.toml")) if path.is_dir() else []
+    if not path.is_dir() or (path / "exercise.toml").is_file():
+        return []  # an exercise folder's TOML is not a quiz
+    return sorted(path.glob("*.toml"))
 
 
 def _exercise_dirs(path: Path) -> list[Path]:
@@ -44,10 +46,6 @@ def _check_quiz(path: Path) -> list[str]:
 
 
 def _check_exercises(folders: list[Path]) -> list[str]:
-    if not folders:
-        return []
-    try:
-        from server.grading.cli import check_paths as check_exercises
-    except ImportError:
-        return [f"{folder}: the grading engine is not installed" for folder in folders]
-    return check_exercises(folders)
+    from server.grading.cli import check_paths as check_exercises
+
+    return check_exercises(folders) if folders else []

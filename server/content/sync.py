@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from server.content.quizzes import ContentError, QuizSpec, load_quiz, quiz_files
 from server.extensions import db
-from server.models import Question, Quiz
+from server.models import Exercise, Question, Quiz
 
 
 @dataclass
@@ -60,3 +60,70 @@ def sync_quizzes(root: Path) -> SyncReport:
         target.append(f"{spec.slug} v{quiz.version}" if quiz else spec.slug)
     db.session.commit()
     return report
+
+
+def exercise_folders(root: Path) -> list[Path]:
+    """Return the exercise folders under a content root's exercises/ folder."""
+    return sorted(p.parent for p in (root / "exercises").glob("*/exercise.toml"))
+
+
+def latest_exercise(slug: str) -> Exercise | None:
+    """Return the newest stored version of an exercise."""
+    return db.session.scalar(
+        sa.select(Exercise).where(Exercise.slug == slug).order_by(Exercise.version.desc()).limit(1)
+    )
+
+
+def store_exercise(folder: Path) -> Exercise | None:
+    """Store an exercise folder as a new version if it changed; return the new row, or None.
+
+    Raises ExerciseError, naming the file and field, when the folder is invalid.
+    """
+    from server.grading.exercise import bundle_hash, load_bundle, read_bundle
+
+    bundle = read_bundle(folder)
+    exercise = load_bundle(bundle, folder)
+    digest = bundle_hash(bundle)
+    latest = latest_exercise(exercise.slug)
+    if latest is not None and latest.content_hash == digest:
+        return None
+    row = Exercise(
+        slug=exercise.slug,
+        version=(latest.version + 1) if latest else 1,
+        title=exercise.title,
+        content_hash=digest,
+        max_score=float(exercise.points),
+        public=exercise.public(),
+        bundle=bundle,
+    )
+    db.session.add(row)
+    return row
+
+
+def sync_exercises(root: Path) -> SyncReport:
+    """Store every valid changed exercise under root; an invalid one keeps its old version."""
+    from server.grading import ExerciseError
+
+    report = SyncReport()
+    for folder in exercise_folders(root):
+        try:
+            row = store_exercise(folder)
+        except ExerciseError as exc:
+            report.refused.append(str(exc))
+            continue
+        slug = row.slug if row else folder.name
+        (report.created if row else report.unchanged).append(
+            f"{slug} v{row.version}" if row else slug
+        )
+    db.session.commit()
+    return report
+
+
+def sync_content(root: Path) -> SyncReport:
+    """Sync quizzes and exercises, returning one combined report."""
+    quizzes, exercises = sync_quizzes(root), sync_exercises(root)
+    return SyncReport(
+        created=quizzes.created + exercises.created,
+        unchanged=quizzes.unchanged + exercises.unchanged,
+        refused=quizzes.refused + exercises.refused,
+    )

@@ -4,6 +4,7 @@ from server.models.accounts import ApiToken, Role, User
 from server.models.attempts import QuizAnswer, QuizAttempt
 from server.models.content import Question, Quiz
 from server.models.courses import Assignment, AssignmentKind, Course, Enrollment, ScorePolicy
+from server.models.exercises import Exercise, Submission, SubmissionStatus
 
 __all__ = [
     "ApiToken",
@@ -11,11 +12,14 @@ __all__ = [
     "AssignmentKind",
     "Course",
     "Enrollment",
+    "Exercise",
     "Question",
     "Quiz",
     "QuizAnswer",
     "QuizAttempt",
     "Role",
     "ScorePolicy",
+    "Submission",
+    "SubmissionStatus",
     "User",
 ]

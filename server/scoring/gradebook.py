@@ -8,7 +8,16 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from server.extensions import db
-from server.models import Assignment, Course, Enrollment, QuizAttempt, Role, ScorePolicy, User
+from server.models import (
+    Assignment,
+    Course,
+    Enrollment,
+    QuizAttempt,
+    Role,
+    ScorePolicy,
+    Submission,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -56,15 +65,7 @@ def build_gradebook(course: Course) -> Gradebook:
         )
     )
     scores: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-    rows = db.session.execute(
-        sa.select(
-            QuizAttempt.user_id, QuizAttempt.assignment_id, QuizAttempt.score, QuizAttempt.max_score
-        )
-        .join(Assignment)
-        .where(Assignment.course_id == course.id)
-        .order_by(QuizAttempt.number)
-    )
-    for user_id, assignment_id, score, max_score in rows:
+    for user_id, assignment_id, score, max_score in _scored_work(course):
         scores[(user_id, assignment_id)].append((score, max_score))
     policies = {a.id: a.score_policy for a in assignments}
     entries = {
@@ -72,6 +73,18 @@ def build_gradebook(course: Course) -> Gradebook:
         for key, pairs in scores.items()
     }
     return Gradebook(assignments, students, entries)
+
+
+def _scored_work(course: Course):
+    """Yield (user, assignment, score, max) of graded quiz attempts and code, oldest first."""
+    for model in (QuizAttempt, Submission):
+        query = (
+            sa.select(model.user_id, model.assignment_id, model.score, model.max_score)
+            .join(Assignment)
+            .where(Assignment.course_id == course.id, model.score.is_not(None))
+            .order_by(model.number)
+        )
+        yield from db.session.execute(query)
 
 
 def gradebook_rows(book: Gradebook) -> list[dict]:

@@ -1,7 +1,5 @@
 """Taking a quiz: what a student sees, and scoring and recording an attempt."""
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,21 +8,13 @@ from sqlalchemy.exc import IntegrityError
 
 from server.extensions import db
 from server.models import Assignment, Question, Quiz, QuizAnswer, QuizAttempt, User
-from server.models.types import utcnow
 from server.scoring.params import student_seed
+from server.scoring.policy import AttemptRefused, attempt_status
 from server.scoring.questions import AnswerError, kind_of
 
 # Concurrent attempts by one student race for the next attempt number; the
 # unique constraint makes the loser retry instead of exceeding the limit.
 NUMBER_RETRIES = 5
-
-
-class AttemptRefused(Exception):
-    """An attempt that cannot be recorded; `code` is a stable machine-readable name."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
 
 
 class InvalidAnswers(AttemptRefused):
@@ -74,36 +64,6 @@ def attempts_of(assignment: Assignment, user: User) -> list[QuizAttempt]:
             .order_by(QuizAttempt.number)
         )
     )
-
-
-@dataclass(frozen=True)
-class AttemptStatus:
-    """Whether a student may start another attempt now, and why not."""
-
-    used: int
-    left: int | None  # None: no limit
-    refusal: AttemptRefused | None
-
-
-def attempt_status(
-    assignment: Assignment, user: User, now: datetime | None = None
-) -> AttemptStatus:
-    """Count a student's attempts and check the limit and the due date."""
-    used = db.session.scalar(
-        sa.select(sa.func.count(QuizAttempt.id)).where(
-            QuizAttempt.assignment_id == assignment.id, QuizAttempt.user_id == user.id
-        )
-    )
-    limit = assignment.attempt_limit
-    left = None if limit is None else max(0, limit - used)
-    refusal = None
-    if assignment.due_at is not None and (now or utcnow()) > assignment.due_at:
-        refusal = AttemptRefused(
-            "past_due", f"the due date {assignment.due_at:%Y-%m-%d %H:%M} UTC has passed"
-        )
-    elif left == 0:
-        refusal = AttemptRefused("attempt_limit", f"all {limit} attempts have been used")
-    return AttemptStatus(used, left, refusal)
 
 
 def parse_answers(quiz: Quiz, answers: Any) -> dict[str, Any]:

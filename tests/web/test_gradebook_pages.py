@@ -32,5 +32,5 @@ def test_gradebook_csv_download(new_client, instructor, quiz_assignment):
     assert response.mimetype == "text/csv"
     assert "demo-gradebook.csv" in response.headers["Content-Disposition"]
     lines = response.get_data(as_text=True).splitlines()
-    assert lines[0] == "email,name,l2-regularization-quiz,total"
-    assert "student@example.edu,Sam Student,5,5" in lines
+    assert lines[0] == "email,name,l2-regularization,l2-regularization-quiz,total"
+    assert "student@example.edu,Sam Student,,5,5" in lines

@@ -1,0 +1,49 @@
+"""An assignment's rules: attempt limit and due date, the same for quizzes and code."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from server.extensions import db
+from server.models import Assignment, AssignmentKind, QuizAttempt, Submission, User
+from server.models.types import utcnow
+
+
+class AttemptRefused(Exception):
+    """An attempt that cannot be recorded; `code` is a stable machine-readable name."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class AttemptStatus:
+    """Whether a student may start another attempt now, and why not."""
+
+    used: int
+    left: int | None  # None: no limit
+    refusal: AttemptRefused | None
+
+
+def attempt_status(
+    assignment: Assignment, user: User, now: datetime | None = None
+) -> AttemptStatus:
+    """Count a student's attempts and check the limit and the due date."""
+    model = QuizAttempt if assignment.kind == AssignmentKind.QUIZ else Submission
+    used = db.session.scalar(
+        sa.select(sa.func.count(model.id)).where(
+            model.assignment_id == assignment.id, model.user_id == user.id
+        )
+    )
+    limit = assignment.attempt_limit
+    left = None if limit is None else max(0, limit - used)
+    refusal = None
+    if assignment.due_at is not None and (now or utcnow()) > assignment.due_at:
+        refusal = AttemptRefused(
+            "past_due", f"the due date {assignment.due_at:%Y-%m-%d %H:%M} UTC has passed"
+        )
+    elif left == 0:
+        refusal = AttemptRefused("attempt_limit", f"all {limit} attempts have been used")
+    return AttemptStatus(used, left, refusal)

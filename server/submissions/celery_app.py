@@ -1,0 +1,76 @@
+"""The Celery side: one task, `rubric.grade`, run by `rubric worker` processes."""
+
+import logging
+import threading
+
+from celery import Celery, signals
+from flask import Flask
+
+from server.extensions import db
+
+log = logging.getLogger("rubric.worker")
+celery = Celery("rubric")
+_flask_app: Flask | None = None
+
+
+def configure(broker_url: str) -> Celery:
+    """Point the Celery app at the broker, with at-least-once delivery settings."""
+    celery.conf.update(
+        broker_url=broker_url,
+        task_ignore_result=True,
+        task_default_queue="rubric-grading",
+        # Acknowledge after grading, and hand the message back if the worker dies:
+        # at-least-once delivery; the database claim makes recording exactly once.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_timeout=2,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 300},
+        worker_hijack_root_logger=False,
+    )
+    return celery
+
+
+@celery.task(name="rubric.grade")
+def grade(submission_id: int) -> str:
+    """Grade one submission in this worker."""
+    from server.submissions.runner import process
+
+    with _flask_app.app_context():
+        try:
+            return process(submission_id)
+        finally:
+            db.session.remove()
+
+
+def run_worker(app: Flask, concurrency: int, loglevel: str = "INFO") -> None:
+    """Run a Celery worker (threads feeding this process's warm fork server) and the sweep."""
+    global _flask_app
+    _flask_app = app
+    configure(app.config["RUBRIC_BROKER_URL"])
+    celery.worker_main(
+        [
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            loglevel,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
+
+
+@signals.worker_ready.connect
+def _on_ready(**_kwargs) -> None:
+    """Warm the fork server and start sweeping once the worker is up."""
+    from server.sandbox import get_sandbox
+    from server.submissions.queue import CeleryQueue
+    from server.submissions.sweep import Sweeper
+
+    threading.Thread(target=get_sandbox, name="rubric-warmup", daemon=True).start()
+    Sweeper(_flask_app, CeleryQueue(_flask_app))

@@ -1,0 +1,42 @@
+"""Grade one submission: claim it, run the engine, record the result once."""
+
+import logging
+import time
+
+from server.extensions import db
+from server.grading import grade_submission
+from server.models import Submission
+from server.submissions import service
+from server.submissions.exercises import loaded
+
+log = logging.getLogger("rubric.grading")
+
+
+def process(submission_id: int) -> str:
+    """Grade a submission if nobody else holds it; return what happened, for logs and tests."""
+    claim = service.claim(submission_id)
+    if claim is None:
+        log.info("not claimed", extra={"submission_id": submission_id})
+        return "not_claimed"
+    started = time.perf_counter()
+    try:
+        submission = db.session.get(Submission, submission_id, populate_existing=True)
+        code = submission.code
+        exercise = loaded(submission.exercise)
+        db.session.rollback()  # hold no transaction open while the sandbox runs
+        result = grade_submission(exercise, code).to_dict()
+    except Exception as exc:  # the grader failed, not the student: keep it and retry
+        log.exception("grader failed", extra={"submission_id": submission_id})
+        db.session.rollback()
+        service.record_failure(claim, f"{type(exc).__name__}: {exc}")
+        return "error"
+    recorded = service.record_result(claim, result)
+    log.info(
+        "graded" if recorded else "claim lost",
+        extra={
+            "submission_id": submission_id,
+            "score": result["score"],
+            "grading_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+    return "graded" if recorded else "claim_lost"

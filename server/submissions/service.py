@@ -1,0 +1,176 @@
+"""A submission's life: stored, claimed by one grader, recorded exactly once."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from server.extensions import db
+from server.models import Assignment, Submission, SubmissionStatus, User
+from server.models.types import utcnow
+from server.scoring.policy import AttemptRefused, attempt_status
+from server.submissions.exercises import current_exercise
+
+NUMBER_RETRIES = 5
+# Backoff after the grader itself failed: 5 s, 20 s, 80 s, 320 s; then it stays in error.
+MAX_TRIES = 5
+
+
+class SubmissionRefused(AttemptRefused):
+    """A submission we will not store, with the HTTP-agnostic reason."""
+
+    def __init__(self, code: str, message: str, retry_after: int | None = None):
+        super().__init__(code, message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right to grade one submission until the lease ends."""
+
+    submission_id: int
+    token: str
+    tries: int  # including this one
+
+
+def setting(name: str) -> Any:
+    """Return a grading setting from the app's config."""
+    return current_app.config[name]
+
+
+def submit(assignment: Assignment, user: User, code: str, key: str | None = None) -> Submission:
+    """Store a submission (committed) or raise SubmissionRefused / AttemptRefused.
+
+    With an idempotency key, a retried request returns the first submission.
+    """
+    if key and (earlier := _by_key(user, key)):
+        return earlier
+    _check_code(code)
+    _check_course_queue(assignment)
+    exercise = current_exercise(assignment)
+    for _ in range(NUMBER_RETRIES):
+        status = attempt_status(assignment, user)
+        if status.refusal:
+            raise status.refusal
+        submission = Submission(
+            assignment=assignment,
+            user=user,
+            exercise=exercise,
+            number=status.used + 1,
+            code=code,
+            idempotency_key=key,
+            max_score=exercise.max_score,
+        )
+        db.session.add(submission)
+        try:
+            db.session.commit()
+            return submission
+        except IntegrityError:
+            db.session.rollback()
+            if key and (earlier := _by_key(user, key)):
+                return earlier
+    raise SubmissionRefused("conflict", "too many simultaneous submissions; try again")
+
+
+def _by_key(user: User, key: str) -> Submission | None:
+    return db.session.scalar(
+        sa.select(Submission).where(
+            Submission.user_id == user.id, Submission.idempotency_key == key
+        )
+    )
+
+
+def _check_code(code: str) -> None:
+    limit = setting("RUBRIC_MAX_CODE_BYTES")
+    if len(code.encode("utf-8")) > limit:
+        raise SubmissionRefused("code_too_large", f"the code is larger than {limit} bytes")
+
+
+def _check_course_queue(assignment: Assignment) -> None:
+    waiting = db.session.scalar(
+        sa.select(sa.func.count(Submission.id))
+        .join(Assignment)
+        .where(
+            Assignment.course_id == assignment.course_id,
+            Submission.status.in_([SubmissionStatus.QUEUED, SubmissionStatus.RUNNING]),
+        )
+    )
+    cap = setting("RUBRIC_COURSE_QUEUE_CAP")
+    if waiting >= cap:
+        raise SubmissionRefused(
+            "course_queue_full", f"this course already has {cap} submissions waiting", 5
+        )
+
+
+def mark_enqueued(submission_id: int) -> None:
+    """Note that a grading message was sent, so the sweep waits before sending another."""
+    db.session.execute(
+        sa.update(Submission).where(Submission.id == submission_id).values(enqueued_at=utcnow())
+    )
+    db.session.commit()
+
+
+def claim(submission_id: int) -> Claim | None:
+    """Take the submission for grading if nobody holds it; None when someone does."""
+    now = utcnow()
+    token = secrets.token_hex(8)
+    claimable = sa.or_(
+        Submission.status == SubmissionStatus.QUEUED,
+        sa.and_(Submission.status == SubmissionStatus.RUNNING, Submission.lease_until < now),
+        sa.and_(Submission.status == SubmissionStatus.ERROR, Submission.retry_at <= now),
+    )
+    lease = timedelta(seconds=setting("RUBRIC_GRADING_LEASE_SECONDS"))
+    tries = db.session.scalar(
+        sa.update(Submission)
+        .where(Submission.id == submission_id, claimable)
+        .values(
+            status=SubmissionStatus.RUNNING,
+            claim=token,
+            lease_until=now + lease,
+            started_at=now,
+            tries=Submission.tries + 1,
+            retry_at=None,
+        )
+        .returning(Submission.tries)
+    )
+    db.session.commit()
+    return Claim(submission_id, token, tries) if tries is not None else None
+
+
+def record_result(claim: Claim, result: dict[str, Any]) -> bool:
+    """Store the grading result; False when the claim was lost (someone else records)."""
+    return _finish(
+        claim,
+        status=SubmissionStatus.GRADED,
+        result=result,
+        score=result["score"],
+        graded_at=utcnow(),
+        error="",
+    )
+
+
+def record_failure(claim: Claim, message: str) -> bool:
+    """Keep the submission in `error` and schedule a retry, until MAX_TRIES."""
+    tries = claim.tries
+    retry_at = utcnow() + timedelta(seconds=5 * 4 ** (tries - 1)) if tries < MAX_TRIES else None
+    return _finish(claim, status=SubmissionStatus.ERROR, error=message[:2000], retry_at=retry_at)
+
+
+def _finish(claim: Claim, **values: Any) -> bool:
+    # Only the current holder of the claim may write: a grader whose lease ran out
+    # and was re-claimed elsewhere finds no row here, so a result lands exactly once.
+    result = db.session.execute(
+        sa.update(Submission)
+        .where(
+            Submission.id == claim.submission_id,
+            Submission.claim == claim.token,
+            Submission.status == SubmissionStatus.RUNNING,
+        )
+        .values(claim=None, lease_until=None, **values)
+    )
+    db.session.commit()
+    return result.rowcount == 1

@@ -1,0 +1,220 @@
+"""Code submissions through the API: stored before 202, graded in the background, once."""
+
+import json
+import time
+
+import pytest
+
+from server.config import PROJECT_ROOT
+from server.extensions import db
+from server.models import Assignment, Submission, SubmissionStatus
+from server.submissions.queue import get_queue
+
+EXERCISE = PROJECT_ROOT / "exercises" / "l2-regularization"
+URL = "/api/v1/courses/demo/assignments/l2-regularization/submissions"
+REFERENCE = (EXERCISE / "reference.py").read_text()
+FORGOT_TWO = REFERENCE.replace("2 * lam * w", "lam * w")
+
+
+@pytest.fixture
+def student(demo, token_for):
+    return token_for("student@example.edu")
+
+
+def wait_graded(client, submission_id: int, headers, timeout: float = 30) -> dict:
+    """Poll a submission until it is graded (or fail after the timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/v1/submissions/{submission_id}", headers=headers).json
+        if body["status"] in ("graded", "error"):
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"submission {submission_id} not graded in {timeout} s: {body}")
+
+
+def stored() -> list[Submission]:
+    db.session.expire_all()
+    return list(db.session.scalars(db.select(Submission).order_by(Submission.id)))
+
+
+def test_reference_is_stored_before_202_and_graded_full(client, student):
+    assert "2 * lam * w" in REFERENCE  # the mistake below depends on it
+    response = client.post(URL, json={"code": REFERENCE}, headers=student)
+    assert response.status_code == 202
+    body = response.json
+    assert body["status"] in ("queued", "running", "graded")
+    assert response.headers["Location"] == f"/api/v1/submissions/{body['id']}"
+    (row,) = stored()
+    assert row.id == body["id"] and row.code == REFERENCE and row.exercise.version == 1
+    graded = wait_graded(client, body["id"], student)
+    assert graded["status"] == "graded"
+    assert graded["score"] == graded["max_score"] == 10
+    result = graded["result"]
+    assert [part["name"] for part in result["parts"]] == [
+        "l2_penalty",
+        "l2_gradient",
+        "weight_decay_step",
+    ]
+    assert {"exercise", "status", "score", "max_score", "feedback", "parts", "duration_ms"} <= set(
+        result
+    )
+
+
+def test_known_mistake_gets_its_hint(client, student):
+    submission_id = client.post(URL, json={"code": FORGOT_TWO}, headers=student).json["id"]
+    graded = wait_graded(client, submission_id, student)
+    assert graded["status"] == "graded" and graded["score"] < 10
+    gradient = next(p for p in graded["result"]["parts"] if p["name"] == "l2_gradient")
+    hints = " ".join(t["feedback"] for t in gradient["tests"])
+    assert "2" in hints and "factor" in hints.lower()
+
+
+def test_syntax_error_is_graded_zero_with_its_line(client, student):
+    code = "import numpy as np\n\ndef l2_penalty(w, lam)\n    return 0\n"
+    submission_id = client.post(URL, json={"code": code}, headers=student).json["id"]
+    graded = wait_graded(client, submission_id, student)
+    assert graded["status"] == "graded" and graded["score"] == 0
+    assert "line 3" in graded["result"]["feedback"]
+
+
+def test_idempotency_key_returns_the_first_submission(client, student):
+    headers = student | {"Idempotency-Key": "retry-123"}
+    first = client.post(URL, json={"code": REFERENCE}, headers=headers)
+    again = client.post(URL, json={"code": REFERENCE}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert first.json["id"] == again.json["id"]
+    assert len(stored()) == 1
+    other = client.post(URL, json={"code": REFERENCE}, headers=student | {"Idempotency-Key": "2"})
+    assert other.json["id"] != first.json["id"]
+
+
+def test_code_too_large_is_413_and_not_stored(client, student, app):
+    app.config["RUBRIC_MAX_CODE_BYTES"] = 1000
+    response = client.post(URL, json={"code": "#" * 1001}, headers=student)
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "code_too_large"
+    assert stored() == []
+
+
+@pytest.mark.parametrize("body", [{}, {"code": 12}, {"code": None}])
+def test_missing_code_is_422(client, student, body):
+    response = client.post(URL, json=body, headers=student)
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "invalid_code"
+    assert stored() == []
+
+
+def test_invalid_json_is_400(client, student):
+    headers = student | {"Content-Type": "application/json"}
+    assert client.post(URL, data="{", headers=headers).status_code == 400
+
+
+def test_posting_code_to_a_quiz_is_409(client, student):
+    url = URL.replace("l2-regularization/", "l2-regularization-quiz/")
+    response = client.post(url, json={"code": REFERENCE}, headers=student)
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "not_an_exercise"
+
+
+def test_rate_limit_answers_429_with_retry_after(client, student, app):
+    app.config["RUBRIC_SUBMISSION_RATE"] = "2/minute"
+    codes = [
+        client.post(URL, json={"code": "x = 1"}, headers=student).status_code for _ in range(3)
+    ]
+    assert codes == [202, 202, 429]
+    response = client.post(URL, json={"code": "x = 1"}, headers=student)
+    assert response.json["error"]["code"] == "too_many_requests"
+    assert int(response.headers["Retry-After"]) > 0
+    assert len(stored()) == 2
+
+
+def test_rate_limit_is_per_user(client, student, token_for, app):
+    app.config["RUBRIC_SUBMISSION_RATE"] = "1/minute"
+    other = token_for("student2@example.edu")
+    assert client.post(URL, json={"code": "x = 1"}, headers=student).status_code == 202
+    assert client.post(URL, json={"code": "x = 1"}, headers=other).status_code == 202
+    assert client.post(URL, json={"code": "x = 1"}, headers=student).status_code == 429
+
+
+def test_full_course_queue_answers_429(client, student, app):
+    app.config["RUBRIC_COURSE_QUEUE_CAP"] = 1
+    app.config["RUBRIC_SWEEP_SECONDS"] = 0
+    waiting = _queued_row()
+    response = client.post(URL, json={"code": REFERENCE}, headers=student)
+    assert response.status_code == 429
+    assert response.json["error"]["code"] == "course_queue_full"
+    assert response.headers["Retry-After"] == "5"
+    assert [s.id for s in stored()] == [waiting]
+
+
+def _queued_row() -> int:
+    """Store a queued submission directly, as if no grader had picked it up yet."""
+    from server.accounts import find_user
+    from server.submissions.exercises import current_exercise
+
+    assignment = db.session.scalar(db.select(Assignment).filter_by(slug="l2-regularization"))
+    row = Submission(
+        assignment=assignment,
+        user=find_user("student2@example.edu"),
+        number=1,
+        exercise=current_exercise(assignment),
+        code=REFERENCE,
+        max_score=10,
+    )
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
+def test_attempt_limit_counts_submissions(client, student):
+    assignment = db.session.scalar(db.select(Assignment).filter_by(slug="l2-regularization"))
+    assignment.attempt_limit = 1
+    db.session.commit()
+    assert client.post(URL, json={"code": "x = 1"}, headers=student).status_code == 202
+    response = client.post(URL, json={"code": "x = 1"}, headers=student)
+    assert response.status_code == 409 and response.json["error"]["code"] == "attempt_limit"
+
+
+def test_only_the_owner_and_instructors_see_a_submission(client, student, token_for):
+    submission_id = client.post(URL, json={"code": "x = 1"}, headers=student).json["id"]
+    other = token_for("student2@example.edu")
+    response = client.get(f"/api/v1/submissions/{submission_id}", headers=other)
+    assert response.status_code == 404
+    instructor = token_for("instructor@example.edu")
+    response = client.get(f"/api/v1/submissions/{submission_id}", headers=instructor)
+    assert response.status_code == 200 and response.json["id"] == submission_id
+    assert client.get("/api/v1/submissions/999999", headers=student).status_code == 404
+
+
+def test_sweep_grades_a_submission_whose_message_was_lost(app, student):
+    submission_id = _queued_row()  # stored, never dispatched: as if the process died
+    get_queue(app)  # what gunicorn's post_worker_init does in every web worker
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        row = db.session.get(Submission, submission_id)
+        if row.status == SubmissionStatus.GRADED:
+            break
+        time.sleep(0.1)
+    assert row.status == SubmissionStatus.GRADED and row.score == 10
+    assert row.tries == 1
+
+
+def test_gradebook_counts_the_best_graded_submission(client, student, token_for):
+    for code in (FORGOT_TWO, REFERENCE, FORGOT_TWO):
+        wait_graded(
+            client, client.post(URL, json={"code": code}, headers=student).json["id"], student
+        )
+    instructor = token_for("instructor@example.edu")
+    book = client.get("/api/v1/courses/demo/gradebook", headers=instructor).json
+    row = next(r for r in book["students"] if r["student"]["email"] == "student@example.edu")
+    assert row["scores"]["l2-regularization"] == {"score": 10.0, "max_score": 10.0, "attempts": 3}
+
+
+def test_result_is_json_in_the_spec_shape(client, student):
+    submission_id = client.post(URL, json={"code": FORGOT_TWO}, headers=student).json["id"]
+    result = wait_graded(client, submission_id, student)["result"]
+    json.dumps(result)
+    for part in result["parts"]:
+        for test in part["tests"]:
+            assert set(test) == {"name", "outcome", "score", "max_score", "visible", "feedback"}
