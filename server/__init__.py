@@ -6,6 +6,7 @@ from flask import Flask
 
 from server import config
 from server.extensions import csrf, db, limiter, login_manager, migrate
+from server.logs import configure_logging
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -19,6 +20,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(config.from_environment(app.instance_path))
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
+    if not app.testing:
+        configure_logging(os.environ.get("RUBRIC_LOG_LEVEL", "INFO"))
 
     db.init_app(app)
     migrate.init_app(app, db)

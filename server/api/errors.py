@@ -1,13 +1,17 @@
 """JSON errors: {"error": {"code": ..., "message": ...}} with a fitting status."""
 
+import logging
+
 import sqlalchemy as sa
-from flask import current_app, jsonify
+from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
 from server.api import bp
 from server.courses import Forbidden, NotFound
 from server.scoring.policy import AttemptRefused
 from server.scoring.quizzes import InvalidAnswers
+
+log = logging.getLogger("rubric.api")
 
 
 class ApiError(Exception):
@@ -59,7 +63,7 @@ def _attempt_refused(exc: AttemptRefused):
 def _database_down(exc: sa.exc.DBAPIError):
     # The pool pre-pings connections, so the next request after the database
     # returns reconnects by itself; until then, answer clearly instead of 500.
-    current_app.logger.warning("database unavailable: %s", exc.orig)
+    log.warning("database unavailable: %s", exc.orig)
     response = error_response(503, "database_unavailable", "the database is unavailable")
     response[0].headers["Retry-After"] = "5"
     return response
