@@ -175,6 +175,8 @@ def main() -> None:
             sys.executable,
             "-m",
             "gunicorn",
+            "--config",  # the same settings as `rubric serve`
+            "python:server.gunicorn_conf",
             "--workers",
             str(args.workers),
             "--threads",

@@ -8,7 +8,7 @@ from server.api.errors import ApiError
 from server.api.serialize import assignment_detail, assignment_summary
 from server.courses import get_assignment, get_course
 from server.models import AssignmentKind
-from server.scoring.quizzes import attempt_result, submit_attempt
+from server.scoring.quizzes import submit_attempt
 
 
 @bp.get("/courses/<course>/assignments")
@@ -36,8 +36,7 @@ def create_attempt(course: str, slug: str):
     body = json_body()
     if "answers" not in body:
         raise ApiError(422, "invalid_answer", "the body needs an 'answers' object")
-    attempt = submit_attempt(assignment, g.user, body["answers"])
-    return attempt_result(attempt), 201
+    return submit_attempt(assignment, g.user, body["answers"]).result, 201
 
 
 def json_body() -> dict:

@@ -1,5 +1,6 @@
 """Taking a quiz: what a student sees, and scoring and recording an attempt."""
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -7,7 +8,8 @@ import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
 
 from server.extensions import db
-from server.models import Assignment, Question, Quiz, QuizAnswer, QuizAttempt, User
+from server.models import Assignment, Quiz, QuizAnswer, QuizAttempt, User
+from server.models.types import utcnow
 from server.scoring.params import student_seed
 from server.scoring.policy import AttemptRefused, attempt_status
 from server.scoring.questions import AnswerError, kind_of
@@ -26,27 +28,75 @@ class InvalidAnswers(AttemptRefused):
         self.problems = problems
 
 
-def current_quiz(assignment: Assignment) -> Quiz:
+@dataclass(frozen=True)
+class QuestionVersion:
+    """A question of a stored quiz version, as plain data."""
+
+    id: int
+    key: str
+    kind: str
+    points: float
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QuizVersion:
+    """A stored quiz version as plain data; versions never change once stored."""
+
+    id: int
+    slug: str
+    version: int
+    title: str
+    description: str
+    questions: tuple[QuestionVersion, ...]
+
+    def question(self, question_id: int) -> QuestionVersion:
+        """Return one of this version's questions by its row id."""
+        return next(q for q in self.questions if q.id == question_id)
+
+
+# Stored versions are immutable, so every process may keep them: it saves two
+# queries and an ORM load on every attempt.
+_versions: dict[int, QuizVersion] = {}
+
+
+def quiz_version(quiz_id: int) -> QuizVersion:
+    """Return a stored quiz version, loading it once per process."""
+    if quiz_id not in _versions:
+        quiz = db.session.scalar(
+            sa.select(Quiz).where(Quiz.id == quiz_id).options(so.selectinload(Quiz.questions))
+        )
+        questions = tuple(
+            QuestionVersion(q.id, q.key, q.kind, q.points, q.spec) for q in quiz.questions
+        )
+        _versions[quiz_id] = QuizVersion(
+            quiz.id, quiz.slug, quiz.version, quiz.title, quiz.description, questions
+        )
+    return _versions[quiz_id]
+
+
+def current_quiz(assignment: Assignment) -> QuizVersion:
     """Return the newest synced version of the assignment's quiz."""
-    quiz = db.session.scalar(
-        sa.select(Quiz)
+    quiz_id = db.session.scalar(
+        sa.select(Quiz.id)
         .where(Quiz.slug == assignment.content_slug)
         .order_by(Quiz.version.desc())
         .limit(1)
-        .options(so.selectinload(Quiz.questions))
     )
-    if quiz is None:
+    if quiz_id is None:
         raise LookupError(f"quiz {assignment.content_slug!r} has not been synced")
-    return quiz
+    return quiz_version(quiz_id)
 
 
-def question_params(assignment: Assignment, user: User, question: Question) -> dict[str, float]:
+def question_params(
+    assignment: Assignment, user: User, question: QuestionVersion
+) -> dict[str, float]:
     """Return this student's parameter values for a question."""
     seed = student_seed(assignment.id, user.id, question.key)
     return kind_of(question.kind).params_for(question.spec, seed)
 
 
-def public_questions(assignment: Assignment, user: User, quiz: Quiz) -> list[dict[str, Any]]:
+def public_questions(assignment: Assignment, user: User, quiz: QuizVersion) -> list[dict[str, Any]]:
     """Return the questions as this student sees them, without answers."""
     return [
         {"id": q.key, "kind": q.kind, "points": q.points}
@@ -66,7 +116,7 @@ def attempts_of(assignment: Assignment, user: User) -> list[QuizAttempt]:
     )
 
 
-def parse_answers(quiz: Quiz, answers: Any) -> dict[str, Any]:
+def parse_answers(quiz: QuizVersion, answers: Any) -> dict[str, Any]:
     """Parse raw responses by question id; raise InvalidAnswers naming each bad one."""
     if not isinstance(answers, dict):
         raise InvalidAnswers({"answers": "must be an object mapping question ids to answers"})
@@ -84,7 +134,15 @@ def parse_answers(quiz: Quiz, answers: Any) -> dict[str, Any]:
     return parsed
 
 
-def submit_attempt(assignment: Assignment, user: User, answers: Any) -> QuizAttempt:
+@dataclass(frozen=True)
+class RecordedAttempt:
+    """A scored attempt as stored: its id and what the student is shown."""
+
+    id: int
+    result: dict[str, Any]
+
+
+def submit_attempt(assignment: Assignment, user: User, answers: Any) -> RecordedAttempt:
     """Score a student's answers and record the attempt, or raise AttemptRefused."""
     quiz = current_quiz(assignment)
     parsed = parse_answers(quiz, answers)
@@ -92,47 +150,69 @@ def submit_attempt(assignment: Assignment, user: User, answers: Any) -> QuizAtte
         status = attempt_status(assignment, user)
         if status.refusal:
             raise status.refusal
-        attempt = _score(assignment, user, quiz, parsed, number=status.used + 1)
-        db.session.add(attempt)
+        answers_rows = _mark(assignment, user, quiz, parsed)
         try:
-            db.session.commit()
-            return attempt
+            return _record(assignment, user, quiz, answers_rows, number=status.used + 1)
         except IntegrityError:
             db.session.rollback()
     raise AttemptRefused("conflict", "too many simultaneous attempts; try again")
 
 
-def _score(assignment, user, quiz: Quiz, parsed: dict[str, Any], number: int) -> QuizAttempt:
-    attempt = QuizAttempt(
-        assignment=assignment,
-        user=user,
-        quiz=quiz,
-        number=number,
-        score=0.0,
-        max_score=0.0,
-    )
+def _mark(assignment, user, quiz: QuizVersion, parsed: dict[str, Any]) -> list[dict[str, Any]]:
+    """Score every question; return the answer rows to store."""
+    rows = []
     for question in quiz.questions:
         params = question_params(assignment, user, question)
         response = parsed.get(question.key)
         marking = kind_of(question.kind).mark(question.spec, params, response, question.points)
-        attempt.answers.append(
-            QuizAnswer(
-                question=question,
-                response=response,
-                params=params or None,
-                outcome=marking.outcome,
-                score=marking.score,
-                max_score=question.points,
-            )
+        rows.append(
+            {
+                "question_id": question.id,
+                "response": response,
+                "params": params or None,
+                "outcome": marking.outcome,
+                "score": marking.score,
+                "max_score": question.points,
+            }
         )
-        attempt.score += marking.score
-        attempt.max_score += question.points
-    attempt.score = round(attempt.score, 6)
-    return attempt
+    return rows
+
+
+def _record(assignment, user, quiz: QuizVersion, rows, number: int) -> RecordedAttempt:
+    """Insert the attempt and its answers in one transaction (Core: this is the hot path)."""
+    submitted_at = utcnow()
+    score = round(sum(row["score"] for row in rows), 6)
+    max_score = sum(row["max_score"] for row in rows)
+    attempt_id = db.session.scalar(
+        sa.insert(QuizAttempt)
+        .values(
+            assignment_id=assignment.id,
+            user_id=user.id,
+            quiz_id=quiz.id,
+            number=number,
+            score=score,
+            max_score=max_score,
+            submitted_at=submitted_at,
+        )
+        .returning(QuizAttempt.id)
+    )
+    db.session.execute(sa.insert(QuizAnswer), [row | {"attempt_id": attempt_id} for row in rows])
+    db.session.commit()
+    result = {
+        "id": attempt_id,
+        "assignment": assignment.slug,
+        "number": number,
+        "score": score,
+        "max_score": max_score,
+        "submitted_at": submitted_at.isoformat(),
+        "questions": [_answer_result(quiz.question(row["question_id"]), row) for row in rows],
+    }
+    return RecordedAttempt(attempt_id, result)
 
 
 def attempt_result(attempt: QuizAttempt) -> dict[str, Any]:
-    """Return a graded attempt as the API and the result page show it."""
+    """Return a stored attempt as the API and the result page show it."""
+    quiz = quiz_version(attempt.quiz_id)
     return {
         "id": attempt.id,
         "assignment": attempt.assignment.slug,
@@ -140,18 +220,25 @@ def attempt_result(attempt: QuizAttempt) -> dict[str, Any]:
         "score": attempt.score,
         "max_score": attempt.max_score,
         "submitted_at": attempt.submitted_at.isoformat(),
-        "questions": [_answer_result(answer) for answer in attempt.answers],
+        "questions": [
+            _answer_result(quiz.question(answer.question_id), _stored(answer))
+            for answer in attempt.answers
+        ],
     }
 
 
-def _answer_result(answer: QuizAnswer) -> dict[str, Any]:
-    question = answer.question
+def _stored(answer: QuizAnswer) -> dict[str, Any]:
+    fields = ("response", "params", "outcome", "score", "max_score")
+    return {name: getattr(answer, name) for name in fields}
+
+
+def _answer_result(question: QuestionVersion, answer: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": question.key,
-        "prompt": kind_of(question.kind).public(question.spec, answer.params or {})["prompt"],
-        "response": answer.response,
-        "outcome": answer.outcome,
-        "score": answer.score,
-        "max_score": answer.max_score,
+        "prompt": kind_of(question.kind).public(question.spec, answer["params"] or {})["prompt"],
+        "response": answer["response"],
+        "outcome": answer["outcome"],
+        "score": answer["score"],
+        "max_score": answer["max_score"],
         "explanation": question.spec.get("explanation", "").strip(),
     }
