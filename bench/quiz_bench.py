@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.httpclient import KeepAliveClient  # noqa: E402
+
 PATH = "/api/v1/courses/demo/assignments/l2-regularization-quiz/attempts"
 RIGHT = {"q1": "b", "q2": 0.998, "q3": "b", "q4": ["a", "b"], "q5": "0.99"}
 WRONG = {"q1": "a", "q2": "0.99", "q3": "d", "q4": ["a", "c"]}
@@ -89,24 +91,21 @@ class Load:
 
 def client(port: int, token: str, load: Load) -> None:
     """Post attempts on one keep-alive connection until the phase ends."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    conn = KeepAliveClient(port)
+    headers = f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+    bodies = [json.dumps({"answers": answers}).encode() for answers in (RIGHT, WRONG)]
     rng = random.Random(token)
     mine, codes = [], []
     while (due := load.next_slot()) is not None:
         time.sleep(max(0.0, due - time.perf_counter()))
-        body = json.dumps({"answers": RIGHT if rng.random() < 0.5 else WRONG})
         try:
-            conn.request("POST", PATH, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            codes.append(response.status)
-        except (OSError, http.client.HTTPException) as exc:
+            status, _ = conn.request("POST", PATH, rng.choice(bodies), headers)
+            codes.append(status)
+        except OSError as exc:
             codes.append(type(exc).__name__)
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         # Measured from when the request was due, not sent: a late send is latency too.
         mine.append(time.perf_counter() - due)
+    conn.close()
     with load.lock:
         load.latencies += mine
         load.statuses += codes
