@@ -1,0 +1,384 @@
+"""The trusted side: start the zygote, send it runs, parse what comes back strictly."""
+
+from __future__ import annotations
+
+import array
+import atexit
+import contextlib
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+from . import frames, libc
+from .isolate import JOB, JOB_MAGIC
+from .model import (
+    CHILD_CALL_OUTCOMES,
+    CHILD_LOAD_OUTCOMES,
+    CRASHED,
+    INVALID_OUTPUT,
+    LAYERS,
+    MEMORY_LIMIT,
+    NOT_RUN,
+    OK,
+    RUNTIME_ERROR,
+    SKIP_ENV,
+    TIMEOUT,
+    Call,
+    CallResult,
+    Limits,
+    RunResult,
+    SandboxUnavailable,
+)
+from .runner import CALL_HEADER, OUTCOME_CODES
+
+log = logging.getLogger("rubric.sandbox")
+
+SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
+# Load this directory as package `rubric_sandbox`, so that the zygote never runs
+# server/__init__.py (the Flask app) nor anything else of the service.
+BOOTSTRAP = """\
+import importlib.util, sys
+directory = sys.argv.pop(1)
+spec = importlib.util.spec_from_file_location(
+    "rubric_sandbox", directory + "/__init__.py", submodule_search_locations=[directory])
+package = importlib.util.module_from_spec(spec)
+sys.modules["rubric_sandbox"] = package
+spec.loader.exec_module(package)
+from rubric_sandbox import zygote
+zygote.main()
+"""
+# The zygote's whole environment, inherited by every sandbox: no secret can leak through it.
+ZYGOTE_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+}
+CGROUP_ROOT_ENV = "RUBRIC_SANDBOX_CGROUP_ROOT"  # where cgroup v1 hierarchies are mounted
+GRACE_SECONDS = 3.0  # beyond the wall limit, before the trusted side stops waiting
+MAX_RESPONSE = 64 * 1024 * 1024
+CODE_TO_OUTCOME = {code: name for name, code in OUTCOME_CODES.items()}
+
+
+def skipped_layers_from_env() -> frozenset[str]:
+    """Read the loudly named opt-out variable."""
+    names = {n.strip() for n in os.environ.get(SKIP_ENV, "").split(",") if n.strip()}
+    unknown = names - set(LAYERS)
+    if unknown:
+        raise ValueError(f"{SKIP_ENV} names unknown layers {sorted(unknown)}; known: {LAYERS}")
+    return frozenset(names)
+
+
+def encode_request(code: str, calls: list[Call]) -> tuple[bytes, list[list[bytes]]]:
+    """Encode the source and the calls as the frames the sandbox reads.
+
+    Also return each call's encoded arguments: an argument that comes back as the same
+    bytes was not modified, and need not be parsed again.
+    """
+    chunks = [frames.frame(b"CODE", code.encode("utf-8", "surrogatepass"))]
+    sent = []
+    for call in calls:
+        sent.append([frames.dump_array(np.asarray(a)) for a in call.args])
+        record = frames.record([call.function.encode(), *sent[-1]])
+        chunks.append(frames.frame(b"CALL", record))
+    chunks.append(frames.frame(b"END_", b""))
+    return b"".join(chunks), sent
+
+
+class Sandbox:
+    """A warm fork server owned by this process; run() is safe from several threads."""
+
+    def __init__(self, skip_layers: frozenset[str] | None = None):
+        skip = skipped_layers_from_env() if skip_layers is None else frozenset(skip_layers)
+        self.layers = frozenset(LAYERS) - skip
+        self.owner_pid = os.getpid()
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._conn: socket.socket | None = None
+        atexit.register(self.close)
+        if skip:
+            log.warning(
+                "UNSAFE: sandbox layers disabled by %s: %s", SKIP_ENV, ",".join(sorted(skip))
+            )
+
+    def start(self) -> None:
+        """Start the zygote and prove, with an empty run, that every layer works."""
+        with self._lock:
+            self._start_locked()
+        probe = self.run("", [], Limits(wall_seconds=10))
+        if probe.load_outcome != OK:
+            raise SandboxUnavailable(f"the sandbox does not work here: {probe.load_error}")
+
+    def _start_locked(self) -> None:
+        if "seccomp" in self.layers and not libc.X86_64:
+            raise SandboxUnavailable("seccomp: the filter is written for x86_64 only")
+        parent, child = socket.socketpair()
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-I",
+                "-B",
+                "-c",
+                BOOTSTRAP,
+                SANDBOX_DIR,
+                str(child.fileno()),
+                ",".join(sorted(self.layers)),
+                os.environ.get(CGROUP_ROOT_ENV, "/sys/fs/cgroup"),
+            ],
+            env=ZYGOTE_ENV,
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            pass_fds=(child.fileno(),),
+        )
+        child.close()
+        self._conn = parent
+
+    def close(self) -> None:
+        """Stop the zygote: it waits for its runs and removes its cgroups."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            if self._process is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._process.wait(timeout=10)
+                self._process = None
+
+    def _submit(self, limits: Limits, data_fd: int, control_fd: int) -> None:
+        """Hand one run's channel ends to the zygote, restarting it once if it died."""
+        header = JOB.pack(
+            JOB_MAGIC,
+            limits.wall_seconds,
+            limits.cpu_seconds,
+            int(limits.memory_mb),
+            int(limits.output_bytes),
+        )
+        fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [data_fd, control_fd]))]
+        with self._lock:
+            for attempt in (1, 2):
+                if self._conn is None or self._process.poll() is not None:
+                    self._start_locked()
+                try:
+                    self._conn.sendmsg([header], fds)
+                    return
+                except OSError:
+                    if attempt == 2:
+                        raise
+                    self._process.kill()
+
+    def run(self, code: str, calls: list[Call], limits: Limits) -> RunResult:
+        """Run the submission's calls in one fresh sandbox and return what came back."""
+        start = time.monotonic()
+        request, sent = encode_request(code, calls)
+        data, data_child = socket.socketpair()
+        control, control_child = socket.socketpair()
+        with data, control:
+            try:
+                self._submit(limits, data_child.fileno(), control_child.fileno())
+            finally:
+                data_child.close()
+                control_child.close()
+            deadline = start + limits.wall_seconds + GRACE_SECONDS
+            session = Session(data, control, calls, sent, deadline)
+            session.exchange(request)
+            status = session.status()
+        return assemble(session, status, calls, limits, start)
+
+
+class Session:
+    """The trusted side of one run: send the request, read results, then the status."""
+
+    def __init__(
+        self,
+        data: socket.socket,
+        control: socket.socket,
+        calls: list[Call],
+        sent: list[list[bytes]],
+        deadline: float,
+    ):
+        self.data, self.control, self.deadline = data, control, deadline
+        self.calls, self.sent = calls, sent
+        self.load: tuple[str, str] | None = None
+        self.results: list[CallResult] = []
+        self.violation = ""  # set when the sandbox broke the protocol
+        self.received = 0
+
+    def exchange(self, request: bytes) -> None:
+        """Send the request, then read frames until the sandbox closes its end."""
+        try:
+            self.data.settimeout(max(0.0, self.deadline - time.monotonic()))
+            self.data.sendall(request)
+        except OSError:
+            pass  # the sandbox died before reading everything: its status will say why
+        try:
+            while (got := read_frame(self.data, self.deadline)) is not None:
+                self.received += len(got[1])
+                if self.received > MAX_RESPONSE:
+                    raise frames.ProtocolError("response over the cap")
+                self.accept(*got)
+        except frames.ProtocolError as exc:
+            self.violation = str(exc)
+            self.cancel()
+        except TimeoutError:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Ask the supervisor to kill this sandbox now."""
+        with contextlib.suppress(OSError):
+            self.control.send(b"K")
+
+    def accept(self, tag: bytes, payload: bytes) -> None:
+        """Take one frame in, or raise ProtocolError."""
+        if self.load is None and tag == b"LOAD":
+            self.load = parse_load(payload)
+        elif self.load is not None and self.load[0] == OK and tag == b"RSLT":
+            if len(self.results) >= len(self.calls):
+                raise frames.ProtocolError("more results than calls")
+            call = self.calls[len(self.results)]
+            sent = self.sent[len(self.results)]
+            self.results.append(parse_result(payload, len(self.results), call, sent))
+        else:
+            raise frames.ProtocolError(f"unexpected frame {tag!r}")
+
+    def status(self) -> tuple[str, str, str]:
+        """Read the supervisor's final status: kind, detail and captured stdout."""
+        try:
+            got = read_frame(self.control, self.deadline + GRACE_SECONDS)
+            if got is None or got[0] != b"STAT":
+                return "error", "the sandbox supervisor died", ""
+            kind, detail, stdout = frames.parse_record(got[1], 3, 3)
+            return kind.decode(), detail.decode(), stdout.decode("utf-8", "replace")
+        except (frames.ProtocolError, TimeoutError, UnicodeDecodeError) as exc:
+            return "error", f"no status from the sandbox supervisor ({exc})", ""
+
+
+def recv_exact(sock: socket.socket, size: int, deadline: float) -> bytes | None:
+    """Receive exactly size bytes; None at end of stream (even part way)."""
+    chunks, left = [], size
+    while left:
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(min(left, 1 << 20))
+        except TimeoutError:
+            raise
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(sock: socket.socket, deadline: float) -> tuple[bytes, bytes] | None:
+    """Read one frame; None at end of stream, including a frame cut short by a kill."""
+    header = recv_exact(sock, frames.HEADER.size, deadline)
+    if header is None:
+        return None
+    tag, size = frames.HEADER.unpack(header)
+    if size > frames.MAX_FRAME:
+        raise frames.ProtocolError(f"frame of {size} bytes is over the cap")
+    payload = recv_exact(sock, size, deadline)
+    return None if payload is None else (tag, payload)
+
+
+def parse_load(payload: bytes) -> tuple[str, str]:
+    """Parse the LOAD frame: the outcome of executing the module, and its error."""
+    code, error = frames.parse_record(payload, 2, 2)
+    outcome = CODE_TO_OUTCOME.get(code[0]) if len(code) == 1 else None
+    if outcome not in CHILD_LOAD_OUTCOMES:
+        raise frames.ProtocolError("unknown load outcome")
+    return outcome, error.decode("utf-8", "replace")[:4000]
+
+
+def parse_result(payload: bytes, index: int, call: Call, sent: list[bytes]) -> CallResult:
+    """Parse one RSLT frame; bad arrays make the call invalid_output."""
+    nargs = len(call.args)
+    header, error, *arrays = frames.parse_record(payload, 2, 2 + 1 + nargs)
+    if len(header) != CALL_HEADER.size:
+        raise frames.ProtocolError("bad result header")
+    got_index, code = CALL_HEADER.unpack(header)
+    outcome = CODE_TO_OUTCOME.get(code)
+    if got_index != index or outcome not in CHILD_CALL_OUTCOMES:
+        raise frames.ProtocolError(f"result for call {got_index}, expected {index}")
+    text = error.decode("utf-8", "replace")[:4000]
+    if outcome != OK:
+        return CallResult(outcome, error=text)
+    if len(arrays) != 1 + nargs:
+        return CallResult(INVALID_OUTPUT, error="wrong number of arrays in the result")
+    try:
+        value = frames.load_array(arrays[0])
+        after = [
+            unchanged(arg) if data == before else frames.load_array(data)
+            for arg, data, before in zip(call.args, arrays[1:], sent, strict=True)
+        ]
+    except frames.ProtocolError as exc:
+        return CallResult(INVALID_OUTPUT, error=str(exc))
+    return CallResult(OK, value, tuple(after), text)
+
+
+def unchanged(arg: np.ndarray) -> np.ndarray:
+    """Return a copy of an argument that came back byte for byte as it was sent."""
+    original = np.asarray(arg)
+    return np.array(original, dtype=original.dtype.newbyteorder("="), order="C")
+
+
+def stop_reason(kind: str, detail: str, limits: Limits) -> tuple[str, str]:
+    """Map the supervisor's status to the outcome of the call it interrupted."""
+    if kind == "layer":
+        raise SandboxUnavailable(
+            f"isolation layer unavailable: {detail} (set {SKIP_ENV} to run without it, unsafely)"
+        )
+    reasons = {
+        "timeout": (TIMEOUT, f"time limit of {limits.wall_seconds:g} s (wall clock) reached"),
+        "cpu": (TIMEOUT, f"CPU time limit of {limits.cpu_seconds:g} s reached"),
+        "oom": (MEMORY_LIMIT, f"memory limit of {limits.memory_mb} MB reached"),
+        "exited": (RUNTIME_ERROR, f"the process exited early (exit code {detail})"),
+        "signaled": (RUNTIME_ERROR, f"the process was killed by {detail}"),
+    }
+    return reasons.get(kind, (RUNTIME_ERROR, f"the sandbox stopped ({kind}: {detail})"))
+
+
+def assemble(
+    session: Session, status: tuple[str, str, str], calls: list[Call], limits: Limits, start: float
+) -> RunResult:
+    """Combine the frames received and the final status into a RunResult."""
+    kind, detail, stdout = status
+    outcome, error = stop_reason(kind, detail, limits)
+    results = list(session.results)
+    if session.load is None:
+        load_outcome = outcome if outcome in (TIMEOUT, MEMORY_LIMIT) else CRASHED
+        load = (load_outcome, session.violation or error)
+    else:
+        load = session.load
+        if load[0] == OK and len(results) < len(calls):
+            if session.violation:  # a forged or broken frame costs the call it stands for
+                outcome, error = INVALID_OUTPUT, f"malformed result: {session.violation}"
+            results.append(CallResult(outcome, error=error))
+    results += [CallResult(NOT_RUN) for _ in range(len(calls) - len(results))]
+    duration = (time.monotonic() - start) * 1000
+    return RunResult(load[0], load[1], results, stdout, duration)
+
+
+_instance: Sandbox | None = None
+_instance_lock = threading.Lock()
+
+
+def get_sandbox() -> Sandbox:
+    """Return this process's sandbox, starting its zygote on first use."""
+    global _instance
+    with _instance_lock:
+        if _instance is None or _instance.owner_pid != os.getpid():
+            sandbox = Sandbox()
+            sandbox.start()
+            _instance = sandbox
+        return _instance
