@@ -1,7 +1,7 @@
-"""Server-rendered pages: log-in, courses, quizzes, results and the gradebook."""
+"""Server-rendered pages: log-in, courses, quizzes, exercises, results and the gradebook."""
 
 from flask import Blueprint
 
 bp = Blueprint("web", __name__)
 
-from server.web import auth, errors, filters, pages  # noqa: E402, F401
+from server.web import auth, errors, exercises, filters, pages  # noqa: E402, F401

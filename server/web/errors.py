@@ -1,10 +1,10 @@
-"""Error pages: HTML for the site, the JSON shape for anything under /api/."""
+"""Error pages: HTML for the site, the JSON shape under /api/ and for the pages' .json."""
 
 from flask import render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from server.api.errors import http_error
+from server.api.errors import error_response, http_error
 from server.courses import Forbidden, NotFound
 from server.web import bp
 
@@ -29,9 +29,14 @@ def error_page(status: int, title: str, message: str | None = None):
     return page, status
 
 
+def _wants_json() -> bool:
+    """The API and the pages' own .json endpoints (read by their scripts) answer in JSON."""
+    return request.path.startswith("/api/") or request.path.endswith(".json")
+
+
 @bp.app_errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
-    if request.path.startswith("/api/"):
+    if _wants_json():
         return http_error(exc)
     # Werkzeug's own descriptions talk to developers, so users get plainer words.
     return error_page(exc.code or 500, exc.name)
@@ -39,7 +44,7 @@ def _http_error(exc: HTTPException):
 
 @bp.app_errorhandler(CSRFError)
 def _csrf_error(exc: CSRFError):
-    if request.path.startswith("/api/"):
+    if _wants_json():
         return http_error(exc)
     message = (
         f"The form could not be accepted ({exc.description}). It may have been open too long "
@@ -50,9 +55,13 @@ def _csrf_error(exc: CSRFError):
 
 @bp.errorhandler(NotFound)
 def _not_found(exc: NotFound):
+    if _wants_json():
+        return error_response(404, "not_found", str(exc))
     return error_page(404, "Not Found")
 
 
 @bp.errorhandler(Forbidden)
 def _forbidden(exc: Forbidden):
+    if _wants_json():
+        return error_response(403, "forbidden", str(exc))
     return error_page(403, "Forbidden", f"You may not see this page: {exc}.")

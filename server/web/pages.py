@@ -21,6 +21,7 @@ from server.scoring.quizzes import (
     submit_attempt,
 )
 from server.web import bp
+from server.web.exercises import code_submission_limit, exercise_page, submissions_of
 
 
 @bp.get("/")
@@ -45,11 +46,12 @@ def course(course: str):
 
 @bp.route("/courses/<course>/assignments/<slug>", methods=["GET", "POST"])
 @login_required
+@code_submission_limit
 def assignment(course: str, slug: str):
-    """Show a quiz as a form, and score a submitted one."""
+    """Show a quiz or an exercise, and take what the student submits to it."""
     found = get_assignment(current_user, course, slug)
     if found.kind != AssignmentKind.QUIZ:
-        return render_template("exercise.html", assignment=found)
+        return exercise_page(found)
     if request.method == "GET":
         return _quiz_page(found)
     responses = _form_answers(found, request.form)
@@ -97,7 +99,9 @@ def gradebook_download(course: str):
 
 def _assignment_row(assignment: Assignment, user: User) -> dict[str, Any]:
     """Return what the course page shows of one assignment for this user."""
-    scores = [(a.score, a.max_score) for a in attempts_of(assignment, user)]
+    quiz = assignment.kind == AssignmentKind.QUIZ
+    work = attempts_of(assignment, user) if quiz else submissions_of(assignment, user)
+    scores = [(w.score, w.max_score) for w in work if w.score is not None]
     return {
         "assignment": assignment,
         "status": attempt_status(assignment, user),

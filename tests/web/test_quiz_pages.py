@@ -176,6 +176,6 @@ def test_unknown_things_are_not_found(student, path):
     assert "<h1>Not Found" in response.get_data(as_text=True)
 
 
-def test_exercise_assignment_says_coming_soon(student, quiz_assignment):
+def test_exercise_assignment_is_not_a_quiz_form(student, quiz_assignment):
     page = student.get("/courses/demo/assignments/l2-regularization").get_data(as_text=True)
-    assert "coming soon" in page
+    assert "Submit for grading" in page and "Submit answers" not in page

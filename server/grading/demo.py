@@ -1,0 +1,125 @@
+"""The weight-decay demo: one weight over many steps, under the student's step and the reference.
+
+The student's trajectory comes out of the sandbox like any other output, so it is
+untrusted data: checked for dtype and shape, non-finite points dropped. The
+reference's is computed here, in trusted code.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+
+from server.grading.compare import NUMERIC_KINDS
+from server.grading.exercise import Exercise
+from server.sandbox import Call
+
+log = logging.getLogger("rubric.grading")
+
+FUNCTION = "weight_decay_step"
+LAMS = tuple(round(0.1 * i, 1) for i in range(11))  # the slider's λ grid, 0.0 to 1.0
+STEPS = 100
+LR = 0.1
+W0 = 3.0
+# The data loss ½(w − TARGET)² pulls the weight towards TARGET while λ pulls it to 0:
+# the weight settles at TARGET / (1 + 2λ), so each λ visibly ends somewhere else.
+TARGET = 1.0
+DRIVER_NAME = "rubric_demo_trajectory__"
+# Appended after the student's file, so its line numbers are unchanged. Looping inside
+# the sandbox makes the whole grid one run instead of one run per step.
+DRIVER = """
+
+def {name}(w0, target, lr, lam):
+    import numpy
+    w = w0
+    out = [numpy.asarray(w0, dtype=numpy.float64)]
+    for _ in range({steps}):
+        w = {function}(w, w - target, lr, lam)
+        out.append(numpy.asarray(w, dtype=numpy.float64))
+    return numpy.stack(out)
+"""
+
+
+def trajectories(
+    exercise: Exercise, code: str, lams: tuple[float, ...] = LAMS, steps: int = STEPS
+) -> dict[str, Any] | None:
+    """Return the student's and the reference's trajectories for each λ; None if it cannot run."""
+    from server.grading.grader import run_calls, sandbox_limits
+
+    if FUNCTION not in {f.name for f in exercise.functions}:
+        return None
+    driver = DRIVER.format(name=DRIVER_NAME, steps=int(steps), function=FUNCTION)
+    w0, target, lr = (np.array([value]) for value in (W0, TARGET, LR))
+    calls = [Call(DRIVER_NAME, (w0, target, lr, np.array(lam))) for lam in lams]
+    first, returned = run_calls(code.rstrip() + "\n" + driver, calls, sandbox_limits(exercise))
+    if first.load_outcome != "ok":
+        return None  # the grading result already explains why the file did not load
+    student = [_student_points(r, steps) for r in returned]
+    errors = [_failure(r, steps) for r in returned]
+    return {
+        "function": FUNCTION,
+        "lams": list(lams),
+        "steps": steps,
+        "lr": LR,
+        "w0": W0,
+        "target": TARGET,
+        "reference": [_reference_points(exercise, lam, steps) for lam in lams],
+        "student": student,
+        "student_error": next((e for e in errors if e), ""),
+    }
+
+
+def add_demo(result: dict[str, Any], exercise: Exercise, code: str) -> dict[str, Any]:
+    """Store the demo's trajectories in a grading result; a failing demo never fails grading."""
+    try:
+        demo = trajectories(exercise, code)
+    except Exception:  # the demo is a bonus: log it and keep the grade
+        log.exception("weight-decay demo failed")
+        demo = None
+    if demo is not None:
+        result["demo"] = demo
+    return result
+
+
+def _reference_points(exercise: Exercise, lam: float, steps: int) -> list[float | None]:
+    """Chain the trusted reference's steps from the same start."""
+    w, target, lr = np.array([W0]), np.array([TARGET]), np.array(LR)
+    out = [W0]
+    for _ in range(steps):
+        w = exercise.call_reference(FUNCTION, w, w - target, lr, np.array(lam))
+        out.append(float(np.asarray(w, dtype=np.float64).reshape(-1)[0]))
+    return [_point(x) for x in out]
+
+
+def _student_points(returned, steps: int) -> list[float | None] | None:
+    """Validate one trajectory from the sandbox; None when it is not one."""
+    value = returned.value
+    if returned.outcome != "ok" or not _is_trajectory(value, steps):
+        return None
+    return [_point(x) for x in value.astype(np.float64).reshape(-1).tolist()]
+
+
+def _is_trajectory(value: object, steps: int) -> bool:
+    """Tell whether an untrusted output is steps + 1 real numbers, one weight per step."""
+    return (
+        isinstance(value, np.ndarray)
+        and value.dtype.kind in NUMERIC_KINDS
+        and value.shape in ((steps + 1, 1), (steps + 1,))
+    )
+
+
+def _failure(returned, steps: int) -> str:
+    """Say in one line why a trajectory is missing, without showing any input."""
+    if returned.outcome == "ok" and _is_trajectory(returned.value, steps):
+        return ""
+    if returned.outcome == "ok":
+        return f"{FUNCTION} did not return one weight per step"
+    return f"{FUNCTION} failed while stepping: {returned.outcome.replace('_', ' ')}"
+
+
+def _point(x: float) -> float | None:
+    """Round for a chart; None for NaN or infinity (JSON has neither)."""
+    return float(f"{x:.6g}") if math.isfinite(x) else None

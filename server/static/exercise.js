@@ -1,0 +1,213 @@
+/* The exercise page, enhanced: typeset math, a code editor, live results and the decay chart.
+   Without this script the page is a plain form that posts and redirects; everything here
+   is an addition to that, never a replacement. */
+(function () {
+  "use strict";
+
+  var POLL_MS = [300, 300, 500, 500, 800, 1000];  // quick at first: grading takes ~0.1 s
+  var editor = null;
+
+  function typesetMath(root) {
+    if (!window.katex) return;
+    root.querySelectorAll(".math").forEach(function (el) {
+      var display = el.classList.contains("math-display");
+      try {
+        window.katex.render(el.textContent, el, { displayMode: display, throwOnError: false });
+      } catch (err) {
+        /* keep the TeX text: still readable */
+      }
+    });
+  }
+
+  function setUpEditor() {
+    var area = document.getElementById("code");
+    if (!area || !window.CodeMirror) return;
+    // Esc then Tab leaves the editor, so the keyboard is never trapped: Esc adds a key map
+    // that hands Tab back to the browser, and any other key or leaving removes it.
+    var release = { Tab: false, "Shift-Tab": false };
+    editor = window.CodeMirror.fromTextArea(area, {
+      mode: "python",
+      lineNumbers: true,
+      indentUnit: 4,
+      tabSize: 4,
+      indentWithTabs: false,
+      matchBrackets: true,
+      viewportMargin: Infinity,
+      screenReaderLabel: "Python file",
+      extraKeys: {
+        Esc: function (cm) { cm.addKeyMap(release); },
+        Tab: function (cm) {
+          if (cm.somethingSelected()) cm.indentSelection("add");
+          else cm.replaceSelection("    ", "end");
+        },
+        "Shift-Tab": function (cm) { cm.indentSelection("subtract"); },
+      },
+    });
+    editor.on("keydown", function (cm, event) {
+      if (event.key !== "Escape" && event.key !== "Tab") cm.removeKeyMap(release);
+    });
+    editor.on("blur", function (cm) { cm.removeKeyMap(release); });
+    var input = editor.getInputField();
+    input.setAttribute("aria-describedby", "code-help");
+    input.id = "code-editor-input";
+    document.querySelector('label[for="code"]').setAttribute("for", "code-editor-input");
+  }
+
+  function setUpUpload() {
+    var upload = document.getElementById("upload");
+    if (!upload || !editor || !window.FileReader) return;
+    upload.addEventListener("change", function () {
+      var file = upload.files[0];
+      if (!file) return;
+      var reader = new FileReader();
+      reader.onload = function () {
+        editor.setValue(String(reader.result));
+        upload.value = "";  // the editor now holds it; submit what the student sees
+        showStatus("Loaded " + file.name + " into the editor. Submit it when ready.");
+      };
+      reader.readAsText(file);
+    });
+  }
+
+  function showStatus(text) {
+    var section = document.getElementById("result");
+    section.hidden = false;
+    document.getElementById("result-status").textContent = text;
+  }
+
+  function setUpForm() {
+    var form = document.getElementById("submit-form");
+    if (!form || !window.fetch) return;
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (editor) editor.save();
+      var data = new FormData(form);
+      if (!document.getElementById("upload").value) data.delete("upload");
+      var button = document.getElementById("submit-button");
+      button.disabled = true;
+      clearErrorLine();
+      showStatus("Submitting…");
+      document.getElementById("result-body").innerHTML = "";
+      fetch(form.dataset.jsonUrl, {
+        method: "POST",
+        body: data,
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      })
+        .then(readJson)
+        .then(function (view) { button.disabled = false; follow(view, 0); })
+        .catch(function (err) { button.disabled = false; showStatus(err.message); });
+    });
+  }
+
+  function readJson(response) {
+    return response.json().then(function (body) {
+      if (!response.ok) {
+        var message = body && body.error ? body.error.message : response.statusText;
+        throw new Error("Not submitted: " + message + ".");
+      }
+      return body;
+    }, function () {
+      throw new Error("The server answered " + response.status + "; please try again.");
+    });
+  }
+
+  function follow(view, round) {
+    showStatus(view.status_text);
+    if (view.status === "queued" || view.status === "running") {
+      var wait = POLL_MS[Math.min(round, POLL_MS.length - 1)];
+      window.setTimeout(function () {
+        fetch(view.json_url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then(readJson)
+          .then(function (next) { follow(next, round + 1); })
+          .catch(function () { follow(view, round + 1); });  // a blip: keep polling
+      }, wait);
+      return;
+    }
+    var body = document.getElementById("result-body");
+    body.innerHTML = view.html;
+    document.getElementById("history").innerHTML = view.history_html;
+    setUpResult(body);
+    if (view.error_location) markErrorLine(view.error_location, false);
+  }
+
+  function clearErrorLine() {
+    if (editor && editor.rubricErrorLine !== undefined) {
+      editor.removeLineClass(editor.rubricErrorLine, "background", "error-line");
+      editor.rubricErrorLine = undefined;
+    }
+  }
+
+  function markErrorLine(where, focus) {
+    if (!editor) return;
+    clearErrorLine();
+    var line = Math.max(0, Math.min(where.line - 1, editor.lineCount() - 1));
+    editor.addLineClass(line, "background", "error-line");
+    editor.rubricErrorLine = line;
+    editor.setCursor({ line: line, ch: Math.max(0, where.column - 1) });
+    editor.scrollIntoView(null, 80);
+    if (focus) editor.focus();
+  }
+
+  function setUpResult(root) {
+    root.querySelectorAll(".goto-line").forEach(function (button) {
+      if (!editor) return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        markErrorLine({ line: +button.dataset.line, column: +button.dataset.column }, true);
+      });
+    });
+    root.querySelectorAll(".demo").forEach(drawDemo);
+  }
+
+  function drawDemo(section) {
+    if (!window.Chart) return;
+    var demo = JSON.parse(section.querySelector(".demo-data").textContent);
+    var slider = section.querySelector(".lam-slider");
+    var output = section.querySelector(".lam-value");
+    var steps = [];
+    for (var i = 0; i <= demo.steps; i++) steps.push(i);
+    section.querySelector(".demo-controls").hidden = false;
+    section.querySelector(".chart-box").hidden = false;
+    var chart = new window.Chart(section.querySelector("canvas"), {
+      type: "line",
+      data: {
+        labels: steps,
+        datasets: [
+          { label: "Your weight_decay_step", data: [], borderColor: "#1d4ed8",
+            backgroundColor: "#1d4ed8", borderWidth: 4, pointRadius: 0, spanGaps: false,
+            order: 2 },
+          { label: "Reference", data: [], borderColor: "#b45309", backgroundColor: "#b45309",
+            borderWidth: 2, borderDash: [6, 4], pointRadius: 0, order: 1 },
+        ],
+      },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          x: { title: { display: true, text: "step" }, ticks: { maxTicksLimit: 11 } },
+          y: { title: { display: true, text: "weight w" } },
+        },
+      },
+    });
+    function show() {
+      var k = +slider.value;
+      var lam = demo.lams[k];
+      output.textContent = "λ = " + lam;
+      slider.setAttribute("aria-valuetext", "λ = " + lam);
+      chart.data.datasets[0].data = demo.student[k] || [];
+      chart.data.datasets[1].data = demo.reference[k];
+      chart.update();
+      section.dataset.lam = String(lam);
+    }
+    slider.addEventListener("input", show);
+    show();
+  }
+
+  typesetMath(document);
+  setUpEditor();
+  setUpUpload();
+  setUpForm();
+  document.querySelectorAll(".submission-result").forEach(setUpResult);
+})();
