@@ -27,20 +27,56 @@ W0 = 3.0
 # The data loss ½(w − TARGET)² pulls the weight towards TARGET while λ pulls it to 0:
 # the weight settles at TARGET / (1 + 2λ), so each λ visibly ends somewhere else.
 TARGET = 1.0
-DRIVER_NAME = "rubric_demo_trajectory__"
-# Appended after the student's file, so its line numbers are unchanged. Looping inside
-# the sandbox makes the whole grid one run instead of one run per step.
-DRIVER = """
+# Trusted-authored, but it runs in the sandbox after the student's file, so what it
+# returns is as untrusted as any output. Looping there makes the whole λ grid part of
+# the grading run instead of one run per step.
+HARNESS = """
+import numpy
+import submission
 
-def {name}(w0, target, lr, lam):
-    import numpy
+
+def trajectory(w0, target, lr, lam):
+    step = submission.{function}
     w = w0
     out = [numpy.asarray(w0, dtype=numpy.float64)]
     for _ in range({steps}):
-        w = {function}(w, w - target, lr, lam)
+        w = step(w, w - target, lr, lam)
         out.append(numpy.asarray(w, dtype=numpy.float64))
     return numpy.stack(out)
 """
+_references: dict[tuple[str, str, int], list[list[float | None]]] = {}
+
+
+def has_demo(exercise: Exercise) -> bool:
+    """Tell whether the exercise asks for the function the demo steps with."""
+    return FUNCTION in {f.name for f in exercise.functions}
+
+
+def demo_calls(lams: tuple[float, ...] = LAMS) -> list[Call]:
+    """Return the harness calls that make one trajectory per λ."""
+    w0, target, lr = (np.array([value]) for value in (W0, TARGET, LR))
+    return [Call("harness.trajectory", (w0, target, lr, np.array(lam))) for lam in lams]
+
+
+def harness(steps: int = STEPS) -> str:
+    """Return the harness source that steps the student's function."""
+    return HARNESS.format(function=FUNCTION, steps=int(steps))
+
+
+def grade_with_demo(exercise: Exercise, code: str) -> dict[str, Any]:
+    """Grade a submission and compute its demo in the same sandbox run (SPEC result + "demo")."""
+    from server.grading.grader import grade_with_extras
+
+    if not has_demo(exercise):
+        return grade_with_extras(exercise, code)[0].to_dict()
+    graded, returned = grade_with_extras(exercise, code, demo_calls(), harness())
+    result = graded.to_dict()
+    if returned:  # nothing comes back when the file did not load
+        try:
+            result["demo"] = assemble(exercise, returned)
+        except Exception:  # the demo is a bonus: log it and keep the grade
+            log.exception("weight-decay demo failed")
+    return result
 
 
 def trajectories(
@@ -49,15 +85,16 @@ def trajectories(
     """Return the student's and the reference's trajectories for each λ; None if it cannot run."""
     from server.grading.grader import run_calls, sandbox_limits
 
-    if FUNCTION not in {f.name for f in exercise.functions}:
+    if not has_demo(exercise):
         return None
-    driver = DRIVER.format(name=DRIVER_NAME, steps=int(steps), function=FUNCTION)
-    w0, target, lr = (np.array([value]) for value in (W0, TARGET, LR))
-    calls = [Call(DRIVER_NAME, (w0, target, lr, np.array(lam))) for lam in lams]
-    first, returned = run_calls(code.rstrip() + "\n" + driver, calls, sandbox_limits(exercise))
+    first, returned = run_calls(code, demo_calls(lams), sandbox_limits(exercise), harness(steps))
     if first.load_outcome != "ok":
         return None  # the grading result already explains why the file did not load
-    student = [_student_points(r, steps) for r in returned]
+    return assemble(exercise, returned, lams, steps)
+
+
+def assemble(exercise: Exercise, returned, lams=LAMS, steps: int = STEPS) -> dict[str, Any]:
+    """Check the sandbox's trajectories and put them beside the reference's."""
     errors = [_failure(r, steps) for r in returned]
     return {
         "function": FUNCTION,
@@ -66,22 +103,18 @@ def trajectories(
         "lr": LR,
         "w0": W0,
         "target": TARGET,
-        "reference": [_reference_points(exercise, lam, steps) for lam in lams],
-        "student": student,
+        "reference": reference_trajectories(exercise, lams, steps),
+        "student": [_student_points(r, steps) for r in returned],
         "student_error": next((e for e in errors if e), ""),
     }
 
 
-def add_demo(result: dict[str, Any], exercise: Exercise, code: str) -> dict[str, Any]:
-    """Store the demo's trajectories in a grading result; a failing demo never fails grading."""
-    try:
-        demo = trajectories(exercise, code)
-    except Exception:  # the demo is a bonus: log it and keep the grade
-        log.exception("weight-decay demo failed")
-        demo = None
-    if demo is not None:
-        result["demo"] = demo
-    return result
+def reference_trajectories(exercise: Exercise, lams, steps: int) -> list[list[float | None]]:
+    """Return the reference's trajectories, computed once per exercise version and grid."""
+    key = (exercise.content_hash, repr(tuple(lams)), steps)
+    if key not in _references:
+        _references[key] = [_reference_points(exercise, lam, steps) for lam in lams]
+    return _references[key]
 
 
 def _reference_points(exercise: Exercise, lam: float, steps: int) -> list[float | None]:

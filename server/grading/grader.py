@@ -91,14 +91,26 @@ class Returned:
 
 def grade_submission(exercise: Exercise, code: str) -> GradingResult:
     """Grade one submission's source code against every test of the exercise."""
+    return grade_with_extras(exercise, code)[0]
+
+
+def grade_with_extras(
+    exercise: Exercise, code: str, extra: list[Call] = (), harness: str = ""
+) -> tuple[GradingResult, list[Returned]]:
+    """Grade a submission and, in the same sandbox run, make extra (e.g. harness) calls.
+
+    The extra calls come after every test, so they can neither delay nor disturb the
+    grade; their results are returned raw (untrusted) for the caller to check.
+    """
     start = time.perf_counter()
     calls = [Call(t.function, t.args) for t in exercise.tests]
-    first, results = run_calls(code, calls, sandbox_limits(exercise))
+    first, results = run_calls(code, calls + list(extra), sandbox_limits(exercise), harness)
     if first.load_outcome != "ok":
-        return _load_failure(exercise, first, start)
-    parts = judge_results(exercise, results)
+        return _load_failure(exercise, first, start), []
+    graded, extras = results[: len(calls)], results[len(calls) :]
+    parts = judge_results(exercise, graded)
     elapsed = (time.perf_counter() - start) * 1000
-    return GradingResult(exercise.slug, Status.GRADED, _summary(parts), parts, elapsed)
+    return GradingResult(exercise.slug, Status.GRADED, _summary(parts), parts, elapsed), extras
 
 
 def judge_results(exercise: Exercise, results: list[Returned]) -> tuple[PartResult, ...]:
@@ -113,20 +125,23 @@ def judge_results(exercise: Exercise, results: list[Returned]) -> tuple[PartResu
     )
 
 
-def run_calls(code: str, calls: list[Call], limits: Limits) -> tuple[RunResult, list[Returned]]:
+def run_calls(
+    code: str, calls: list[Call], limits: Limits, harness: str = ""
+) -> tuple[RunResult, list[Returned]]:
     """Run calls in as few sandboxes as possible: one, unless a call kills its sandbox.
 
     The function whose call killed the sandbox loses its remaining calls; every other
     function's unrun calls go to a fresh sandbox, so a crash costs only its own tests.
     Returns the first run (its load outcome decides everything) and one result per call.
     """
-    first = _run(code, calls, limits)
+    first = _run(code, calls, limits, harness)
     if first.load_outcome != "ok":
         return first, []
     results: dict[int, Returned] = {}
     pending = _settle(first, list(range(len(calls))), calls, results)
     while pending:
-        pending = _settle(_run(code, [calls[i] for i in pending], limits), pending, calls, results)
+        again = _run(code, [calls[i] for i in pending], limits, harness)
+        pending = _settle(again, pending, calls, results)
     return first, [results[i] for i in range(len(calls))]
 
 
@@ -150,10 +165,10 @@ def _settle(
     return [i for i in unrun if calls[i].function != dead]
 
 
-def _run(code: str, calls: list[Call], limits: Limits) -> RunResult:
+def _run(code: str, calls: list[Call], limits: Limits, harness: str = "") -> RunResult:
     """Run one sandbox, turning an infrastructure failure into GraderError."""
     try:
-        run = get_sandbox().run(code, calls, limits)
+        run = get_sandbox().run(code, calls, limits, harness)
     except Exception as exc:
         raise GraderError(f"sandbox failed: {type(exc).__name__}: {exc}") from exc
     if run.load_outcome == "ok" and len(run.results) != len(calls):

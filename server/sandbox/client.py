@@ -77,13 +77,17 @@ def skipped_layers_from_env() -> frozenset[str]:
     return frozenset(names)
 
 
-def encode_request(code: str, calls: list[Call]) -> tuple[bytes, list[list[bytes]]]:
+def encode_request(
+    code: str, calls: list[Call], harness: str = ""
+) -> tuple[bytes, list[list[bytes]]]:
     """Encode the source and the calls as the frames the sandbox reads.
 
     Also return each call's encoded arguments: an argument that comes back as the same
     bytes was not modified, and need not be parsed again.
     """
     chunks = [frames.frame(b"CODE", code.encode("utf-8", "surrogatepass"))]
+    if harness:
+        chunks.append(frames.frame(b"HRNS", harness.encode("utf-8")))
     sent = []
     for call in calls:
         sent.append([frames.dump_array(np.asarray(a)) for a in call.args])
@@ -175,10 +179,10 @@ class Sandbox:
                         raise
                     self._process.kill()
 
-    def run(self, code: str, calls: list[Call], limits: Limits) -> RunResult:
+    def run(self, code: str, calls: list[Call], limits: Limits, harness: str = "") -> RunResult:
         """Run the submission's calls in one fresh sandbox and return what came back."""
         start = time.monotonic()
-        request, sent = encode_request(code, calls)
+        request, sent = encode_request(code, calls, harness)
         data, data_child = socket.socketpair()
         control, control_child = socket.socketpair()
         with data, control:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from server.grading.demo import LAMS, STEPS, TARGET, add_demo, trajectories
+from server.grading.demo import LAMS, STEPS, TARGET, grade_with_demo, trajectories
 
 
 def test_reference_code_follows_the_reference_and_settles_where_theory_says(l2, reference_source):
@@ -46,5 +46,27 @@ def test_untrusted_output_is_validated(l2, body, error):
 
 def test_a_file_that_does_not_load_has_no_demo_and_grading_keeps_its_result(l2):
     assert trajectories(l2, "def weight_decay_step(:\n") is None
-    result = {"score": 0.0}
-    assert add_demo(result, l2, "def weight_decay_step(:\n") == {"score": 0.0}
+    result = grade_with_demo(l2, "def weight_decay_step(:\n")
+    assert result["score"] == 0 and "demo" not in result
+    assert "line 1" in result["feedback"]
+
+
+def test_grading_and_demo_share_one_run_and_give_what_each_gives_alone(l2, reference_source):
+    result = grade_with_demo(l2, reference_source)
+    assert result["score"] == result["max_score"] == 10
+    assert result["demo"] == trajectories(l2, reference_source)
+
+
+def test_a_demo_that_breaks_never_changes_the_grade(l2, reference_source):
+    # Correct on every test, but stepping 100 times overflows into a crash.
+    code = reference_source + (
+        "\n_calls = [0]\n_orig = weight_decay_step\n"
+        "def weight_decay_step(w, data_grad, lr, lam):\n"
+        "    _calls[0] += 1\n"
+        "    if _calls[0] > 40:\n"
+        "        raise RuntimeError('tired')\n"
+        "    return _orig(w, data_grad, lr, lam)\n"
+    )
+    result = grade_with_demo(l2, code)
+    assert result["score"] == 10
+    assert "runtime error" in result["demo"]["student_error"]

@@ -216,3 +216,23 @@ def test_each_process_gets_its_own_zygote(tmp_path):
     outputs = [w.communicate(timeout=60)[0].split() for w in workers]
     assert [o[0] for o in outputs] == ["ok"] * 3
     assert len({o[1] for o in outputs}) == 3  # three zygotes, one per process
+
+
+def test_a_harness_module_runs_after_the_submission_and_can_call_it(sandbox):
+    harness = "import submission\n\ndef twice(x):\n    return submission.f(submission.f(x))\n"
+    calls = [Call("f", (np.array(2.0),)), Call("harness.twice", (np.array(2.0),))]
+    result = sandbox.run("def f(x):\n    return x + 1\n", calls, FAST, harness)
+    assert [float(r.value) for r in result.results] == [3.0, 4.0]
+
+
+def test_a_broken_harness_costs_only_its_own_calls(sandbox):
+    calls = [Call("f", (np.array(2.0),)), Call("harness.twice", (np.array(2.0),))]
+    result = sandbox.run("def f(x):\n    return x + 1\n", calls, FAST, "def twice(:\n")
+    assert result.load_outcome == "ok"
+    assert [r.outcome for r in result.results] == ["ok", "missing"]
+
+
+def test_a_harness_does_not_hide_a_syntax_error_of_the_submission(sandbox):
+    harness = "def twice(x):\n    return x\n"
+    result = sandbox.run("x = (1 +\n", [Call("harness.twice", (X,))], FAST, harness)
+    assert result.load_outcome == "syntax_error" and "line 1" in result.load_error
