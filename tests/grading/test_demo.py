@@ -70,3 +70,18 @@ def test_a_demo_that_breaks_never_changes_the_grade(l2, reference_source):
     result = grade_with_demo(l2, code)
     assert result["score"] == 10
     assert "runtime error" in result["demo"]["student_error"]
+
+
+def test_a_step_that_is_not_elementwise_in_lam_is_still_drawn_as_it_behaves(l2):
+    # Right for one λ at a time, wrong if handed every λ at once (it averages them):
+    # the harness must notice and step each λ alone.
+    code = (
+        "import numpy as np\n\n"
+        "def weight_decay_step(w, data_grad, lr, lam):\n"
+        "    lam = float(np.mean(lam))\n"
+        "    return w * (1 - 2 * lr * lam) - lr * data_grad\n"
+    )
+    demo = trajectories(l2, code)
+    assert demo["student_error"] == ""
+    for mine, reference in zip(demo["student"], demo["reference"], strict=True):
+        assert mine == pytest.approx(reference)
