@@ -3,10 +3,15 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-# The database-backed tests run a second time on PostgreSQL when it is reachable
-# (always in CI, where .ci/run starts it).
+# The database-backed tests run a second time in scale-out mode: PostgreSQL, Redis and
+# two real `rubric worker` processes (always in CI, where .ci/run starts the servers).
+# Redis DB 9 is the suite's own: the fixtures empty it before every test.
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
-DB_TESTS := tests/api tests/content tests/scoring tests/web tests/test_cli.py tests/test_migrations.py
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/9
+DB_TESTS := tests/api tests/content tests/scoring tests/web tests/test_cli.py \
+	tests/test_migrations.py tests/scaleout
+REACHABLE := $(BIN)/python -c "import sys; from tests.scaleout.cluster import reachable; \
+	sys.exit(any(map(reachable, sys.argv[1:])))"
 
 .PHONY: run test lint bench clean
 
@@ -36,10 +41,11 @@ lint: $(VENV)/.installed-dev
 
 test: $(VENV)/.installed-dev lint
 	$(BIN)/pytest
-	@if [ -n "$$CI" ] || pg_isready -h 127.0.0.1 -q 2>/dev/null; then \
-		echo "== database tests again on PostgreSQL"; \
-		RUBRIC_TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest -q $(wildcard $(DB_TESTS)); \
-	else echo "PostgreSQL not reachable: skipped the PostgreSQL pass (CI never skips it)"; fi
+	@if [ -n "$$CI" ] || $(REACHABLE) $(TEST_POSTGRES_URL) $(TEST_BROKER_URL); then \
+		echo "== scale-out: database tests on PostgreSQL + Redis + 2 rubric workers"; \
+		RUBRIC_TEST_DATABASE_URL=$(TEST_POSTGRES_URL) RUBRIC_TEST_BROKER_URL=$(TEST_BROKER_URL) \
+			$(BIN)/pytest -q $(wildcard $(DB_TESTS)); \
+	else echo "PostgreSQL or Redis not reachable: skipped the scale-out pass (CI never skips it)"; fi
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/quiz_bench.py

@@ -108,6 +108,9 @@ def serve(port: int, host: str, workers: int) -> None:
         sys.executable,
         "-m",
         "gunicorn",
+        # gthread workers, and each worker starts its grading pool and sweep at boot
+        "--config",
+        "python:server.gunicorn_conf",
         "--workers",
         str(workers),
         "--bind",

@@ -56,6 +56,11 @@ DEFAULTS = {
     # A quiz attempt or code submission is small; anything bigger is a mistake or abuse.
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Rate-limit counters live in Redis when there is one. If Redis goes down, count in
+    # this process's memory until it returns, rather than refusing every submission
+    # with a 500: the submission itself is stored in the database and is never lost.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,

@@ -5,6 +5,10 @@ import os
 worker_class = "gthread"
 threads = int(os.environ.get("RUBRIC_WEB_THREADS", "4"))
 graceful_timeout = 20  # let gradings in progress finish on restart
+# gunicorn >= 25 opens a control socket at one path per user ($HOME/.gunicorn), so a
+# second gunicorn on the host (another instance, a test, a benchmark) takes it over.
+# Nothing here uses it; older versions ignore the unknown name.
+control_socket_disable = True
 
 
 def post_worker_init(worker) -> None:

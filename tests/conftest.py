@@ -1,4 +1,13 @@
-"""Shared fixtures: an app on a freshly migrated database, clients and demo data."""
+"""Shared fixtures: an app on a freshly migrated database, clients and demo data.
+
+Two modes, chosen by the environment (`make test` runs both):
+- embedded (default): SQLite, or PostgreSQL with RUBRIC_TEST_DATABASE_URL; grading
+  runs in threads of the test process, as in one-machine deployments.
+- scale-out: RUBRIC_TEST_BROKER_URL (redis://...) and a PostgreSQL
+  RUBRIC_TEST_DATABASE_URL; grading runs on two real `rubric worker` processes.
+"""
+
+import os
 
 import flask_migrate
 import pytest
@@ -11,7 +20,12 @@ from server.content.sync import sync_content
 from server.demo import seed_demo
 from server.extensions import db
 from server.models import Course
-from tests.databases import databases_for_tests
+from tests.databases import PostgresDatabases, databases_for_tests
+from tests.scaleout.cluster import Cluster, reachable
+from tests.scaleout.processes import LOGS, log_tail
+
+BROKER_URL = os.environ.get("RUBRIC_TEST_BROKER_URL") or None
+SCALE_OUT = BROKER_URL is not None
 
 
 class FreshContextClient(FlaskClient):
@@ -53,9 +67,25 @@ def _prepare(url: str, *steps) -> None:
         db.engine.dispose()
 
 
+def require_services() -> None:
+    """Fail when the configured PostgreSQL or Redis is unreachable on CI; skip elsewhere."""
+    database = os.environ.get("RUBRIC_TEST_DATABASE_URL") or ""
+    if SCALE_OUT and not database.startswith("postgresql"):
+        pytest.fail("RUBRIC_TEST_BROKER_URL needs a PostgreSQL RUBRIC_TEST_DATABASE_URL too")
+    urls = [u for u in (database, BROKER_URL) if u and not u.startswith("sqlite")]
+    problems = [problem for url in urls if (problem := reachable(url))]
+    if not problems:
+        return
+    message = "unreachable, start it (see .ci/run): " + "; ".join(problems)
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def databases(tmp_path_factory):
     """The factory of test databases (SQLite files, or PostgreSQL databases)."""
+    require_services()
     factory = databases_for_tests(tmp_path_factory.mktemp("databases"))
     yield factory
     factory.close()
@@ -81,18 +111,53 @@ def seeded_database(databases, migrated_database) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def cluster(databases, seeded_database, tmp_path_factory):
+    """Scale-out mode: two real `rubric worker` processes on one fixed database name."""
+    if not SCALE_OUT:
+        pytest.skip("scale-out only: set RUBRIC_TEST_BROKER_URL (make test does)")
+    assert isinstance(databases, PostgresDatabases)
+    url = databases.clone(seeded_database, url=databases.named_url("scaleout"))
+    workers = Cluster(url, BROKER_URL, tmp_path_factory.mktemp("logs"))
+    try:
+        yield workers.start()
+    finally:
+        workers.stop()
+
+
 @pytest.fixture
-def app(databases, migrated_database):
-    """An app on its own copy of the migrated database."""
-    url = databases.clone(migrated_database)
-    app = make_app(url)
+def app(request, databases, migrated_database):
+    """An app on its own copy of the migrated database.
+
+    In scale-out mode the copy takes the cluster's fixed name, and the app sends
+    grading to the cluster's workers through a freshly emptied Redis database.
+    """
+    overrides, workers = {}, None
+    if SCALE_OUT:
+        workers = request.getfixturevalue("cluster")
+        workers.ensure_running()
+        workers.flush_broker()
+        overrides["RUBRIC_BROKER_URL"] = BROKER_URL
+    url = databases.clone(migrated_database, url=workers.database_url if workers else None)
+    app = make_app(url, **overrides)
     with app.app_context():
         yield app
         if queue := app.extensions.get("rubric_queue"):
             queue.close()
         db.session.remove()
         db.engine.dispose()
-    databases.drop(url)
+    if not workers:  # the cluster's database is replaced by the next test, never dropped
+        databases.drop(url)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the tails of the logs of every process the tests started to a failure."""
+    report = yield
+    if report.failed:
+        for path in LOGS:
+            report.sections.append((f"log {path.name}", log_tail(path)))
+    return report
 
 
 @pytest.fixture

@@ -2,7 +2,9 @@
 
 Set RUBRIC_TEST_DATABASE_URL to a PostgreSQL URL (e.g.
 postgresql+psycopg://postgres@127.0.0.1:5432/test) to run the suite there; each
-test then gets its own database made with CREATE DATABASE ... TEMPLATE.
+test then gets its own database made with CREATE DATABASE ... TEMPLATE. In
+scale-out mode every test's database takes one fixed name (`named_url`), the one
+the long-lived worker processes connect to.
 """
 
 import itertools
@@ -55,7 +57,12 @@ class PostgresDatabases:
         self.created.add(name)
         return self._url(name)
 
+    def named_url(self, suffix: str) -> str:
+        """Return the URL of a database of this session with a fixed name (not created)."""
+        return self._url(f"{self.prefix}_{suffix}")
+
     def clone(self, template_url: str, url: str | None = None) -> str:
+        """Copy a template into a new database, or in place of the one at `url`."""
         if url:
             self.drop(url)
         name = sa.make_url(url).database if url else f"{self.prefix}_{next(self.counter)}"

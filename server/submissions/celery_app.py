@@ -3,13 +3,15 @@
 import logging
 import threading
 
+import sqlalchemy as sa
 from celery import Celery, signals
 from flask import Flask
 
-from server.extensions import db
+from server.submissions.sessions import first_line, release_session
 
 log = logging.getLogger("rubric.worker")
 celery = Celery("rubric")
+QUEUE = "rubric-grading"
 _flask_app: Flask | None = None
 
 
@@ -18,7 +20,7 @@ def configure(broker_url: str) -> Celery:
     celery.conf.update(
         broker_url=broker_url,
         task_ignore_result=True,
-        task_default_queue="rubric-grading",
+        task_default_queue=QUEUE,
         # Acknowledge after grading, and hand the message back if the worker dies:
         # at-least-once delivery; the database claim makes recording exactly once.
         task_acks_late=True,
@@ -40,8 +42,15 @@ def grade(submission_id: int) -> str:
     with _flask_app.app_context():
         try:
             return process(submission_id)
+        except sa.exc.DBAPIError as exc:  # the claim or record failed; the sweep retries
+            log.warning(
+                "database unavailable, the sweep will retry: %s",
+                first_line(exc.orig),
+                extra={"submission_id": submission_id},
+            )
+            return "database_unavailable"
         finally:
-            db.session.remove()
+            release_session()
 
 
 def run_worker(app: Flask, concurrency: int, loglevel: str = "INFO") -> None:

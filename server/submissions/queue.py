@@ -6,14 +6,21 @@ submission N"; losing one delays grading until the sweep, it never loses work.
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+import sqlalchemy as sa
 from flask import Flask
 
 from server.extensions import db
 from server.submissions import runner, service, sweep
+from server.submissions.sessions import first_line, release_session
 
 log = logging.getLogger("rubric.queue")
+# After a failed publish, don't try the broker again for this long: each try can block
+# for seconds (connect timeout, client retries), on a request thread or per submission
+# of a sweep. Submissions stay stored and queued; the sweep re-sends them afterwards.
+BROKER_RETRY_SECONDS = 5.0
 
 
 class EmbeddedQueue:
@@ -24,21 +31,39 @@ class EmbeddedQueue:
         self.pool = ThreadPoolExecutor(
             app.config["RUBRIC_GRADING_THREADS"], thread_name_prefix="rubric-grader"
         )
+        self.lock = threading.Lock()
+        self.waiting: set[int] = set()  # handed to the pool, not started yet
         self.sweeper = sweep.Sweeper(app, self)
 
     def enqueue(self, submission_id: int) -> bool:
-        """Hand a submission to the pool."""
+        """Hand a submission to the pool, unless it is already waiting there."""
+        with self.lock:
+            if submission_id in self.waiting:
+                return True  # a second copy would only lose the claim later
+            self.waiting.add(submission_id)
         self.pool.submit(self._grade, submission_id)
         return True
 
+    def backlog(self) -> int:
+        """How many submissions wait in this process for a grading thread."""
+        return len(self.waiting)
+
     def _grade(self, submission_id: int) -> None:
+        with self.lock:
+            self.waiting.discard(submission_id)
         with self.app.app_context():
             try:
                 runner.process(submission_id)
-            except Exception:  # e.g. the database is down: the sweep retries later
+            except sa.exc.DBAPIError as exc:  # the database is down: the sweep retries
+                log.warning(
+                    "database unavailable, the sweep will retry: %s",
+                    first_line(exc.orig),
+                    extra={"submission_id": submission_id},
+                )
+            except Exception:  # a bug: worth its traceback; the sweep retries too
                 log.exception("grading failed", extra={"submission_id": submission_id})
             finally:
-                db.session.remove()
+                release_session()
 
     def close(self) -> None:
         """Stop sweeping and let running gradings finish."""
@@ -53,12 +78,16 @@ class CeleryQueue:
         from server.submissions.celery_app import configure
 
         self.celery = configure(app.config["RUBRIC_BROKER_URL"])
+        self.broker_down_until = 0.0  # time.monotonic() before which we don't try
 
     def enqueue(self, submission_id: int) -> bool:
-        """Publish a grading message; False (and logged) when the broker is unreachable."""
+        """Publish a grading message; False when the broker is (recently was) unreachable."""
+        if time.monotonic() < self.broker_down_until:
+            return False
         try:
             self.celery.send_task("rubric.grade", args=[submission_id], retry=False)
         except Exception as exc:  # kombu's errors vary by transport; all mean "not sent"
+            self.broker_down_until = time.monotonic() + BROKER_RETRY_SECONDS
             log.warning(
                 "broker unreachable, the sweep will re-send: %s",
                 exc,
@@ -66,6 +95,19 @@ class CeleryQueue:
             )
             return False
         return True
+
+    def backlog(self) -> int | None:
+        """How many messages wait in the broker for a worker; None when it cannot tell."""
+        from server.submissions.celery_app import QUEUE
+
+        if time.monotonic() < self.broker_down_until:
+            return None
+        try:
+            with self.celery.pool.acquire(block=True, timeout=2) as connection:
+                # On Redis (the supported broker) declaring is a no-op that reports the size.
+                return connection.default_channel.queue_declare(queue=QUEUE).message_count
+        except Exception:  # unreachable broker: the caller decides without the figure
+            return None
 
     def close(self) -> None:
         """Nothing runs here."""
@@ -84,6 +126,18 @@ def get_queue(app: Flask):
 
 
 def dispatch(app: Flask, submission_id: int) -> None:
-    """Queue a stored submission for grading and note when it was sent."""
-    if get_queue(app).enqueue(submission_id):
-        service.mark_enqueued(submission_id)
+    """Queue a stored submission for grading and note when it was sent.
+
+    Never fails for a database error: the submission is committed already, so the
+    caller's 202 is true, and whatever was not sent or noted here the sweep re-sends.
+    """
+    try:
+        if get_queue(app).enqueue(submission_id):
+            service.mark_enqueued(submission_id)
+    except sa.exc.DBAPIError as exc:
+        db.session.rollback()
+        log.warning(
+            "could not note the submission as sent, the sweep will: %s",
+            exc.orig,
+            extra={"submission_id": submission_id},
+        )

@@ -4,7 +4,7 @@ import logging
 import time
 
 from server.extensions import db
-from server.grading import grade_submission
+from server.grading.demo import grade_with_demo
 from server.models import Submission
 from server.submissions import service
 from server.submissions.exercises import loaded
@@ -24,7 +24,8 @@ def process(submission_id: int) -> str:
         code = submission.code
         exercise = loaded(submission.exercise)
         db.session.rollback()  # hold no transaction open while the sandbox runs
-        result = grade_submission(exercise, code).to_dict()
+        # The exercise page's weight-decay chart comes from the same sandbox run.
+        result = grade_with_demo(exercise, code)
     except Exception as exc:  # the grader failed, not the student: keep it and retry
         log.exception("grader failed", extra={"submission_id": submission_id})
         db.session.rollback()

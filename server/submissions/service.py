@@ -1,5 +1,6 @@
 """A submission's life: stored, claimed by one grader, recorded exactly once."""
 
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,8 +34,13 @@ class Claim:
     """The right to grade one submission until the lease ends."""
 
     submission_id: int
-    token: str
+    token: str  # "PID-RANDOM": the grading process, and this claim
     tries: int  # including this one
+
+
+def claim_holder_pid(token: str) -> int:
+    """Return the process id of the grader named in a claim token."""
+    return int(token.split("-", 1)[0])
 
 
 def setting(name: str) -> Any:
@@ -117,7 +123,9 @@ def mark_enqueued(submission_id: int) -> None:
 def claim(submission_id: int) -> Claim | None:
     """Take the submission for grading if nobody holds it; None when someone does."""
     now = utcnow()
-    token = secrets.token_hex(8)
+    # The token names the process holding the claim, so an operator (or a fault test)
+    # can tell which grader has a submission; the random part keeps it unique.
+    token = f"{os.getpid()}-{secrets.token_hex(8)}"
     claimable = sa.or_(
         Submission.status == SubmissionStatus.QUEUED,
         sa.and_(Submission.status == SubmissionStatus.RUNNING, Submission.lease_until < now),

@@ -10,41 +10,42 @@ from flask import Flask
 from server.extensions import db
 from server.models import Submission, SubmissionStatus
 from server.models.types import utcnow
+from server.submissions.sessions import first_line, release_session
 
 log = logging.getLogger("rubric.sweep")
 BATCH = 500
 
 
-def stuck_submissions() -> list[int]:
+def stuck_submissions(include_queued: bool = True) -> list[int]:
     """Return submissions that should be graded by now but nobody is grading."""
     from server.submissions.service import setting
 
     now = utcnow()
     grace = timedelta(seconds=setting("RUBRIC_REQUEUE_AFTER_SECONDS"))
     last_sent = sa.func.coalesce(Submission.enqueued_at, Submission.submitted_at)
-    query = (
-        sa.select(Submission.id)
-        .where(
-            sa.or_(
-                sa.and_(Submission.status == SubmissionStatus.QUEUED, last_sent < now - grace),
-                sa.and_(
-                    Submission.status == SubmissionStatus.RUNNING, Submission.lease_until < now
-                ),
-                sa.and_(Submission.status == SubmissionStatus.ERROR, Submission.retry_at <= now),
-            )
-        )
-        .order_by(Submission.id)
-        .limit(BATCH)
-    )
+    stuck = [
+        sa.and_(Submission.status == SubmissionStatus.RUNNING, Submission.lease_until < now),
+        sa.and_(Submission.status == SubmissionStatus.ERROR, Submission.retry_at <= now),
+    ]
+    if include_queued:
+        stuck.append(sa.and_(Submission.status == SubmissionStatus.QUEUED, last_sent < now - grace))
+    query = sa.select(Submission.id).where(sa.or_(*stuck)).order_by(Submission.id).limit(BATCH)
     return list(db.session.scalars(query))
 
 
 def sweep_once(queue) -> int:
-    """Re-queue every stuck submission once; return how many were sent."""
+    """Re-queue every stuck submission once; return how many were sent.
+
+    A submission queued longer than the grace period may just be waiting behind
+    others: while the queue has a backlog, re-sending it would only add copies
+    (each costing a failed claim later) and feed the overload. Its message is
+    presumed lost only once the queue has drained. An expired lease or a due
+    retry is re-sent whatever the backlog: no message for it is waiting.
+    """
     from server.submissions.service import mark_enqueued
 
     sent = 0
-    for submission_id in stuck_submissions():
+    for submission_id in stuck_submissions(include_queued=not queue.backlog()):
         if queue.enqueue(submission_id):
             mark_enqueued(submission_id)
             sent += 1
@@ -66,14 +67,22 @@ class Sweeper:
 
     def _loop(self) -> None:
         while not self.stopped.wait(self.interval):
-            with self.app.app_context():
-                try:
-                    sweep_once(self.queue)
-                except Exception:  # the database may be down; try again next round
-                    log.exception("sweep failed")
-                finally:
-                    db.session.remove()
+            try:
+                self._round()
+            except Exception:  # never let the thread die: stuck work would stay stuck
+                log.exception("sweep failed")
 
-    def stop(self) -> None:
-        """Stop after the current round."""
+    def _round(self) -> None:
+        with self.app.app_context():
+            try:
+                sweep_once(self.queue)
+            except sa.exc.DBAPIError as exc:  # the database is down: a line, not a trace
+                log.warning("sweep skipped, database unavailable: %s", first_line(exc.orig))
+            finally:
+                release_session()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop, and wait for the current round: it may hold a database connection."""
         self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout)

@@ -255,3 +255,5 @@ def test_rate_limit_counts_code_submissions_once_and_never_quizzes(app, demo):
     finally:
         if queue := limited.extensions.get("rubric_queue"):
             queue.close()
+        with limited.app_context():  # close its pooled connections, not leave them to GC
+            db.engine.dispose()
