@@ -3,6 +3,7 @@
 import sqlite3
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -36,6 +37,20 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 # Limits are declared per view (submissions are limited per user, not per address).
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+# Code posted through the API and through the exercise page share one bucket per user.
+SUBMISSION_SCOPE = "code-submissions"
+
+
+def submission_rate_off() -> bool:
+    """Tell whether RUBRIC_SUBMISSION_RATE switches the per-user limit off."""
+    return current_app.config["RUBRIC_SUBMISSION_RATE"].strip().lower() == "off"
+
+
+def submission_rate() -> str:
+    """Return the per-user submission limit, e.g. "10/minute"."""
+    # Flask-Limiter parses the string before asking exempt_when (and logs an error for
+    # one it cannot parse, on every request), so "off" must still give a valid one.
+    return "1/second" if submission_rate_off() else current_app.config["RUBRIC_SUBMISSION_RATE"]
 
 
 @sa.event.listens_for(sa.Engine, "connect")

@@ -7,19 +7,17 @@ from server.api.assignments import json_body
 from server.api.auth import token_required
 from server.api.errors import ApiError
 from server.courses import NotFound, can_see_submission, get_assignment
-from server.extensions import db, limiter
+from server.extensions import (
+    SUBMISSION_SCOPE,
+    db,
+    limiter,
+    submission_rate,
+    submission_rate_off,
+)
 from server.models import AssignmentKind, Submission
 from server.submissions.queue import dispatch
 from server.submissions.service import submit
 from server.submissions.views import submission_view
-
-
-def _submission_rate() -> str:
-    return current_app.config["RUBRIC_SUBMISSION_RATE"]
-
-
-def _rate_limit_off() -> bool:
-    return _submission_rate().strip().lower() == "off"
 
 
 def _user_key() -> str:
@@ -28,7 +26,9 @@ def _user_key() -> str:
 
 @bp.post("/courses/<course>/assignments/<slug>/submissions")
 @token_required
-@limiter.limit(_submission_rate, key_func=_user_key, exempt_when=_rate_limit_off)
+@limiter.shared_limit(
+    submission_rate, scope=SUBMISSION_SCOPE, key_func=_user_key, exempt_when=submission_rate_off
+)
 def create_submission(course: str, slug: str):
     """Store a code submission and queue it for grading."""
     assignment = get_assignment(g.user, course, slug)

@@ -17,7 +17,13 @@ from flask_login import current_user, login_required
 
 from server.api.errors import REFUSAL_STATUS
 from server.courses import can_see_submission, course_role, get_assignment, require_instructor
-from server.extensions import db, limiter
+from server.extensions import (
+    SUBMISSION_SCOPE,
+    db,
+    limiter,
+    submission_rate,
+    submission_rate_off,
+)
 from server.models import Assignment, AssignmentKind, Course, Role, Submission, SubmissionStatus
 from server.scoring.policy import AttemptRefused, attempt_status
 from server.submissions.exercises import current_exercise
@@ -41,18 +47,9 @@ class CodeProblem(Exception):
         self.status, self.code = status, code
 
 
-def _rate_off() -> bool:
-    return current_app.config["RUBRIC_SUBMISSION_RATE"].strip().lower() == "off"
-
-
-def _rate() -> str:
-    # Flask-Limiter parses the string before asking exempt_when, so "off" needs a valid one.
-    return "1/second" if _rate_off() else current_app.config["RUBRIC_SUBMISSION_RATE"]
-
-
 def _not_limited() -> bool:
     """Quizzes, GETs and a switched-off limit are exempt; only code submissions count."""
-    if _rate_off() or request.method != "POST":
+    if submission_rate_off() or request.method != "POST":
         return True
     if request.endpoint != "web.assignment":
         return False
@@ -69,9 +66,9 @@ def _user_key() -> str:
     return f"user:{current_user.get_id()}"
 
 
-# One bucket for the page's form and its JSON endpoint, so neither doubles the limit.
+# One bucket for the page's form, its JSON endpoint and the API, so none doubles the limit.
 code_submission_limit = limiter.shared_limit(
-    _rate, scope="web-code-submissions", key_func=_user_key, exempt_when=_not_limited
+    submission_rate, scope=SUBMISSION_SCOPE, key_func=_user_key, exempt_when=_not_limited
 )
 
 

@@ -218,3 +218,23 @@ def test_result_is_json_in_the_spec_shape(client, student):
     for part in result["parts"]:
         for test in part["tests"]:
             assert set(test) == {"name", "outcome", "score", "max_score", "visible", "feedback"}
+
+
+def test_api_and_exercise_page_share_one_rate_limit(client, student, app):
+    from tests.web.support import STUDENT, PageClient
+
+    app.config["RUBRIC_SUBMISSION_RATE"] = "1/minute"
+    assert client.post(URL, json={"code": "x = 1"}, headers=student).status_code == 202
+    page = PageClient(app, app.response_class, use_cookies=True)
+    page.login(*STUDENT)
+    url = "/courses/demo/assignments/l2-regularization"
+    token = page.csrf_token(url)
+    response = page.post(url, data={"code": "x = 2", "csrf_token": token})
+    assert response.status_code == 429
+    assert len(stored()) == 1
+
+
+def test_switched_off_limit_logs_no_error(client, student, caplog):
+    for _ in range(3):
+        assert client.post(URL, json={"code": "x = 1"}, headers=student).status_code == 202
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
