@@ -28,8 +28,9 @@ class Exercise(db.Model):
     title: so.Mapped[str] = so.mapped_column(sa.String(200))
     content_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
     max_score: so.Mapped[float]
-    public: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
-    bundle: so.Mapped[dict[str, str]] = so.mapped_column(sa.JSON)
+    # Deferred: large JSON that most queries (every submission, every poll) never read.
+    public: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, deferred=True)
+    bundle: so.Mapped[dict[str, str]] = so.mapped_column(sa.JSON, deferred=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -65,7 +66,8 @@ class Submission(db.Model):
     )
     exercise_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("exercise.id"))
     number: so.Mapped[int]
-    code: so.Mapped[str] = so.mapped_column(sa.Text)
+    # Deferred: a poll for the status needs neither the code nor the full result.
+    code: so.Mapped[str] = so.mapped_column(sa.Text, deferred=True)
     idempotency_key: so.Mapped[str | None] = so.mapped_column(sa.String(128))
     status: so.Mapped[SubmissionStatus] = so.mapped_column(
         enum_column(SubmissionStatus), default=SubmissionStatus.QUEUED
@@ -81,7 +83,7 @@ class Submission(db.Model):
     error: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     score: so.Mapped[float | None]
     max_score: so.Mapped[float]
-    result: so.Mapped[dict[str, Any] | None] = so.mapped_column(sa.JSON)
+    result: so.Mapped[dict[str, Any] | None] = so.mapped_column(sa.JSON, deferred=True)
 
     assignment: so.Mapped[Assignment] = so.relationship()
     user: so.Mapped[User] = so.relationship()
