@@ -160,8 +160,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="closed-loop clients")
     parser.add_argument("--rate", type=float, default=300, help="open-loop attempts/s")
     parser.add_argument("--seconds", type=float, default=10, help="per phase")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="rubric-bench-"))
