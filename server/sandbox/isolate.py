@@ -42,6 +42,7 @@ class Plan:
     """What the zygote decided once at start: active layers, mounts, cgroup parents."""
 
     layers: frozenset[str]
+    root: str  # host directory the new root's tmpfs is mounted over (no mount source below)
     mounts: tuple[tuple[str, str], ...]  # (host path, path inside the sandbox)
     hidden: tuple[str, ...]  # directories inside those mounts covered by an empty tmpfs
     sys_path: tuple[str, ...]
@@ -150,7 +151,7 @@ def build_root(plan: Plan) -> None:
     """Enter a new mount namespace whose root holds only the runtime, read-only, and /tmp."""
     libc.unshare(libc.CLONE_NEWNS)
     libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
-    root = "/tmp"  # any existing directory: this mount is private to the new namespace
+    root = plan.root  # private to the new namespace, and above none of the mount sources
     libc.mount(
         "tmpfs", root, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "size=1m,nr_inodes=256,mode=0755"
     )

@@ -87,6 +87,26 @@ def runtime_mounts() -> tuple[tuple[str, str], ...]:
     return tuple(mounts)
 
 
+STAGING_CANDIDATES = ("/tmp", "/mnt", "/var/tmp", "/run", "/srv", "/media")
+
+
+def staging_root(sources) -> str:
+    """Pick an existing directory to build the new root over, above none of the sources.
+
+    The new root is a tmpfs mounted over this directory (in the sandbox's own mount
+    namespace only); a runtime living below it, e.g. a checkout under /tmp, would be
+    hidden by that tmpfs before it could be bind-mounted.
+    """
+    sources = [os.path.realpath(source) for source in sources]
+    for candidate in STAGING_CANDIDATES:
+        inside = any(
+            source == candidate or source.startswith(candidate + "/") for source in sources
+        )
+        if os.path.isdir(candidate) and not os.path.islink(candidate) and not inside:
+            return candidate
+    raise OSError(f"no directory to build the sandbox root in: {STAGING_CANDIDATES}")
+
+
 def hidden_dirs(stdlib: str) -> tuple[str, ...]:
     """Return the stdlib directories to cover: global packages and CPython's own tests."""
     return tuple(
@@ -147,6 +167,7 @@ def make_plan(layers: frozenset[str], cgroup_root: str) -> isolate.Plan:
     mounts = runtime_mounts()
     return isolate.Plan(
         layers=layers,
+        root=staging_root(source for source, _ in mounts),
         mounts=mounts,
         hidden=hidden_dirs(mounts[0][0]),
         sys_path=(SANDBOX_STDLIB, f"{SANDBOX_STDLIB}/lib-dynload", SANDBOX_SITE),

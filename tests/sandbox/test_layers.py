@@ -335,3 +335,12 @@ def test_numpy_is_single_threaded_in_the_sandbox(sandbox):
     )
     assert out == {"n": 1, "env": "1"}
     assert np.__name__ == "numpy"
+
+
+def test_the_new_root_is_built_above_none_of_the_runtime_sources():
+    # A checkout under /tmp (as CI's may be) must not be hidden by the root's tmpfs.
+    from server.sandbox.zygote import staging_root
+
+    chosen = staging_root(["/tmp/clean/.venv/lib/python3.11/site-packages/numpy", "/usr/lib"])
+    assert chosen != "/tmp" and os.path.isdir(chosen)
+    assert staging_root(["/root/.pyenv/lib/python3.11"]) == "/tmp"
