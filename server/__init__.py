@@ -20,10 +20,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(config.from_environment(app.instance_path))
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
+    app.json.sort_keys = False  # keep results in the order SPEC documents them
     if not app.testing:
         configure_logging(os.environ.get("RUBRIC_LOG_LEVEL", "INFO"))
 
     db.init_app(app)
+    app.teardown_request(_release_session)
     migrate.init_app(app, db)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -44,3 +46,15 @@ def _limiter_storage(config) -> str:
     """Share rate-limit counters through Redis when there is one, else per process."""
     broker = config.get("RUBRIC_BROKER_URL") or ""
     return broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+
+
+def _release_session(_exc: BaseException | None) -> None:
+    """End the request's session before Flask-SQLAlchemy does, surviving a dropped connection.
+
+    Flask-SQLAlchemy closes the session when the app context ends, after the answer
+    is made; if PostgreSQL terminated the connection meanwhile, that close raises
+    and gunicorn turns an answered request into a bare 500.
+    """
+    from server.submissions.sessions import release_session
+
+    release_session()

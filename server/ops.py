@@ -4,21 +4,9 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app
 
 from server.extensions import db
-from server.submissions.sessions import release_session
 from server.submissions.stats import grading_stats
 
 bp = Blueprint("ops", __name__)
-
-
-@bp.teardown_app_request
-def _release_database_session(_exc: BaseException | None) -> None:
-    """End the request's session before Flask-SQLAlchemy does, surviving a dropped connection.
-
-    Flask-SQLAlchemy closes the session when the app context ends, after the answer
-    is made; if PostgreSQL terminated the connection meanwhile, that close raises
-    and gunicorn turns an answered request into a bare 500.
-    """
-    release_session()
 
 
 @bp.get("/healthz")

@@ -9,6 +9,7 @@ from server.config import PROJECT_ROOT
 from server.extensions import db
 from server.models import Assignment, Submission, SubmissionStatus
 from server.submissions.queue import get_queue
+from tests.scaleout.support import store_without_message
 
 EXERCISE = PROJECT_ROOT / "exercises" / "l2-regularization"
 URL = "/api/v1/courses/demo/assignments/l2-regularization/submissions"
@@ -149,21 +150,7 @@ def test_full_course_queue_answers_429(client, student, app):
 
 def _queued_row() -> int:
     """Store a queued submission directly, as if no grader had picked it up yet."""
-    from server.accounts import find_user
-    from server.submissions.exercises import current_exercise
-
-    assignment = db.session.scalar(db.select(Assignment).filter_by(slug="l2-regularization"))
-    row = Submission(
-        assignment=assignment,
-        user=find_user("student2@example.edu"),
-        number=1,
-        exercise=current_exercise(assignment),
-        code=REFERENCE,
-        max_score=10,
-    )
-    db.session.add(row)
-    db.session.commit()
-    return row.id
+    return store_without_message("student2@example.edu")
 
 
 def test_attempt_limit_counts_submissions(client, student):
