@@ -37,8 +37,7 @@ def free_port() -> int:
 def prepare(env: dict, students: int) -> list[str]:
     """Migrate, sync, seed the demo, and enroll bench students; return their tokens."""
     from server import create_app
-    from server.accounts import create_token, ensure_user
-    from server.courses import enroll
+    from server.demo import enroll_load_students
     from server.extensions import db
 
     rubric = [sys.executable, "-m", "server.cli"]
@@ -49,12 +48,7 @@ def prepare(env: dict, students: int) -> list[str]:
         from server.models import Course
 
         course = db.session.scalar(db.select(Course).filter_by(slug="demo"))
-        users = [ensure_user(f"bench{n}@example.edu", f"Bench {n}", "x") for n in range(students)]
-        for user in users:
-            enroll(user, course)
-        tokens = [create_token(user) for user in users]
-        db.session.commit()
-    return tokens
+        return enroll_load_students(course, "bench", students)
 
 
 def wait_ready(port: int, timeout: float = 30) -> None:

@@ -138,30 +138,15 @@ class ScaleOut(Deployment):
 
 def make_students(database_url: str, count: int) -> list[str]:
     """Enroll bench students in the demo course; return their API tokens."""
-    from werkzeug.security import generate_password_hash
-
     from server import create_app
-    from server.accounts import create_token
-    from server.courses import enroll
+    from server.demo import enroll_load_students
     from server.extensions import db
-    from server.models import Course, Role, User
+    from server.models import Course
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench"})
     with app.app_context():
         course = db.session.scalar(sa.select(Course).filter_by(slug="demo"))
-        password = generate_password_hash("unused")  # one slow hash for all of them
-        users = [
-            User(email=f"bench{n}@example.edu", name=f"Bench {n}", role=Role.STUDENT)
-            for n in range(count)
-        ]
-        for user in users:
-            user.password_hash = password
-            db.session.add(user)
-        db.session.flush()
-        for user in users:
-            enroll(user, course)
-        tokens = [create_token(user) for user in users]
-        db.session.commit()
+        tokens = enroll_load_students(course, "bench", count)
         db.engine.dispose()
     return tokens
 

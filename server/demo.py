@@ -1,13 +1,15 @@
 """The demo course: users, enrollments and one assignment per bundled content item."""
 
+import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
 
-from server.accounts import ensure_user
+from server.accounts import create_token, ensure_user
 from server.courses import enroll
 from server.extensions import db
-from server.models import Assignment, AssignmentKind, Course, Exercise, Quiz, Role
+from server.models import Assignment, AssignmentKind, Course, Exercise, Quiz, Role, User
 from server.models.types import utcnow
 
 INSTRUCTOR = ("instructor@example.edu", "Ada Instructor", "instructor")
@@ -32,6 +34,28 @@ def seed_demo() -> Course:
         _ensure_assignment(course, slug, title, kind)
     db.session.commit()
     return course
+
+
+def enroll_load_students(course: Course, prefix: str, count: int) -> list[str]:
+    """Enroll `count` students who only use the API (benchmarks, load tests); return tokens.
+
+    They share one unusable password hash: hashing is slow on purpose, and these
+    accounts never log in on the web.
+    """
+    password_hash = generate_password_hash(secrets.token_hex(16))
+    users = [
+        User(email=f"{prefix}{n}@example.edu", name=f"{prefix.title()} {n}", role=Role.STUDENT)
+        for n in range(count)
+    ]
+    for user in users:
+        user.password_hash = password_hash
+    db.session.add_all(users)
+    db.session.flush()
+    for user in users:
+        enroll(user, course, Role.STUDENT)
+    tokens = [create_token(user) for user in users]
+    db.session.commit()
+    return tokens
 
 
 def content_items() -> list[tuple[str, str, AssignmentKind]]:

@@ -1,18 +1,11 @@
 """Fixtures for tests against real processes: a gunicorn on the test's database, students."""
 
 import pytest
-from werkzeug.security import generate_password_hash
 
-from server.accounts import create_token
-from server.courses import enroll
-from server.extensions import db
-from server.models import Role, User
+from server.demo import enroll_load_students
 from tests.conftest import SCALE_OUT
 from tests.scaleout.cluster import service_env
 from tests.scaleout.processes import gunicorn
-
-# One slow hash shared by every generated student: their passwords are never used.
-_HASH = generate_password_hash("unused")
 
 
 @pytest.fixture
@@ -38,18 +31,7 @@ def students(demo):
     """Enroll n new students in the demo course; return their Authorization headers."""
 
     def make(n: int) -> list[dict[str, str]]:
-        users = [
-            User(email=f"load{i}@example.edu", name=f"Load {i}", role=Role.STUDENT)
-            for i in range(n)
-        ]
-        for user in users:
-            user.password_hash = _HASH
-        db.session.add_all(users)
-        db.session.flush()
-        for user in users:
-            enroll(user, demo)
-        tokens = [create_token(user) for user in users]
-        db.session.commit()
+        tokens = enroll_load_students(demo, "load", n)
         return [{"Authorization": f"Bearer {token}"} for token in tokens]
 
     return make
