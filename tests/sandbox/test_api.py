@@ -236,3 +236,18 @@ def test_a_harness_does_not_hide_a_syntax_error_of_the_submission(sandbox):
     harness = "def twice(x):\n    return x\n"
     result = sandbox.run("x = (1 +\n", [Call("harness.twice", (X,))], FAST, harness)
     assert result.load_outcome == "syntax_error" and "line 1" in result.load_error
+
+
+def test_read_only_inputs_are_encoded_once_and_writable_ones_every_time():
+    from server.sandbox.client import encode_argument
+
+    frozen = np.arange(4.0)
+    frozen.flags.writeable = False
+    assert encode_argument(frozen) is encode_argument(frozen)
+    writable = np.arange(4.0)
+    before = encode_argument(writable)
+    writable[0] = 99.0
+    assert encode_argument(writable) != before
+    view = np.arange(4.0)[:2]  # read-only, but its base could still change it
+    view.flags.writeable = False
+    assert view.base is not None and encode_argument(view) is not encode_argument(view)
