@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.httpclient import KeepAliveClient  # noqa: E402
+from server.cli import gunicorn_command  # noqa: E402
 
 PATH = "/api/v1/courses/demo/assignments/l2-regularization-quiz/attempts"
 RIGHT = {"q1": "b", "q2": 0.998, "q3": "b", "q4": ["a", "b"], "q5": "0.99"}
@@ -164,20 +165,7 @@ def main() -> None:
     tokens = prepare(env, max(args.clients, 32))
     port = free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",  # the same settings as `rubric serve`
-            "python:server.gunicorn_conf",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "server:create_app()",
-        ],
+        gunicorn_command(f"127.0.0.1:{port}", args.workers, "--threads", str(args.threads)),
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -98,27 +98,31 @@ def token_create(email: str) -> None:
     click.echo(value)
 
 
+def gunicorn_command(bind: str, workers: int, *extra: str) -> list[str]:
+    """Return the command that serves the app with `rubric serve`'s gunicorn settings."""
+    # gthread workers, and each worker starts its grading pool and sweep at boot.
+    config = ["--config", "python:server.gunicorn_conf"]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        *config,
+        "--workers",
+        str(workers),
+        "--bind",
+        bind,
+        *extra,
+        "server:create_app()",
+    ]
+
+
 @click.command()
 @click.option("--port", default=lambda: int(os.environ.get("PORT", "8000")), show_default="8000")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--workers", default=lambda: int(os.environ.get("WEB_CONCURRENCY", "4")))
 def serve(port: int, host: str, workers: int) -> None:
     """Serve the web app and API with gunicorn."""
-    args = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        # gthread workers, and each worker starts its grading pool and sweep at boot
-        "--config",
-        "python:server.gunicorn_conf",
-        "--workers",
-        str(workers),
-        "--bind",
-        f"{host}:{port}",
-        "--access-logfile",
-        "-",
-        "server:create_app()",
-    ]
+    args = gunicorn_command(f"{host}:{port}", workers, "--access-logfile", "-")
     os.execv(sys.executable, args)
 
 

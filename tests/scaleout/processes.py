@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from server.cli import gunicorn_command
 from server.config import PROJECT_ROOT
 
 T = TypeVar("T")
@@ -171,18 +172,7 @@ def worker(name: str, env: dict, log_dir: Path, concurrency: int = 2) -> Service
 def gunicorn(env: dict, log_dir: Path, workers: int = 2, name: str = "gunicorn") -> Service:
     """gunicorn with the settings of `rubric serve`, on a free loopback port."""
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "python:server.gunicorn_conf",
-        "--workers",
-        str(workers),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "server:create_app()",
-    ]
+    argv = gunicorn_command(f"127.0.0.1:{port}", workers)
     service = Service(name, argv, env, log_dir / f"{name}.log", _answers_http(port))
     service.port = port
     return service
