@@ -65,6 +65,7 @@ ZYGOTE_ENV = {
 CGROUP_ROOT_ENV = "RUBRIC_SANDBOX_CGROUP_ROOT"  # where cgroup v1 hierarchies are mounted
 GRACE_SECONDS = 3.0  # beyond the wall limit, before the trusted side stops waiting
 MAX_RESPONSE = 64 * 1024 * 1024
+READ_BUFFER = 256 * 1024
 CODE_TO_OUTCOME = {code: name for name, code in OUTCOME_CODES.items()}
 
 
@@ -243,8 +244,10 @@ class Session:
             self.data.sendall(request)
         except OSError:
             pass  # the sandbox died before reading everything: its status will say why
+        # Buffered: the results of many calls arrive in one recv, not two recvs each.
+        reader = self.data.makefile("rb", buffering=READ_BUFFER)
         try:
-            while (got := read_frame(self.data, self.deadline)) is not None:
+            while (got := read_frame(self.data, self.deadline, reader)) is not None:
                 self.received += len(got[1])
                 if self.received > MAX_RESPONSE:
                     raise frames.ProtocolError("response over the cap")
@@ -254,9 +257,11 @@ class Session:
             self.cancel()
         except TimeoutError:
             self.cancel()
+        finally:
+            reader.close()
 
     def cancel(self) -> None:
-        """Ask the supervisor to kill this sandbox now."""
+        """Ask the zygote to kill this sandbox now."""
         with contextlib.suppress(OSError):
             self.control.send(b"K")
 
@@ -274,19 +279,28 @@ class Session:
             raise frames.ProtocolError(f"unexpected frame {tag!r}")
 
     def status(self) -> tuple[str, str, str]:
-        """Read the supervisor's final status: kind, detail and captured stdout."""
+        """Read the zygote's final status of the run: kind, detail and captured stdout."""
         try:
             got = read_frame(self.control, self.deadline + GRACE_SECONDS)
             if got is None or got[0] != b"STAT":
-                return "error", "the sandbox supervisor died", ""
+                return "error", "the sandbox's fork server died", ""
             kind, detail, stdout = frames.parse_record(got[1], 3, 3)
             return kind.decode(), detail.decode(), stdout.decode("utf-8", "replace")
         except (frames.ProtocolError, TimeoutError, UnicodeDecodeError) as exc:
-            return "error", f"no status from the sandbox supervisor ({exc})", ""
+            return "error", f"no status from the sandbox's fork server ({exc})", ""
 
 
-def recv_exact(sock: socket.socket, size: int, deadline: float) -> bytes | None:
-    """Receive exactly size bytes; None at end of stream (even part way)."""
+def recv_exact(sock: socket.socket, size: int, deadline: float, reader=None) -> bytes | None:
+    """Receive exactly size bytes (through reader if given); None at end of stream."""
+    if reader is not None:
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
+        try:
+            data = reader.read(size)
+        except TimeoutError:
+            raise
+        except OSError:
+            return None
+        return data if len(data) == size else None
     chunks, left = [], size
     while left:
         sock.settimeout(max(0.001, deadline - time.monotonic()))
@@ -303,15 +317,15 @@ def recv_exact(sock: socket.socket, size: int, deadline: float) -> bytes | None:
     return b"".join(chunks)
 
 
-def read_frame(sock: socket.socket, deadline: float) -> tuple[bytes, bytes] | None:
+def read_frame(sock: socket.socket, deadline: float, reader=None) -> tuple[bytes, bytes] | None:
     """Read one frame; None at end of stream, including a frame cut short by a kill."""
-    header = recv_exact(sock, frames.HEADER.size, deadline)
+    header = recv_exact(sock, frames.HEADER.size, deadline, reader)
     if header is None:
         return None
     tag, size = frames.HEADER.unpack(header)
     if size > frames.MAX_FRAME:
         raise frames.ProtocolError(f"frame of {size} bytes is over the cap")
-    payload = recv_exact(sock, size, deadline)
+    payload = recv_exact(sock, size, deadline, reader)
     return None if payload is None else (tag, payload)
 
 
@@ -351,13 +365,19 @@ def parse_result(payload: bytes, index: int, call: Call, sent: list[bytes]) -> C
 
 
 def unchanged(arg: np.ndarray) -> np.ndarray:
-    """Return a copy of an argument that came back byte for byte as it was sent."""
+    """Return an argument that came back byte for byte as it was sent, as it was sent.
+
+    A read-only argument (an exercise's test input) is returned itself; any other is
+    copied, so that nothing the caller does later can change what this result says.
+    """
     original = np.asarray(arg)
+    if not original.flags.writeable and original.base is None and original.dtype.isnative:
+        return original
     return np.array(original, dtype=original.dtype.newbyteorder("="), order="C")
 
 
 def stop_reason(kind: str, detail: str, limits: Limits) -> tuple[str, str]:
-    """Map the supervisor's status to the outcome of the call it interrupted."""
+    """Map the run's final status to the outcome of the call it interrupted."""
     if kind == "layer":
         raise SandboxUnavailable(
             f"isolation layer unavailable: {detail} (set {SKIP_ENV} to run without it, unsafely)"

@@ -12,6 +12,7 @@ import io
 import math
 import re
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -71,11 +72,27 @@ def parse_record(payload: bytes, min_parts: int = 0, max_parts: int = MAX_PARTS)
 
 
 def dump_array(array: np.ndarray) -> bytes:
-    """Encode a numeric array as .npy bytes."""
+    """Encode a numeric array as .npy bytes, exactly as np.save would."""
     if array.dtype.kind not in NUMERIC_KINDS:
         raise ProtocolError(f"not a numeric array: dtype {array.dtype}")
+    fortran = array.flags.f_contiguous and not array.flags.c_contiguous
+    return npy_header(array.dtype, fortran, array.shape) + array.tobytes("F" if fortran else "C")
+
+
+@functools.lru_cache(maxsize=1024)
+def npy_header(dtype: np.dtype, fortran: bool, shape: tuple[int, ...]) -> bytes:
+    """Return NumPy's own .npy header for arrays of this kind (a run uses few kinds).
+
+    Writing the header with np.lib.format for every array cost three times the rest.
+    """
     buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=False)
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": fortran}
+    header["shape"] = shape
+    try:
+        np.lib.format.write_array_header_1_0(buffer, header)
+    except ValueError:  # a header over 64 KiB
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_2_0(buffer, header)
     return buffer.getvalue()
 
 
@@ -89,34 +106,48 @@ def load_array(data: bytes) -> np.ndarray:
         raise ProtocolError(f"malformed array: {type(exc).__name__}") from None
 
 
+@dataclass(frozen=True)
+class Layout:
+    """What a checked .npy header says: how to read the array that follows it."""
+
+    shape: tuple[int, ...]
+    order: str  # "C" or "F"
+    dtype: np.dtype  # as stored
+    native: np.dtype  # the same in this machine's byte order
+    offset: int  # where the data starts
+    count: int  # elements
+
+
 def _load_array(data: bytes) -> np.ndarray:
-    shape, fortran_order, dtype, offset = read_header(data)
+    layout = array_layout(data)
+    if len(data) - layout.offset != layout.count * layout.dtype.itemsize:
+        raise ProtocolError("array data does not match its header")
+    stored = np.ndarray(layout.shape, layout.dtype, data, layout.offset, order=layout.order)
+    return stored.astype(layout.native, order="C")  # a writable copy in native byte order
+
+
+def array_layout(data: bytes) -> Layout:
+    """Return the checked layout of .npy bytes, from the cache for NumPy's usual headers."""
+    if data[:8] == b"\x93NUMPY\x01\x00" and len(data) >= 10:
+        end = 10 + U16.unpack_from(data, 8)[0]
+        layout = canonical_layout(data[:end])
+        if layout is not None:
+            return layout
+    return checked_layout(*read_header(data))
+
+
+def checked_layout(shape: tuple, fortran_order: bool, dtype: np.dtype, offset: int) -> Layout:
+    """Reject what is not a plain numeric array; describe the rest."""
     if dtype.kind not in NUMERIC_KINDS or dtype.fields or dtype.subdtype or dtype.hasobject:
         raise ProtocolError(f"not a numeric dtype: {dtype}")
     if any(not isinstance(n, int) or n < 0 for n in shape):
         raise ProtocolError(f"bad shape {shape}")
-    count = math.prod(shape)
-    body = memoryview(data)[offset:]
-    if len(body) != count * dtype.itemsize:
-        raise ProtocolError("array data does not match its header")
-    flat = np.frombuffer(body, dtype=dtype, count=count)
-    array = flat.reshape(shape, order="F" if fortran_order else "C")
-    return np.array(array, dtype=dtype.newbyteorder("="), order="C")
+    order = "F" if fortran_order else "C"
+    return Layout(shape, order, dtype, dtype.newbyteorder("="), offset, math.prod(shape))
 
 
 def read_header(data: bytes) -> tuple[tuple, bool, np.dtype, int]:
-    """Return shape, Fortran order, dtype and data offset of .npy bytes.
-
-    The header NumPy writes for a plain numeric array is matched exactly, three times
-    faster than NumPy's own parser, which reads every other header.
-    """
-    if data[:8] == b"\x93NUMPY\x01\x00" and len(data) >= 10:
-        (size,) = U16.unpack_from(data, 8)
-        match = CANONICAL_HEADER.fullmatch(data, 10, 10 + size)
-        if match:
-            descr, fortran, dims = match.groups()
-            shape = tuple(int(n) for n in dims.split(b",") if n.strip())
-            return shape, fortran == b"True", numeric_dtype(descr.decode()), 10 + size
+    """Return shape, Fortran order, dtype and data offset of .npy bytes, with NumPy's parser."""
     stream = io.BytesIO(data)
     version = np.lib.format.read_magic(stream)
     if version not in ((1, 0), (2, 0)):
@@ -130,7 +161,16 @@ def read_header(data: bytes) -> tuple[tuple, bool, np.dtype, int]:
     return shape, fortran_order, dtype, stream.tell()
 
 
-@functools.lru_cache(maxsize=64)
-def numeric_dtype(descr: str) -> np.dtype:
-    """Return the dtype of a simple descr such as '<f8' (cached: there are few)."""
-    return np.dtype(descr)
+@functools.lru_cache(maxsize=1024)
+def canonical_layout(header: bytes) -> Layout | None:
+    """Parse a version 1.0 header as NumPy writes it for a plain numeric array, or None.
+
+    Matched exactly, three times faster than NumPy's own parser (which reads every other
+    header), and cached: a run's arrays have few distinct headers.
+    """
+    match = CANONICAL_HEADER.fullmatch(header, 10)
+    if match is None:
+        return None
+    descr, fortran, dims = match.groups()
+    shape = tuple(int(n) for n in dims.split(b",") if n.strip())
+    return checked_layout(shape, fortran == b"True", np.dtype(descr.decode()), len(header))

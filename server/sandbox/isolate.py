@@ -1,12 +1,15 @@
-"""Build one sandbox per run: supervisor, namespace init, and the isolated student process.
+"""Build one sandbox per run: a single process, forked by the zygote and isolated in place.
 
-Process tree of one run, all forked from the zygote:
-  supervisor (host PID namespace; enforces the wall clock, reads stdout, reports status)
-  └── init   (PID 1 of a new PID namespace; when it exits the kernel kills every process left)
-      └── student (PID 2: rlimits, no capabilities, seccomp; runs runner.serve)
+  zygote  (host PID namespace; watches the wall clock, reads stdout, reports the status)
+  └── student  (PID 1 of a new PID namespace: when it exits the kernel kills whatever it
+                left; as root it joins its cgroups and builds its root, then drops to an
+                unprivileged uid in new user, network, IPC and UTS namespaces, drops every
+                capability, sets rlimits and seccomp, and waits for its job)
 
-All three are made before the run's job exists (the zygote keeps a few prepared); the
-job then travels zygote -> supervisor -> student as a header and fds (SCM_RIGHTS).
+One process, not a supervisor and a namespace init above the student: on this VM every
+fork+exit of the ~40 MB zygote costs ~5 ms of CPU in page-table copies, copy-on-write
+faults and unmapping, which were two thirds of a run. The student is made before its job
+exists (the zygote keeps a few prepared); the job then comes as a header and an fd.
 """
 
 from __future__ import annotations
@@ -18,12 +21,10 @@ import gc
 import math
 import os
 import resource
-import select
 import signal
 import socket
 import struct
 import sys
-import time
 from dataclasses import dataclass
 
 from . import frames, libc, runner
@@ -33,7 +34,6 @@ OUTSIDE_ID_BASE, OUTSIDE_ID_COUNT = 200_000, 50_000  # far from any real user's
 TMP_MB = 16  # the private, writable /tmp
 PIDS_MAX = 16
 OPEN_FILES = 64
-INIT_STATUS = struct.Struct("<iid")  # exited(0)/signaled(1), code or signal, CPU seconds
 CHILD_FD = 3  # the student's end of the data channel
 
 
@@ -64,6 +64,9 @@ class Job:
 
 JOB = struct.Struct("<4sddII")  # magic, wall s, CPU s, memory MB, output bytes
 JOB_MAGIC = b"RUN1"
+KERNEL_CPU_SIGNALS = (signal.SIGXCPU, signal.SIGKILL)  # what RLIMIT_CPU sends
+SO_SNDBUFFORCE = 32  # Linux; the socket module does not name it
+MAX_OUTPUT = 1 << 20  # stdout kept per run: the zygote holds it until the run ends
 
 
 def parse_job(data: bytes) -> Job | None:
@@ -72,6 +75,8 @@ def parse_job(data: bytes) -> Job | None:
         return None
     _, wall, cpu, memory_mb, output_bytes = JOB.unpack(data)
     if not (0 < wall < 3600 and 0 < cpu < 3600 and 0 < memory_mb < 1 << 20):
+        return None
+    if output_bytes > MAX_OUTPUT:
         return None
     return Job(wall, cpu, memory_mb, output_bytes)
 
@@ -119,32 +124,16 @@ def cgroup_dirs(plan: Plan, run_id: int) -> tuple[str, str]:
     return f"{plan.memory_cgroup}/{name}", f"{plan.pids_cgroup}/{name}"
 
 
-@dataclass(frozen=True)
-class Cgroup:
-    """Fds of one run's cgroup files, all opened while still root (or -1 without cgroups).
-
-    cgroup v1 checks the opener's credentials, so these stay usable after the drop.
-    """
-
-    tasks: tuple[int, ...] = ()
-    limit: int = -1
-    oom: int = -1
-
-
-def make_cgroups(plan: Plan, run_id: int) -> Cgroup:
-    """Create the run's memory and pids cgroups."""
+def join_cgroups(plan: Plan, run_id: int) -> None:
+    """Create the run's memory and pids cgroups and move this process into both."""
     memory, pids = cgroup_dirs(plan, run_id)
     os.mkdir(memory)
     os.mkdir(pids)
     write_file(f"{pids}/pids.max", str(PIDS_MAX))
-    # The init joins through `tasks`, not `cgroup.procs`: a thread moving itself skips the
-    # global threadgroup lock, whose RCU grace period costs 7-15 ms per run.
-    tasks = (os.open(f"{memory}/tasks", os.O_WRONLY), os.open(f"{pids}/tasks", os.O_WRONLY))
-    return Cgroup(
-        tasks,
-        os.open(f"{memory}/memory.limit_in_bytes", os.O_WRONLY),
-        os.open(f"{memory}/memory.oom_control", os.O_RDONLY),
-    )
+    # Through `tasks`, not `cgroup.procs`: a thread moving itself skips the global
+    # threadgroup lock, whose RCU grace period costs 7-15 ms per run.
+    write_file(f"{memory}/tasks", "0")
+    write_file(f"{pids}/tasks", "0")
 
 
 def build_root(plan: Plan) -> None:
@@ -186,10 +175,12 @@ def build_root(plan: Plan) -> None:
 
 
 def namespace_flags(layers: frozenset[str]) -> int:
-    """Return the unshare flags of the active namespace layers (the mount one is separate)."""
+    """Return the unshare flags of the user, network, IPC and UTS layers that are on.
+
+    The mount namespace is made first, as root; the PID one by the zygote, around the fork.
+    """
     table = {
         "user": libc.CLONE_NEWUSER,
-        "pid": libc.CLONE_NEWPID,
         "net": libc.CLONE_NEWNET,
         "ipc": libc.CLONE_NEWIPC,
         "uts": libc.CLONE_NEWUTS,
@@ -197,17 +188,16 @@ def namespace_flags(layers: frozenset[str]) -> int:
     return sum(flag for name, flag in table.items() if name in layers)
 
 
-def outside_id(run_id: int) -> int:
+def outside_id(zygote_pid: int, run_id: int) -> int:
     """Return the host uid and gid of one run."""
     # Concurrent sandboxes (nearly always) differ, so that no signal, ptrace or file
     # permission could reach from one into another even past the other layers.
-    return OUTSIDE_ID_BASE + (os.getppid() * 7919 + run_id) % OUTSIDE_ID_COUNT
+    return OUTSIDE_ID_BASE + (zygote_pid * 7919 + run_id) % OUTSIDE_ID_COUNT
 
 
-def drop_to_nobody(plan: Plan, proc_fd: int, run_id: int) -> None:
+def drop_to_nobody(plan: Plan, proc_fd: int, host: int) -> None:
     """Become an unprivileged uid/gid (65534 inside) and enter the remaining namespaces."""
     flags = namespace_flags(plan.layers)
-    host = outside_id(run_id)
     if "user" not in plan.layers:
         with layer("namespaces"):
             libc.unshare(flags)  # without a user namespace only root may unshare
@@ -224,27 +214,17 @@ def drop_to_nobody(plan: Plan, proc_fd: int, run_id: int) -> None:
             write_file("self/gid_map", f"{NOBODY} {host} 1", proc_fd)
 
 
-def isolate_supervisor(plan: Plan, run_id: int) -> Cgroup:
+def isolate(plan: Plan, run_id: int, host: int) -> None:
     """Do, as root, everything that needs root; end as uid 65534 in the new namespaces."""
-    cgroup = Cgroup()
     if "cgroup" in plan.layers:
         with layer("cgroup"):
-            cgroup = make_cgroups(plan, run_id)
+            join_cgroups(plan, run_id)
     proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY)
     if "mount" in plan.layers:
         with layer("mount"):
             build_root(plan)
-    drop_to_nobody(plan, proc_fd, run_id)
+    drop_to_nobody(plan, proc_fd, host)
     os.close(proc_fd)  # an open /proc would reach the host through /proc/PID/root
-    return cgroup
-
-
-def reset_signals() -> None:
-    """Give every signal its default action: the zygote's handlers do not belong here."""
-    signal.set_wakeup_fd(-1)
-    for signum in range(1, signal.NSIG):
-        with contextlib.suppress(OSError, ValueError):
-            signal.signal(signum, signal.SIG_DFL)
 
 
 def close_all_but(keep: list[int]) -> None:
@@ -257,147 +237,74 @@ def close_all_but(keep: list[int]) -> None:
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """A sandbox made ahead of its job: the init and the student wait for the fds."""
+class Started:
+    """The zygote's handles on one student process it forked."""
 
-    init_pid: int
-    job_sock: socket.socket  # to the waiting student process
-    out_r: int
-    status_r: int
-    cgroup: Cgroup
+    pid: int
+    pidfd: int  # readable once the student has exited
+    link: socket.socket  # "R" (ready) or "F"/"E" (failed) comes here; the job goes back
+    out_r: int  # the student's stdout and stderr
 
 
-def prepare(plan: Plan, run_id: int) -> Prepared:
-    """Isolate this supervisor, fork the namespace init, which forks the waiting student."""
-    cgroup = isolate_supervisor(plan, run_id)
-    job_sock, job_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+def fork_student(plan: Plan, run_id: int, own_pid_ns: int) -> Started:
+    """Fork one student process, PID 1 of a new PID namespace when that layer is on."""
+    host = outside_id(os.getpid(), run_id)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     out_r, out_w = os.pipe()
-    status_r, status_w = os.pipe()
-    init_pid = os.fork()
-    if init_pid == 0:
-        run_init(plan, cgroup.tasks, job_child.fileno(), out_w, status_w)
-    for fd in (out_w, status_w, *cgroup.tasks):
-        os.close(fd)
-    job_child.close()
-    return Prepared(init_pid, job_sock, out_r, status_r, cgroup)
-
-
-def supervise(plan: Plan, run_id: int, link: socket.socket) -> None:
-    """Prepare a sandbox, say so on link, then run the job that comes; never returns."""
-    prepared, control_fd = None, -1
     try:
-        os.setsid()  # leave the service's process group: kill(0) must not reach it
-        reset_signals()
-        gc.disable()  # fewer copy-on-write pages; this process lives for milliseconds
+        if "pid" in plan.layers:
+            with layer("pid"):
+                libc.unshare(libc.CLONE_NEWPID)  # applies to the next child only
         try:
-            prepared = prepare(plan, run_id)
-        except LayerFailed as exc:
-            link.send(b"F" + str(exc).encode()[:2000])
-            return
-        except Exception as exc:
-            link.send(b"E" + f"{type(exc).__name__}: {exc}".encode()[:2000])
-            return
-        link.send(b"R")
-        data, fds = recv_with_fds(link, JOB.size, 2)
-        job = parse_job(data)
-        if job is None or len(fds) != 2:
-            return  # the zygote is gone
-        data_fd, control_fd = fds
-        report(control_fd, run_job(prepared, job, data_fd, control_fd))
-    except BaseException as exc:
-        if control_fd >= 0:
-            report(
-                control_fd,
-                {"kind": "error", "detail": f"{type(exc).__name__}: {exc}", "stdout": b""},
-            )
+            pid = os.fork()
+        finally:
+            if "pid" in plan.layers and os.getpid() != 1:  # not in the child, PID 1 by now
+                with layer("pid"):  # the zygote's next children are born here again
+                    libc.setns(own_pid_ns, libc.CLONE_NEWPID)
+        if pid == 0:
+            run_student(plan, run_id, host, theirs.fileno(), out_w)
+        return Started(pid, os.pidfd_open(pid), ours, out_r)
+    except BaseException:
+        ours.close()
+        os.close(out_r)
+        raise
     finally:
-        if prepared is not None:  # unused or cut short: end the namespace before leaving
-            with contextlib.suppress(OSError):
-                os.kill(prepared.init_pid, signal.SIGKILL)
-                os.waitpid(prepared.init_pid, 0)
-        os._exit(0)
+        theirs.close()
+        os.close(out_w)
 
 
-def report(fd: int, status: dict) -> None:
-    """Send the final status frame on the control channel."""
-    payload = frames.record([status["kind"].encode(), status["detail"].encode(), status["stdout"]])
-    with contextlib.suppress(OSError):
-        runner.send(fd, frames.frame(b"STAT", payload))
-
-
-def run_job(prepared: Prepared, job: Job, data_fd: int, control_fd: int) -> dict:
-    """Hand the job to the waiting student, watch it until it ends or the deadline passes."""
-    deadline = time.monotonic() + job.wall_seconds
-    if prepared.cgroup.limit >= 0:
-        os.write(prepared.cgroup.limit, str(job.memory_mb << 20).encode())
+def send_job(link: socket.socket, job: Job, data_fd: int) -> None:
+    """Hand a ready student its job and its data channel."""
     header = JOB.pack(JOB_MAGIC, job.wall_seconds, job.cpu_seconds, job.memory_mb, job.output_bytes)
-    send_with_fds(prepared.job_sock, header, [data_fd])
-    os.close(data_fd)
-    kind, stdout = watch(prepared, job, control_fd, deadline)
-    return finish(kind, stdout, prepared, job)
+    send_with_fds(link, header, [data_fd])
 
 
-def watch(prepared: Prepared, job: Job, control_fd: int, deadline: float) -> tuple[str, bytes]:
-    """Wait for the init to exit, collecting capped stdout; kill it at the deadline."""
-    pidfd = os.pidfd_open(prepared.init_pid)
-    poller = select.poll()
-    for fd in (pidfd, prepared.out_r, control_fd):
-        poller.register(fd, select.POLLIN)
-    output, kind = bytearray(), ""
-    while not kind:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            kind = "timeout"
-            break
-        for fd, _ in poller.poll(left * 1000):
-            if fd == prepared.out_r:
-                collect(fd, output, job.output_bytes, poller)
-            elif fd == control_fd:
-                kind = "cancelled"  # the trusted side gave up on this run
-            elif fd == pidfd:
-                kind = "exited"
-    if kind != "exited":
-        os.kill(prepared.init_pid, signal.SIGKILL)  # PID 1 gone: the kernel kills the rest
-    os.waitpid(prepared.init_pid, 0)
-    drain(prepared.out_r, output, job.output_bytes)
-    return kind, bytes(output[: job.output_bytes])
+def set_memory_limit(plan: Plan, run_id: int, memory_mb: int) -> None:
+    """Set the run's memory cgroup limit, once its job says what it is."""
+    if "cgroup" in plan.layers:
+        write_file(f"{cgroup_dirs(plan, run_id)[0]}/memory.limit_in_bytes", str(memory_mb << 20))
 
 
-def collect(fd: int, output: bytearray, cap: int, poller: select.poll) -> None:
-    """Read what the sandbox printed, keeping at most cap bytes."""
-    chunk = os.read(fd, 65536)
-    if not chunk:
-        poller.unregister(fd)
-    elif len(output) < cap:
-        output += chunk[: cap - len(output)]
+def oom_killed(plan: Plan, run_id: int) -> bool:
+    """Tell whether the run's memory cgroup's OOM killer killed a process."""
+    if "cgroup" not in plan.layers:
+        return False
+    try:
+        with open(f"{cgroup_dirs(plan, run_id)[0]}/memory.oom_control") as file:
+            counts = dict(line.split() for line in file if len(line.split()) == 2)
+    except OSError:
+        return False
+    return int(counts.get("oom_kill", 0)) > 0
 
 
-def drain(fd: int, output: bytearray, cap: int) -> None:
-    """Read the rest of stdout once every writer is dead."""
-    os.set_blocking(fd, False)
-    with contextlib.suppress(BlockingIOError):
-        while chunk := os.read(fd, 65536):
-            if len(output) < cap:
-                output += chunk[: cap - len(output)]
-
-
-def finish(kind: str, stdout: bytes, prepared: Prepared, job: Job) -> dict:
-    """Turn how the init ended into the status sent to the trusted side."""
-    detail = ""
-    if kind == "exited":
-        kind, detail = student_status(prepared.status_r, job)
-    if prepared.cgroup.oom >= 0 and oom_kills(prepared.cgroup.oom) > 0:
-        kind, detail = "oom", ""
-    return {"kind": kind, "detail": detail, "stdout": stdout}
-
-
-def student_status(status_r: int, job: Job) -> tuple[str, str]:
-    """Read how the student process ended, as the init saw it."""
-    data = os.read(status_r, INIT_STATUS.size)
-    if len(data) != INIT_STATUS.size:
-        return "error", "the namespace init died"
-    signaled, value, cpu = INIT_STATUS.unpack(data)
-    if cpu >= job.cpu_seconds or (signaled and value == signal.SIGXCPU):
+def end_status(wait_status: int, cpu: float, job: Job) -> tuple[str, str]:
+    """Classify how the student process ended: exited, signaled, or out of CPU time."""
+    signaled = os.WIFSIGNALED(wait_status)
+    value = os.WTERMSIG(wait_status) if signaled else os.WEXITSTATUS(wait_status)
+    # The rlimit's SIGKILL comes at ceil(cpu_seconds) of CPU as the scheduler counts it;
+    # rusage, sampled, may say a little less.
+    at_limit = cpu >= 0.9 * math.ceil(job.cpu_seconds)
+    if cpu >= job.cpu_seconds or (signaled and value in KERNEL_CPU_SIGNALS and at_limit):
         return "cpu", f"{cpu:.2f} s of CPU"
     if signaled:
         name = signal.Signals(value).name if value in signal.valid_signals() else str(value)
@@ -405,35 +312,16 @@ def student_status(status_r: int, job: Job) -> tuple[str, str]:
     return "exited", str(value)
 
 
-def oom_kills(fd: int) -> int:
-    """Return how many processes the memory cgroup's OOM killer killed."""
-    text = os.pread(fd, 4096, 0).decode()
-    counts = dict(line.split() for line in text.splitlines() if len(line.split()) == 2)
-    return int(counts.get("oom_kill", 0))
-
-
-def run_init(plan: Plan, tasks: tuple[int, ...], job_fd: int, out_w: int, status_w: int) -> None:
-    """Be PID 1 of the sandbox: fork the student, reap everything, report its end."""
-    try:
-        close_all_but([*tasks, job_fd, out_w, status_w])
-        for fd in tasks:
-            os.write(fd, b"0")  # join this run's cgroups, so the student is born in them
-            os.close(fd)
-        student = os.fork()
-        if student == 0:
-            os.close(status_w)
-            run_student(plan, job_fd, out_w)
-        os.close(job_fd)
-        os.close(out_w)
-        while True:
-            pid, wait_status, usage = os.wait4(-1, 0)
-            if pid == student:
-                break
-        signaled = os.WIFSIGNALED(wait_status)
-        value = os.WTERMSIG(wait_status) if signaled else os.WEXITSTATUS(wait_status)
-        os.write(status_w, INIT_STATUS.pack(signaled, value, usage.ru_utime + usage.ru_stime))
-    finally:
-        os._exit(0)
+def report(fd: int, status: dict) -> None:
+    """Send the final status frame on the control channel, without ever blocking."""
+    payload = frames.record([status["kind"].encode(), status["detail"].encode(), status["stdout"]])
+    frame = frames.frame(b"STAT", payload)
+    with contextlib.suppress(OSError):
+        sock = socket.socket(fileno=os.dup(fd))
+        with sock:
+            sock.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 2 * len(frame) + 4096)
+            sock.setblocking(False)
+            sock.sendall(frame)  # fits the buffer just sized; else the run has no status
 
 
 def arrange_fds(targets: dict[int, int]) -> None:
@@ -449,20 +337,18 @@ STATIC_RLIMITS = {resource.RLIMIT_FSIZE: (TMP_MB << 20, TMP_MB << 20), resource.
 
 def set_job_rlimits(plan: Plan, job: Job) -> None:
     """Cap CPU time, address space and open files (the last once the job's fds are in)."""
+    # Soft = hard: the soft limit's SIGXCPU never reaches the PID 1 of a namespace, the
+    # hard limit's SIGKILL does.
     cpu = math.ceil(job.cpu_seconds)
     address_space = plan.address_space + (job.memory_mb << 20)
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
 
 
-def receive_job(job_fd: int) -> tuple[Job, int] | None:
-    """Wait for the supervisor to pass the job and the data channel."""
-    sock = socket.socket(fileno=job_fd)
-    try:
-        data, fds = recv_with_fds(sock, JOB.size, 1)
-    finally:
-        sock.detach()
+def receive_job(link: socket.socket) -> tuple[Job, int] | None:
+    """Wait for the zygote to pass the job and the data channel."""
+    data, fds = recv_with_fds(link, JOB.size, 1)
     job = parse_job(data)
     return (job, fds[0]) if job is not None and len(fds) == 1 else None
 
@@ -481,22 +367,34 @@ def restrict(plan: Plan) -> None:
     os.chdir("/tmp")
 
 
-def run_student(plan: Plan, job_fd: int, out_w: int) -> None:
-    """Wait for the job, then run the student's code in this process; never returns.
+def run_student(plan: Plan, run_id: int, host: int, link_fd: int, out_w: int) -> None:
+    """Isolate this fresh child, wait for its job, run the student's code; never returns.
 
     Everything that does not depend on the job is done before it comes, off the clock.
     """
-    code = 0
+    code, link = 0, socket.socket(fileno=link_fd)
     try:
+        gc.disable()  # fewer copy-on-write pages until the student's code runs
         os.setsid()  # a group of its own: kill(0) reaches only what it forked itself
+        close_all_but([link_fd, out_w])
         # Python's own choice: a full disk or a closed pipe raises instead of killing.
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        runner.warm_up()
-        restrict(plan)
-        got = receive_job(job_fd)
-        if got is None:
+        try:
+            isolate(plan, run_id, host)
+            runner.warm_up()
+            restrict(plan)
+        except LayerFailed as exc:  # a layer cannot be set up: the zygote stops trying
+            link.send(b"F" + str(exc).encode()[:2000])
             return
+        except Exception as exc:
+            link.send(b"E" + f"{type(exc).__name__}: {exc}".encode()[:2000])
+            return
+        link.send(b"R")
+        got = receive_job(link)
+        link.detach()  # closed below with every other fd; no object may close fd 3 later
+        if got is None:
+            return  # the zygote is gone, or this sandbox was not needed
         job, data_fd = got
         empty_r, empty_w = os.pipe()
         os.close(empty_w)  # stdin reads as empty, and nothing here holds its write end

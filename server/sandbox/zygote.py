@@ -2,9 +2,10 @@
 
 Started by client.Sandbox as a fresh interpreter with an empty environment (see
 client.BOOTSTRAP); it has never imported the service, a reference or a hidden test.
-It keeps a small pool of sandboxes prepared ahead (isolate.supervise), reads run
-requests (a fixed header and two fds) from one UNIX socket, and hands each to a ready
-sandbox. It answers nothing itself: each supervisor reports on its run's control channel.
+It keeps a small pool of sandboxes prepared ahead (isolate.fork_student), reads run
+requests (a fixed header and two fds) from one UNIX socket, hands each to a ready
+sandbox, and supervises it: the wall clock, the capped stdout, and the final status it
+sends on the run's control channel. The run's data never passes through here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import gc
+import math
 import os
 import resource
 import select
@@ -19,8 +21,9 @@ import signal
 import socket
 import sys
 import sysconfig
+import time
 
-from . import isolate, libc, runner, seccomp
+from . import isolate, runner, seccomp
 from .model import LAYERS
 
 POOL_SIZE = 2  # sandboxes prepared ahead, so a run pays for none of the set-up
@@ -32,8 +35,6 @@ PRELOAD = (
     "numpy.linalg",
     "numpy.fft",
     "numpy.random",
-    "numpy.polynomial",
-    "numpy.testing",
     "math",
     "cmath",
     "random",
@@ -203,137 +204,243 @@ def moved(path: str, mounts: tuple[tuple[str, str], ...]) -> str:
 
 
 class Member:
-    """One supervisor of the pool: preparing, ready, then running its one job."""
+    """One student process of the pool: starting, ready, then running its one job."""
 
-    def __init__(self, pid: int, link: socket.socket, run_id: int):
-        self.pid, self.link, self.run_id = pid, link, run_id
+    def __init__(self, started: isolate.Started, run_id: int):
+        self.pid, self.pidfd, self.link, self.out_r = (
+            started.pid,
+            started.pidfd,
+            started.link,
+            started.out_r,
+        )
+        self.run_id = run_id
+        self.state = "starting"  # -> ready -> running; "failed" once it said it cannot run
+        self.job: isolate.Job | None = None
+        self.control_fd = -1
+        self.deadline = math.inf
+        self.output = bytearray()
+        self.stopped = ""  # why the zygote killed it: "timeout" or "cancelled"
 
 
 class Zygote:
-    """Keep POOL_SIZE sandboxes prepared; hand each request to one; reap and clean up."""
+    """Keep POOL_SIZE sandboxes prepared, hand each request to one, watch it to its end.
+
+    Single-threaded: one poll over the request socket and, per student process, its
+    pidfd, its link (before the job), its stdout and its run's control channel.
+    """
 
     def __init__(self, conn: socket.socket, plan: isolate.Plan):
         self.conn, self.plan = conn, plan
+        self.own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY)
         self.next_id = 0
-        self.starting: dict[int, Member] = {}  # link fd -> member not yet ready
+        self.members: dict[int, Member] = {}  # pid -> member, until reaped
         self.ready: collections.deque[Member] = collections.deque()
-        self.pending: collections.deque[tuple[bytes, list[int]]] = collections.deque()
-        self.running: dict[int, int] = {}  # supervisor pid -> run id
+        self.pending: collections.deque[tuple[isolate.Job, list[int]]] = collections.deque()
+        self.poller = select.poll()
+        self.watched: dict[int, tuple[str, Member | None]] = {}  # fd -> (role, member)
         self.leftover: set[int] = set()  # run ids whose cgroups are still to remove
         self.broken = ""  # why sandboxes cannot be made, once a layer failed
         self.failures = 0  # consecutive transient failures while preparing
+        self.closing = False
 
     def serve(self) -> None:
-        """Answer requests until the parent closes the socket."""
-        wake_r, wake_w = os.pipe()
-        os.set_blocking(wake_w, False)
-        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
+        """Answer requests until the parent closes the socket and every run has ended."""
+        self.watch(self.conn.fileno(), "request", None)
         self.refill()
-        while True:
-            links = [m.link for m in [*self.starting.values(), *self.ready]]
-            readable, _, _ = select.select([self.conn, wake_r, *links], [], [])
-            for sock in readable:
-                if sock is wake_r:
-                    os.read(wake_r, 4096)
-                elif sock is self.conn:
-                    if not self.take_request():
-                        return
-                else:
-                    self.hear(sock)
-            self.reap()
+        while not self.closing or self.members:
+            for fd, _ in self.poller.poll(self.timeout_ms()):
+                if fd in self.watched:  # an earlier event of this batch may have closed it
+                    role, member = self.watched[fd]
+                    getattr(self, f"on_{role}")(member)
+            self.enforce_deadlines()
             self.dispatch()
             self.refill()
+            self.remove_cgroups()
+        self.close()
+
+    def watch(self, fd: int, role: str, member: Member | None) -> None:
+        self.watched[fd] = (role, member)
+        self.poller.register(fd, select.POLLIN)
+
+    def unwatch(self, fd: int) -> None:
+        if self.watched.pop(fd, None) is not None:
+            self.poller.unregister(fd)
+
+    def timeout_ms(self) -> int:
+        """Return how long poll may sleep: until the nearest deadline, or for ever."""
+        nearest = min(
+            (m.deadline for m in self.members.values() if not m.stopped), default=math.inf
+        )
+        timeout = (
+            -1 if nearest == math.inf else max(0, math.ceil((nearest - time.monotonic()) * 1000))
+        )
+        if self.leftover:
+            timeout = 50 if timeout < 0 else min(timeout, 50)
+        return timeout
 
     def refill(self) -> None:
-        """Fork supervisors until POOL_SIZE are preparing or ready."""
-        while not self.broken and len(self.starting) + len(self.ready) < POOL_SIZE:
+        """Fork student processes until POOL_SIZE are starting or ready."""
+        while not (self.broken or self.closing) and self.preparing() < POOL_SIZE:
             self.next_id += 1
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            pid = os.fork()
-            if pid == 0:
-                isolate.close_all_but([theirs.fileno()])
-                isolate.supervise(self.plan, self.next_id, theirs)
-            theirs.close()
-            self.starting[ours.fileno()] = Member(pid, ours, self.next_id)
-            self.running[pid] = self.next_id
+            try:
+                started = isolate.fork_student(self.plan, self.next_id, self.own_pid_ns)
+            except isolate.LayerFailed as exc:
+                self.broken = str(exc)
+                return
+            except OSError as exc:  # out of processes or memory: try again next time round
+                self.failed(str(exc))
+                return
+            member = Member(started, self.next_id)
+            self.members[member.pid] = member
+            self.watch(member.link.fileno(), "link", member)
+            self.watch(member.pidfd, "exit", member)
 
-    def take_request(self) -> bool:
-        """Queue one request from the parent; False once the parent is gone."""
+    def preparing(self) -> int:
+        """Count the members that are starting or ready."""
+        return sum(m.state in ("starting", "ready") for m in self.members.values())
+
+    def failed(self, why: str) -> None:
+        """Count a transient failure to prepare a sandbox; give up after MAX_FAILURES."""
+        self.failures += 1
+        print(f"rubric sandbox: a sandbox failed while being prepared: {why}", file=sys.stderr)
+        if self.failures >= MAX_FAILURES:
+            self.broken = f"sandboxes keep failing while being prepared: {why}"
+
+    def on_request(self, _: None) -> None:
+        """Queue one request from the parent; once the parent is gone, wind down."""
         data, fds = isolate.recv_with_fds(self.conn, isolate.JOB.size, 2)
         if not data:
-            return False
-        if isolate.parse_job(data) is None or len(fds) != 2:
+            self.closing = True
+            self.unwatch(self.conn.fileno())
+            for member in list(self.ready):
+                self.drop_link(member)  # an idle student exits when its link closes
+            self.ready.clear()
+            return
+        job = isolate.parse_job(data)
+        if job is None or len(fds) != 2:
             close_fds(fds)
         else:
-            self.pending.append((data, fds))
-        return True
+            self.pending.append((job, fds))
 
-    def hear(self, link: socket.socket) -> None:
-        """Take a member's message: ready, failed (naming the layer), or gone."""
-        member = self.starting.pop(link.fileno(), None)
-        message = link.recv(4096)
-        if member is None:  # a ready member hung up: it died
-            self.ready = collections.deque(m for m in self.ready if m.link is not link)
-            link.close()
-        elif message == b"R":
+    def on_link(self, member: Member) -> None:
+        """Take a student's message before its job: ready, failed (naming the layer), or gone."""
+        try:
+            message = member.link.recv(4096)
+        except OSError:
+            message = b""
+        if member.state == "starting" and message == b"R" and not self.closing:
+            member.state = "ready"
             self.ready.append(member)
             self.failures = 0
-        elif message.startswith(b"F"):  # a layer cannot be set up: it will not get better
-            self.broken = message[1:].decode("utf-8", "replace")
-            link.close()
-        else:  # a transient failure (no process left, say): retry, but not for ever
-            self.failures += 1
-            why = message[1:].decode("utf-8", "replace") or "it died"
-            print(f"rubric sandbox: a sandbox failed while being prepared: {why}", file=sys.stderr)
-            if self.failures >= MAX_FAILURES:
-                self.broken = f"sandboxes keep failing while being prepared: {why}"
-            link.close()
+            return
+        if self.closing:
+            pass  # not needed any more: closing the link makes it exit
+        elif member.state == "starting" and message.startswith(b"F"):
+            self.broken = message[1:].decode("utf-8", "replace")  # it will not get better
+        elif member.state == "starting":
+            self.failed(message[1:].decode("utf-8", "replace") or "it died")
+        member.state = "failed"
+        self.drop_link(member)
+
+    def drop_link(self, member: Member) -> None:
+        """Stop listening to a member's link and close it."""
+        self.unwatch(member.link.fileno())
+        member.link.close()
+        with contextlib.suppress(ValueError):
+            self.ready.remove(member)
+
+    def on_out(self, member: Member) -> None:
+        """Read what the student printed, keeping at most its job's cap."""
+        chunk = os.read(member.out_r, 65536)
+        if not chunk:
+            self.unwatch(member.out_r)
+        elif len(member.output) < member.job.output_bytes:
+            member.output += chunk[: member.job.output_bytes - len(member.output)]
+
+    def on_control(self, member: Member) -> None:
+        """The trusted side gave up on this run (or went away): kill it now."""
+        self.unwatch(member.control_fd)
+        self.stop(member, "cancelled")
+
+    def stop(self, member: Member, why: str) -> None:
+        """SIGKILL a student process; as PID 1 its end kills the whole namespace."""
+        if not member.stopped:
+            member.stopped = why
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(member.pidfd, signal.SIGKILL)
+
+    def enforce_deadlines(self) -> None:
+        """Kill every run whose wall-clock limit has passed."""
+        now = time.monotonic()
+        for member in list(self.members.values()):
+            if member.deadline <= now:
+                self.stop(member, "timeout")
+
+    def on_exit(self, member: Member) -> None:
+        """Reap a student process; if it had a job, report how the run ended."""
+        _, wait_status, usage = os.wait4(member.pid, 0)
+        del self.members[member.pid]
+        if member.state == "running":
+            self.finish(member, wait_status, usage.ru_utime + usage.ru_stime)
+        elif member.state != "failed":
+            self.drop_link(member)
+            if member.state == "starting":
+                self.failed("it died")
+        self.unwatch(member.pidfd)
+        os.close(member.pidfd)
+        os.close(member.out_r)
+        self.leftover.add(member.run_id)
+
+    def finish(self, member: Member, wait_status: int, cpu: float) -> None:
+        """Send the run's status: how it ended, and its capped stdout."""
+        self.unwatch(member.out_r)
+        self.unwatch(member.control_fd)
+        drain(member.out_r, member.output, member.job.output_bytes)
+        kind, detail = member.stopped, ""
+        if not kind:
+            kind, detail = isolate.end_status(wait_status, cpu, member.job)
+        if isolate.oom_killed(self.plan, member.run_id):
+            kind, detail = "oom", ""
+        isolate.report(
+            member.control_fd, {"kind": kind, "detail": detail, "stdout": bytes(member.output)}
+        )
+        os.close(member.control_fd)
 
     def dispatch(self) -> None:
         """Give pending requests to ready members, or the failure to every one of them."""
-        while self.pending and (self.ready or self.broken):
-            data, fds = self.pending.popleft()
-            if self.broken:
-                isolate.report(fds[1], {"kind": "layer", "detail": self.broken, "stdout": b""})
-            else:
-                member = self.ready.popleft()
-                try:
-                    isolate.send_with_fds(member.link, data, fds)
-                except OSError:  # it died while ready: the next one takes the job
-                    self.pending.appendleft((data, fds))
-                    continue
-                finally:
-                    member.link.close()
-            close_fds(fds)
+        while self.pending and (self.ready or self.broken or self.closing):
+            job, (data_fd, control_fd) = self.pending.popleft()
+            if self.broken or self.closing:
+                detail = self.broken or "the sandbox is shutting down"
+                isolate.report(
+                    control_fd,
+                    {"kind": "layer" if self.broken else "error", "detail": detail, "stdout": b""},
+                )
+                close_fds([data_fd, control_fd])
+                continue
+            member = self.ready.popleft()
+            try:
+                isolate.set_memory_limit(self.plan, member.run_id, job.memory_mb)
+                isolate.send_job(member.link, job, data_fd)
+            except OSError:  # it died while ready: the next one takes the job
+                member.state = "failed"
+                self.drop_link(member)
+                self.pending.appendleft((job, [data_fd, control_fd]))
+                continue
+            os.close(data_fd)
+            self.drop_link(member)  # the student has all it will get
+            member.state, member.job, member.control_fd = "running", job, control_fd
+            member.deadline = time.monotonic() + job.wall_seconds
+            self.watch(member.out_r, "out", member)
+            self.watch(control_fd, "control", member)
 
-    def reap(self) -> None:
-        """Collect finished supervisors and remove their runs' cgroups."""
-        with contextlib.suppress(ChildProcessError):
-            while (pid := os.waitpid(-1, os.WNOHANG)[0]) > 0:
-                run_id = self.running.pop(pid, None)
-                if run_id is not None:
-                    self.leftover.add(run_id)
+    def remove_cgroups(self) -> None:
+        """Remove the cgroups of finished runs; those still emptying are retried later."""
         for run_id in list(self.leftover):
-            if self.remove_cgroups(run_id):
+            if self.remove_run_cgroups(run_id):
                 self.leftover.discard(run_id)
 
-    def close(self) -> None:
-        """Stop the pool, wait for the runs still going, remove every cgroup made here."""
-        for member in [*self.starting.values(), *self.ready]:
-            member.link.close()  # an idle supervisor exits when its link closes
-        for pid, run_id in self.running.items():
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-            self.leftover.add(run_id)
-        self.running.clear()
-        self.reap()
-        for parent in (self.plan.memory_cgroup, self.plan.pids_cgroup):
-            if parent:
-                with contextlib.suppress(OSError):
-                    os.rmdir(parent)
-
-    def remove_cgroups(self, run_id: int) -> bool:
+    def remove_run_cgroups(self, run_id: int) -> bool:
         """Remove one run's cgroups; False while they still hold a process."""
         if "cgroup" not in self.plan.layers:
             return True
@@ -347,6 +454,26 @@ class Zygote:
                 done = False
         return done
 
+    def close(self) -> None:
+        """Remove every cgroup made here (each run has been reaped by now)."""
+        deadline = time.monotonic() + 5
+        while self.leftover and time.monotonic() < deadline:
+            self.remove_cgroups()
+            time.sleep(0.01)
+        for parent in (self.plan.memory_cgroup, self.plan.pids_cgroup):
+            if parent:
+                with contextlib.suppress(OSError):
+                    os.rmdir(parent)
+
+
+def drain(fd: int, output: bytearray, cap: int) -> None:
+    """Read the rest of stdout once every writer is dead."""
+    os.set_blocking(fd, False)
+    with contextlib.suppress(BlockingIOError):
+        while chunk := os.read(fd, 65536):
+            if len(output) < cap:
+                output += chunk[: cap - len(output)]
+
 
 def close_fds(fds: list[int]) -> None:
     """Close each fd."""
@@ -358,7 +485,6 @@ def main() -> None:
     """Start the zygote on the socket fd and with the layers named on the command line."""
     fd, active, cgroup_root = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     layers = frozenset(name for name in active.split(",") if name in LAYERS)
-    libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)  # orphaned sandboxes come back here
     preload()
     runner.warm_up()
     broken = ""
@@ -372,7 +498,4 @@ def main() -> None:
     gc.freeze()  # keep the collector from touching, and so copying, every inherited object
     zygote = Zygote(conn, plan)
     zygote.broken = broken
-    try:
-        zygote.serve()
-    finally:
-        zygote.close()
+    zygote.serve()
