@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 import platform
 
@@ -103,9 +104,19 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0) -> int:
     return _check(_libc.prctl(option, arg2, arg3, 0, 0), f"prctl {option}")
 
 
+@functools.lru_cache(maxsize=1)
+def last_capability() -> int:
+    """Return the kernel's highest capability number (read once, in the zygote)."""
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as file:
+            return int(file.read())
+    except (OSError, ValueError):
+        return LAST_CAP
+
+
 def drop_capabilities() -> None:
     """Empty the bounding, ambient, effective, permitted and inheritable capability sets."""
-    for cap in range(LAST_CAP + 1):
+    for cap in range(last_capability() + 1):
         if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0:
             if ctypes.get_errno() == errno.EINVAL:  # past the kernel's last capability
                 break
@@ -116,14 +127,22 @@ def drop_capabilities() -> None:
     _check(_libc.syscall(SYS_CAPSET, header, data), "capset")
 
 
+class SockFprog(ctypes.Structure):
+    """struct sock_fprog: a classic BPF program's length and address."""
+
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+@functools.lru_cache(maxsize=4)
+def seccomp_program(program: bytes) -> tuple[ctypes.Array, SockFprog]:
+    """Build the C structures of a filter once (in the zygote: each child only installs it)."""
+    buffer = ctypes.create_string_buffer(program, len(program))
+    return buffer, SockFprog(len(program) // 8, ctypes.addressof(buffer))
+
+
 def set_seccomp(program: bytes) -> None:
     """Install a classic-BPF seccomp filter given as packed sock_filter structs."""
-    buffer = ctypes.create_string_buffer(program, len(program))
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fprog = SockFprog(len(program) // 8, ctypes.addressof(buffer))
+    _, fprog = seccomp_program(program)
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     _check(
         _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0), "seccomp"

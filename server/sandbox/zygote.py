@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import gc
 import math
 import os
@@ -23,7 +24,7 @@ import sys
 import sysconfig
 import time
 
-from . import isolate, runner, seccomp
+from . import isolate, libc, runner, seccomp
 from .model import LAYERS
 
 POOL_SIZE = 2  # sandboxes prepared ahead, so a run pays for none of the set-up
@@ -165,6 +166,9 @@ def make_plan(layers: frozenset[str], cgroup_root: str) -> isolate.Plan:
             memory = cgroup_parent(cgroup_root, "memory")
             pids = cgroup_parent(cgroup_root, "pids")
     program = seccomp.build_filter() if "seccomp" in layers else b""
+    if program:
+        libc.seccomp_program(program)  # built here once, inherited by every child
+    libc.last_capability()
     mounts = runtime_mounts()
     return isolate.Plan(
         layers=layers,
@@ -492,6 +496,11 @@ def main() -> None:
         plan = make_plan(layers, cgroup_root)
     except isolate.LayerFailed as exc:
         plan, broken = make_plan(layers - {"cgroup"}, cgroup_root), str(exc)
+    if "mount" in plan.layers and not broken:
+        try:
+            plan = dataclasses.replace(plan, mount_template=isolate.build_template(plan))
+        except isolate.LayerFailed as exc:
+            broken = str(exc)
     enter_runtime(plan)
     conn = socket.socket(fileno=fd)
     gc.collect()
