@@ -53,6 +53,11 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 SECCOMP_MODE_FILTER = 2
 
 SYS_PIVOT_ROOT = 155
+SYS_LANDLOCK_CREATE_RULESET = 444
+SYS_LANDLOCK_RESTRICT_SELF = 446
+LANDLOCK_CREATE_RULESET_VERSION = 1
+LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET = 1
+LANDLOCK_SCOPE_ABI = 6  # the first ABI with scopes (Linux 6.12)
 SYS_CAPSET = 126
 LAST_CAP = 63
 
@@ -143,7 +148,44 @@ def seccomp_program(program: bytes) -> tuple[ctypes.Array, SockFprog]:
 def set_seccomp(program: bytes) -> None:
     """Install a classic-BPF seccomp filter given as packed sock_filter structs."""
     _, fprog = seccomp_program(program)
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    prctl(PR_SET_NO_NEW_PRIVS, 1)  # required, and already set by the sandbox
     _check(
         _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0), "seccomp"
     )
+
+
+class LandlockRulesetAttr(ctypes.Structure):
+    """struct landlock_ruleset_attr (ABI 6): handled filesystem and network access, scopes."""
+
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
+
+
+ABSTRACT_SOCKETS_ONLY = LandlockRulesetAttr(0, 0, LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET)
+
+
+@functools.lru_cache(maxsize=1)
+def landlock_abi() -> int:
+    """Return the kernel's Landlock ABI version, or 0 without Landlock (read once)."""
+    if not X86_64:  # the syscall numbers above are x86_64's
+        return 0
+    version = _libc.syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, LANDLOCK_CREATE_RULESET_VERSION)
+    return max(0, version)
+
+
+def scope_abstract_sockets() -> None:
+    """Confine this process to abstract UNIX sockets made inside its own Landlock domain."""
+    attr = ABSTRACT_SOCKETS_ONLY
+    ruleset = _check(
+        _libc.syscall(
+            SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), 0
+        ),
+        "landlock_create_ruleset",
+    )
+    try:
+        _check(_libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)

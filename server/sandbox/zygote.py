@@ -180,6 +180,7 @@ def make_plan(layers: frozenset[str], cgroup_root: str) -> isolate.Plan:
         pids_cgroup=pids,
         address_space=resource.getpagesize() * int(open("/proc/self/statm").read().split()[0]),
         seccomp_program=program,
+        shared_net="net" in layers and libc.landlock_abi() >= libc.LANDLOCK_SCOPE_ABI,
     )
 
 
@@ -499,6 +500,12 @@ def main() -> None:
     if "mount" in plan.layers and not broken:
         try:
             plan = dataclasses.replace(plan, mount_template=isolate.build_template(plan))
+        except isolate.LayerFailed as exc:
+            broken = str(exc)
+    if plan.shared_net and not broken:
+        try:
+            with isolate.layer("net"):
+                libc.unshare(libc.CLONE_NEWNET)  # the zygote needs no network either
         except isolate.LayerFailed as exc:
             broken = str(exc)
     enter_runtime(plan)

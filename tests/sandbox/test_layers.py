@@ -5,6 +5,7 @@ import ctypes
 import errno
 import os
 import socket
+import threading
 
 import numpy as np
 import pytest
@@ -106,6 +107,55 @@ for name, pid in [('test', {os.getpid()}), ('one', 1)]:
     assert out["test"] == 3  # ESRCH: the test process does not exist in here
     without = probe(sandbox_without("pid"), body)
     assert without["me"][0] > 1 and without["test"] == 1  # EPERM: seen, not allowed
+
+
+def abstract_socket_probes(name: str) -> tuple[str, str]:
+    """Bodies of two probes: one listens on an abstract UNIX socket, one connects to it."""
+    listen = f"""
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(b'\\0{name}')
+s.listen(1)
+s.settimeout(1.0)
+try:
+    s.accept()
+    out['heard'] = True
+except OSError:
+    out['heard'] = False
+"""
+    connect = f"""
+import socket, time
+time.sleep(0.2)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(b'\\0{name}')
+    out['connect'] = 'ok'
+except OSError as exc:
+    out['connect'] = errno.errorcode[exc.errno]
+"""
+    return listen, "import errno\n" + connect
+
+
+def listen_and_connect(sandbox, name: str) -> tuple[dict, dict]:
+    """Run the listening probe and, while it waits, the connecting one in another sandbox."""
+    listen, connect = abstract_socket_probes(name)
+    heard = []
+    thread = threading.Thread(target=lambda: heard.append(probe(sandbox, listen)))
+    thread.start()
+    try:
+        connected = probe(sandbox, connect)
+    finally:
+        thread.join()
+    return heard[0], connected
+
+
+def test_net_layer_keeps_concurrent_sandboxes_apart(sandbox, sandbox_without):
+    # Sandboxes share one empty network namespace; Landlock scopes each one's abstract
+    # UNIX sockets to itself (where the kernel cannot scope, each gets its own namespace).
+    heard, connected = listen_and_connect(sandbox, f"rubric-test-{os.getpid()}-a")
+    assert connected["connect"] in ("EPERM", "ECONNREFUSED") and heard == {"heard": False}
+    heard, connected = listen_and_connect(sandbox_without("net"), f"rubric-test-{os.getpid()}-b")
+    assert connected["connect"] == "ok" and heard == {"heard": True}
 
 
 @pytest.fixture
