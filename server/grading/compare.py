@@ -29,6 +29,9 @@ class Verdict:
     changed: tuple[int, ...] = ()  # positions of modified arguments
 
 
+PASSED = Verdict(Outcome.PASSED)  # immutable, so one serves every passing output
+
+
 def is_numeric(value: object) -> bool:
     """Tell whether value is an ndarray of integers or reals."""
     return isinstance(value, np.ndarray) and value.dtype.kind in NUMERIC_KINDS
@@ -38,7 +41,7 @@ def value_mismatch(value: np.ndarray, expected: np.ndarray, tol: Tolerance) -> s
     """Say how value differs from expected, or return "" when it is close enough."""
     if value.shape != expected.shape:
         return f"shape {value.shape} instead of {expected.shape}"
-    if allclose(value, expected, tol):
+    if _close(value, expected, tol):
         return ""
     if not np.isfinite(value[np.isfinite(expected)]).all():
         return "NaN or infinite values where finite numbers were expected"
@@ -77,7 +80,9 @@ def mutated_args(before: tuple[np.ndarray, ...], after: tuple[np.ndarray, ...] |
         return []
     if len(after) != len(before):
         return list(range(len(before)))
-    return [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if not same_array(b, a)]
+    # An argument that came back from the sandbox byte for byte is often the array sent itself.
+    pairs = enumerate(zip(before, after, strict=True))
+    return [i for i, (b, a) in pairs if a is not b and not same_array(b, a)]
 
 
 def judge(
@@ -95,14 +100,20 @@ def judge(
     if changed:
         return Verdict(Outcome.MUTATED_INPUT, f"modified argument(s) {changed}", tuple(changed))
     reason = value_mismatch(value, expected, tol)
-    return Verdict(Outcome.WRONG_ANSWER, reason) if reason else Verdict(Outcome.PASSED)
+    return Verdict(Outcome.WRONG_ANSWER, reason) if reason else PASSED
 
 
 def same_output(value: np.ndarray, other: np.ndarray, tol: Tolerance) -> bool:
     """Tell whether two outputs agree within tolerance (used to spot known mistakes)."""
-    if value.shape != other.shape:
-        return False
-    # Most known mistakes differ already in the first element: decide those in Python.
+    return value.shape == other.shape and _close(value, other, tol)
+
+
+def _close(value: np.ndarray, other: np.ndarray, tol: Tolerance) -> bool:
+    """Compute allclose for two arrays of one shape, deciding the usual cases in Python."""
+    # Most right answers are the expected bytes exactly, and equal values are close.
+    if value.dtype == other.dtype and value.tobytes() == other.tobytes():
+        return True
+    # Most wrong answers, and known mistakes, differ already in the first element.
     if value.size and not _scalar_close(float(value.flat[0]), float(other.flat[0]), tol):
         return False
     return allclose(value, other, tol)

@@ -115,14 +115,10 @@ def grade_with_extras(
 
 def judge_results(exercise: Exercise, results: list[Returned]) -> tuple[PartResult, ...]:
     """Judge one result per test case (in the exercise's order), grouped per function."""
-    graded = [grade_test(t, r) for t, r in zip(exercise.tests, results, strict=True)]
-    return tuple(
-        PartResult(
-            f.name,
-            tuple(g for t, g in zip(exercise.tests, graded, strict=True) if t.function == f.name),
-        )
-        for f in exercise.functions
-    )
+    graded: dict[str, list[TestResult]] = {f.name: [] for f in exercise.functions}
+    for test, result in zip(exercise.tests, results, strict=True):
+        graded.setdefault(test.function, []).append(grade_test(test, result))
+    return tuple(PartResult(f.name, tuple(graded[f.name])) for f in exercise.functions)
 
 
 def run_calls(
@@ -229,10 +225,10 @@ def _matching_mistake(test: TestCase, outcome: Outcome, result: Returned) -> Mis
 
 def _visible_detail(test: TestCase, outcome: Outcome, reason: str, result: Returned) -> str:
     """Show a visible test's call with expected and actual values, or the error."""
-    call = f"{test.function}({', '.join(show_call_arg(a) for a in test.args)})"
+    call, expected = _shown_test(test)
     if outcome is Outcome.WRONG_ANSWER:
         return (
-            f"{call}: expected {show(test.expected)}, got {show(result.value)} "
+            f"{call}: expected {expected}, got {show(result.value)} "
             f"({reason}; rtol={test.tolerance.rtol:g}, atol={test.tolerance.atol:g})."
         )
     if outcome is Outcome.MUTATED_INPUT:
@@ -240,6 +236,31 @@ def _visible_detail(test: TestCase, outcome: Outcome, reason: str, result: Retur
     if outcome is Outcome.INVALID_OUTPUT:
         return f"{call} did not return an array of numbers: {reason}."
     return f"{call}: {outcome.value.replace('_', ' ')}: {reason}".rstrip(": ")
+
+
+# A test's arrays are read-only, so its call and expected value read the same in every
+# grading: format them once, not again for each failing submission (~60 µs a test).
+_shown: dict[int, tuple[TestCase, str, str]] = {}
+SHOWN_MAX = 4096
+
+
+def _shown_test(test: TestCase) -> tuple[str, str]:
+    """Return a visible test's call and expected value as feedback text, formatted once."""
+    hit = _shown.get(id(test))
+    if hit is not None and hit[0] is test and _read_only(test):
+        return hit[1], hit[2]
+    call = f"{test.function}({', '.join(show_call_arg(a) for a in test.args)})"
+    expected = show(test.expected)
+    if _read_only(test):
+        if len(_shown) >= SHOWN_MAX:
+            _shown.clear()
+        _shown[id(test)] = (test, call, expected)  # holding the test keeps its id unique
+    return call, expected
+
+
+def _read_only(test: TestCase) -> bool:
+    """Tell whether none of a test's arrays can be changed in place."""
+    return not any(a.flags.writeable for a in (*test.args, test.expected))
 
 
 def _hidden_detail(outcome: Outcome, reason: str, result: Returned) -> str:

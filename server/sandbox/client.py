@@ -81,26 +81,48 @@ def skipped_layers_from_env() -> frozenset[str]:
 # An exercise's test inputs are the same read-only arrays for every submission: encode
 # each once per process instead of once per submission (np.save costs ~20 µs an array).
 _encoded: dict[int, tuple[np.ndarray, bytes]] = {}
+# Likewise each test's whole CALL frame, its function and argument tuple being the same too.
+_framed: dict[tuple[str, int], tuple[tuple, bytes, tuple[bytes, ...]]] = {}
 ENCODED_MAX = 8192
+
+
+def frozen(array) -> bool:
+    """Tell whether an array cannot change: a read-only ndarray that owns its data."""
+    return type(array) is np.ndarray and not array.flags.writeable and array.base is None
 
 
 def encode_argument(value) -> bytes:
     """Return an argument's .npy bytes, from the cache when the array cannot change."""
     array = np.asarray(value)
-    frozen = not array.flags.writeable and array.base is None
-    if frozen and (hit := _encoded.get(id(array))) and hit[0] is array:
+    cacheable = frozen(array)
+    if cacheable and (hit := _encoded.get(id(array))) and hit[0] is array:
         return hit[1]
     encoded = frames.dump_array(array)
-    if frozen:
+    if cacheable:
         if len(_encoded) >= ENCODED_MAX:
             _encoded.clear()
         _encoded[id(array)] = (array, encoded)  # holding the array keeps its id unique
     return encoded
 
 
+def encode_call(call: Call) -> tuple[bytes, tuple[bytes, ...]]:
+    """Return a call's CALL frame and its arguments' .npy bytes, from the cache when it can."""
+    key = (call.function, id(call.args))
+    hit = _framed.get(key)
+    if hit and hit[0] is call.args and not any(a.flags.writeable for a in call.args):
+        return hit[1], hit[2]  # the same tuple holds the same arrays, checked frozen when cached
+    sent = tuple([encode_argument(a) for a in call.args])
+    framed = frames.frame(b"CALL", frames.record([call.function.encode(), *sent]))
+    if type(call.args) is tuple and all(frozen(a) for a in call.args):
+        if len(_framed) >= ENCODED_MAX:
+            _framed.clear()
+        _framed[key] = (call.args, framed, sent)  # holding the tuple keeps its id unique
+    return framed, sent
+
+
 def encode_request(
     code: str, calls: list[Call], harness: str = ""
-) -> tuple[bytes, list[list[bytes]]]:
+) -> tuple[bytes, list[tuple[bytes, ...]]]:
     """Encode the source and the calls as the frames the sandbox reads.
 
     Also return each call's encoded arguments: an argument that comes back as the same
@@ -111,9 +133,9 @@ def encode_request(
         chunks.append(frames.frame(b"HRNS", harness.encode("utf-8")))
     sent = []
     for call in calls:
-        sent.append([encode_argument(a) for a in call.args])
-        record = frames.record([call.function.encode(), *sent[-1]])
-        chunks.append(frames.frame(b"CALL", record))
+        framed, arguments = encode_call(call)
+        chunks.append(framed)
+        sent.append(arguments)
     chunks.append(frames.frame(b"END_", b""))
     return b"".join(chunks), sent
 
@@ -227,7 +249,7 @@ class Session:
         data: socket.socket,
         control: socket.socket,
         calls: list[Call],
-        sent: list[list[bytes]],
+        sent: list[tuple[bytes, ...]],
         deadline: float,
     ):
         self.data, self.control, self.deadline = data, control, deadline
@@ -244,10 +266,9 @@ class Session:
             self.data.sendall(request)
         except OSError:
             pass  # the sandbox died before reading everything: its status will say why
-        # Buffered: the results of many calls arrive in one recv, not two recvs each.
-        reader = self.data.makefile("rb", buffering=READ_BUFFER)
+        reader = FrameReader(self.data, self.deadline)
         try:
-            while (got := read_frame(self.data, self.deadline, reader)) is not None:
+            while (got := reader.read_frame()) is not None:
                 self.received += len(got[1])
                 if self.received > MAX_RESPONSE:
                     raise frames.ProtocolError("response over the cap")
@@ -257,8 +278,6 @@ class Session:
             self.cancel()
         except TimeoutError:
             self.cancel()
-        finally:
-            reader.close()
 
     def cancel(self) -> None:
         """Ask the zygote to kill this sandbox now."""
@@ -270,18 +289,17 @@ class Session:
         if self.load is None and tag == b"LOAD":
             self.load = parse_load(payload)
         elif self.load is not None and self.load[0] == OK and tag == b"RSLT":
-            if len(self.results) >= len(self.calls):
+            index = len(self.results)
+            if index >= len(self.calls):
                 raise frames.ProtocolError("more results than calls")
-            call = self.calls[len(self.results)]
-            sent = self.sent[len(self.results)]
-            self.results.append(parse_result(payload, len(self.results), call, sent))
+            self.results.append(parse_result(payload, index, self.calls[index], self.sent[index]))
         else:
             raise frames.ProtocolError(f"unexpected frame {tag!r}")
 
     def status(self) -> tuple[str, str, str]:
         """Read the zygote's final status of the run: kind, detail and captured stdout."""
         try:
-            got = read_frame(self.control, self.deadline + GRACE_SECONDS)
+            got = FrameReader(self.control, self.deadline + GRACE_SECONDS).read_frame()
             if got is None or got[0] != b"STAT":
                 return "error", "the sandbox's fork server died", ""
             kind, detail, stdout = frames.parse_record(got[1], 3, 3)
@@ -290,43 +308,53 @@ class Session:
             return "error", f"no status from the sandbox's fork server ({exc})", ""
 
 
-def recv_exact(sock: socket.socket, size: int, deadline: float, reader=None) -> bytes | None:
-    """Receive exactly size bytes (through reader if given); None at end of stream."""
-    if reader is not None:
-        sock.settimeout(max(0.001, deadline - time.monotonic()))
-        try:
-            data = reader.read(size)
-        except TimeoutError:
-            raise
-        except OSError:
-            return None
-        return data if len(data) == size else None
-    chunks, left = [], size
-    while left:
-        sock.settimeout(max(0.001, deadline - time.monotonic()))
-        try:
-            chunk = sock.recv(min(left, 1 << 20))
-        except TimeoutError:
-            raise
-        except OSError:
-            return None
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+class FrameReader:
+    """Read frames from a socket, many per recv: most frames cost no system call at all."""
 
+    def __init__(self, sock: socket.socket, deadline: float):
+        self.sock, self.deadline = sock, deadline
+        self.buffer, self.offset = b"", 0  # received bytes, and where the unread ones start
 
-def read_frame(sock: socket.socket, deadline: float, reader=None) -> tuple[bytes, bytes] | None:
-    """Read one frame; None at end of stream, including a frame cut short by a kill."""
-    header = recv_exact(sock, frames.HEADER.size, deadline, reader)
-    if header is None:
-        return None
-    tag, size = frames.HEADER.unpack(header)
-    if size > frames.MAX_FRAME:
-        raise frames.ProtocolError(f"frame of {size} bytes is over the cap")
-    payload = recv_exact(sock, size, deadline, reader)
-    return None if payload is None else (tag, payload)
+    def read_frame(self) -> tuple[bytes, bytes] | None:
+        """Read one frame; None at end of stream, including a frame cut short by a kill."""
+        header = self.recv_exact(frames.HEADER.size)
+        if header is None:
+            return None
+        tag, size = frames.HEADER.unpack(header)
+        if size > frames.MAX_FRAME:
+            raise frames.ProtocolError(f"frame of {size} bytes is over the cap")
+        payload = self.recv_exact(size)
+        return None if payload is None else (tag, payload)
+
+    def recv_exact(self, size: int) -> bytes | None:
+        """Return the next size bytes; None at end of stream."""
+        end = self.offset + size
+        if end <= len(self.buffer):
+            data, self.offset = self.buffer[self.offset : end], end
+            return data
+        return self._receive(size)
+
+    def _receive(self, size: int) -> bytes | None:
+        """Receive until size unread bytes are buffered, then return them."""
+        chunks = [self.buffer[self.offset :]]
+        have = len(chunks[0])
+        while have < size:
+            # Small frames: read ahead, for the next ones. A big one: read just its bytes,
+            # so that joining them makes the payload itself, without another copy.
+            want = READ_BUFFER if size <= READ_BUFFER else min(size - have, 1 << 20)
+            self.sock.settimeout(max(0.001, self.deadline - time.monotonic()))
+            try:
+                chunk = self.sock.recv(want)
+            except TimeoutError:
+                raise
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            have += len(chunk)
+        self.buffer, self.offset = b"".join(chunks), size
+        return self.buffer[:size]
 
 
 def parse_load(payload: bytes) -> tuple[str, str]:
@@ -338,7 +366,7 @@ def parse_load(payload: bytes) -> tuple[str, str]:
     return outcome, error.decode("utf-8", "replace")[:4000]
 
 
-def parse_result(payload: bytes, index: int, call: Call, sent: list[bytes]) -> CallResult:
+def parse_result(payload: bytes, index: int, call: Call, sent: tuple[bytes, ...]) -> CallResult:
     """Parse one RSLT frame; bad arrays make the call invalid_output."""
     nargs = len(call.args)
     header, error, *arrays = frames.parse_record(payload, 2, 2 + 1 + nargs)

@@ -50,23 +50,24 @@ def record(parts: list[bytes]) -> bytes:
 
 def parse_record(payload: bytes, min_parts: int = 0, max_parts: int = MAX_PARTS) -> list[bytes]:
     """Decode a record, checking every length against what is really there."""
-    view = memoryview(payload)
-    if len(view) < 4:
+    if type(payload) is not bytes:
+        payload = bytes(payload)  # so that its slices, the parts, are bytes too
+    end = len(payload)
+    if end < 4:
         raise ProtocolError("truncated record")
-    (count,) = U32.unpack_from(view, 0)
+    (count,) = U32.unpack_from(payload, 0)
     if not min_parts <= count <= max_parts:
         raise ProtocolError(f"record of {count} parts")
     parts, offset = [], 4
     for _ in range(count):
-        if offset + 4 > len(view):
+        start = offset + 4
+        if start > end:
             raise ProtocolError("truncated record")
-        (size,) = U32.unpack_from(view, offset)
-        offset += 4
-        if offset + size > len(view):
+        offset = start + U32.unpack_from(payload, offset)[0]
+        if offset > end:
             raise ProtocolError("truncated record")
-        parts.append(bytes(view[offset : offset + size]))
-        offset += size
-    if offset != len(view):
+        parts.append(payload[start:offset])
+    if offset != end:
         raise ProtocolError("trailing bytes after record")
     return parts
 

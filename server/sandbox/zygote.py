@@ -264,10 +264,12 @@ class Zygote:
         self.close()
 
     def watch(self, fd: int, role: str, member: Member | None) -> None:
+        """Poll fd; its events go to on_<role>(member)."""
         self.watched[fd] = (role, member)
         self.poller.register(fd, select.POLLIN)
 
     def unwatch(self, fd: int) -> None:
+        """Stop polling fd (if it was polled)."""
         if self.watched.pop(fd, None) is not None:
             self.poller.unregister(fd)
 
