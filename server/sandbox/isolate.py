@@ -309,7 +309,10 @@ def fork_student(plan: Plan, run_id: int, own_pid_ns: int) -> Started:
                 with layer("pid"):  # the zygote's next children are born here again
                     libc.setns(own_pid_ns, libc.CLONE_NEWPID)
         if pid == 0:
-            run_student(plan, run_id, host, theirs.fileno(), out_w)
+            try:
+                run_student(plan, run_id, host, theirs.fileno(), out_w)
+            finally:
+                os._exit(70)  # whatever happens, the child never runs the zygote's code
         return Started(pid, os.pidfd_open(pid), ours, out_r)
     except BaseException:
         ours.close()
@@ -421,8 +424,9 @@ def run_student(plan: Plan, run_id: int, host: int, link_fd: int, out_w: int) ->
 
     Everything that does not depend on the job is done before it comes, off the clock.
     """
-    code, link = 0, socket.socket(fileno=link_fd)
+    code = 0
     try:
+        link = socket.socket(fileno=link_fd)
         gc.disable()  # fewer copy-on-write pages until the student's code runs
         os.setsid()  # a group of its own: kill(0) reaches only what it forked itself
         close_all_but([link_fd, out_w, plan.mount_template])

@@ -492,6 +492,10 @@ def main() -> None:
     """Start the zygote on the socket fd and with the layers named on the command line."""
     fd, active, cgroup_root = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     layers = frozenset(name for name in active.split(",") if name in LAYERS)
+    # A terminal's Ctrl-C reaches the whole process group: the zygote stops when its
+    # parent closes the socket instead, and a KeyboardInterrupt must never surface in a
+    # child between fork and its isolation.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     preload()
     runner.warm_up()
     broken = ""
