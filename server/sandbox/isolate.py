@@ -434,8 +434,9 @@ def run_student(plan: Plan, run_id: int, host: int, link_fd: int, out_w: int) ->
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         try:
+            # No runner.warm_up() here: pre-faulting what the run may touch cost more CPU
+            # (3% of a grading) than the faults it saved, for ~0.5 ms of latency.
             isolate(plan, run_id, host)
-            runner.warm_up()
             restrict(plan)
         except LayerFailed as exc:  # a layer cannot be set up: the zygote stops trying
             link.send(b"F" + str(exc).encode()[:2000])

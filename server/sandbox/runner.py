@@ -175,10 +175,9 @@ def serve(fd: int) -> None:
 
 
 def warm_up() -> None:
-    """Run this module's code paths once, so their lazy imports and page copies happen now.
+    """Run this module's code paths once, so that their lazy imports happen in the zygote.
 
-    The zygote calls it before forking anything; each waiting student process calls it
-    again before its job comes, so that copy-on-write faults are not paid during the run.
+    The zygote calls it before forking anything, so no sandbox reads those from disk.
     """
     outcome, _, module = load("def f(x):\n    return x\n")
     array = frames.load_array(frames.dump_array(np.arange(3.0)))
