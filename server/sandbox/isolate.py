@@ -123,18 +123,24 @@ def write_file(path: str, text: str, dir_fd: int | None = None) -> None:
         os.close(fd)
 
 
-def cgroup_dirs(plan: Plan, run_id: int) -> tuple[str, str]:
-    """Return the memory and pids cgroup directories of one run."""
-    name = f"run-{run_id}"
+def cgroup_dirs(plan: Plan, slot: int) -> tuple[str, str]:
+    """Return the memory and pids cgroup directories of one slot (one run at a time)."""
+    name = f"slot-{slot}"
     return f"{plan.memory_cgroup}/{name}", f"{plan.pids_cgroup}/{name}"
 
 
-def join_cgroups(plan: Plan, run_id: int) -> None:
-    """Create the run's memory and pids cgroups and move this process into both."""
-    memory, pids = cgroup_dirs(plan, run_id)
-    os.mkdir(memory)
-    os.mkdir(pids)
+def make_cgroups(plan: Plan, slot: int) -> None:
+    """Create a slot's memory and pids cgroups (the zygote reuses them run after run)."""
+    memory, pids = cgroup_dirs(plan, slot)
+    for path in (memory, pids):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path)
     write_file(f"{pids}/pids.max", str(PIDS_MAX))
+
+
+def join_cgroups(plan: Plan, slot: int) -> None:
+    """Move this process into its slot's memory and pids cgroups."""
+    memory, pids = cgroup_dirs(plan, slot)
     # Through `tasks`, not `cgroup.procs`: a thread moving itself skips the global
     # threadgroup lock, whose RCU grace period costs 7-15 ms per run.
     write_file(f"{memory}/tasks", "0")
@@ -261,11 +267,11 @@ def drop_to_nobody(plan: Plan, proc_fd: int, host: int) -> None:
             write_file("self/gid_map", f"{NOBODY} {host} 1", proc_fd)
 
 
-def isolate(plan: Plan, run_id: int, host: int) -> None:
+def isolate(plan: Plan, slot: int, host: int) -> None:
     """Do, as root, everything that needs root; end as uid 65534 in the new namespaces."""
     if "cgroup" in plan.layers:
         with layer("cgroup"):
-            join_cgroups(plan, run_id)
+            join_cgroups(plan, slot)
     proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY)
     if "mount" in plan.layers:
         with layer("mount"):
@@ -293,7 +299,7 @@ class Started:
     out_r: int  # the student's stdout and stderr
 
 
-def fork_student(plan: Plan, run_id: int, own_pid_ns: int) -> Started:
+def fork_student(plan: Plan, run_id: int, slot: int, own_pid_ns: int) -> Started:
     """Fork one student process, PID 1 of a new PID namespace when that layer is on."""
     host = outside_id(os.getpid(), run_id)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -310,7 +316,7 @@ def fork_student(plan: Plan, run_id: int, own_pid_ns: int) -> Started:
                     libc.setns(own_pid_ns, libc.CLONE_NEWPID)
         if pid == 0:
             try:
-                run_student(plan, run_id, host, theirs.fileno(), out_w)
+                run_student(plan, slot, host, theirs.fileno(), out_w)
             finally:
                 os._exit(70)  # whatever happens, the child never runs the zygote's code
         return Started(pid, os.pidfd_open(pid), ours, out_r)
@@ -329,22 +335,22 @@ def send_job(link: socket.socket, job: Job, data_fd: int) -> None:
     send_with_fds(link, header, [data_fd])
 
 
-def set_memory_limit(plan: Plan, run_id: int, memory_mb: int) -> None:
+def set_memory_limit(plan: Plan, slot: int, memory_mb: int) -> None:
     """Set the run's memory cgroup limit, once its job says what it is."""
     if "cgroup" in plan.layers:
-        write_file(f"{cgroup_dirs(plan, run_id)[0]}/memory.limit_in_bytes", str(memory_mb << 20))
+        write_file(f"{cgroup_dirs(plan, slot)[0]}/memory.limit_in_bytes", str(memory_mb << 20))
 
 
-def oom_killed(plan: Plan, run_id: int) -> bool:
-    """Tell whether the run's memory cgroup's OOM killer killed a process."""
+def oom_kills(plan: Plan, slot: int) -> int:
+    """Return how many processes the slot's memory cgroup's OOM killer has killed so far."""
     if "cgroup" not in plan.layers:
-        return False
+        return 0
     try:
-        with open(f"{cgroup_dirs(plan, run_id)[0]}/memory.oom_control") as file:
+        with open(f"{cgroup_dirs(plan, slot)[0]}/memory.oom_control") as file:
             counts = dict(line.split() for line in file if len(line.split()) == 2)
     except OSError:
-        return False
-    return int(counts.get("oom_kill", 0)) > 0
+        return 0
+    return int(counts.get("oom_kill", 0))
 
 
 def end_status(wait_status: int, cpu: float, job: Job) -> tuple[str, str]:
@@ -419,7 +425,7 @@ def restrict(plan: Plan) -> None:
     os.chdir("/tmp")
 
 
-def run_student(plan: Plan, run_id: int, host: int, link_fd: int, out_w: int) -> None:
+def run_student(plan: Plan, slot: int, host: int, link_fd: int, out_w: int) -> None:
     """Isolate this fresh child, wait for its job, run the student's code; never returns.
 
     Everything that does not depend on the job is done before it comes, off the clock.
@@ -436,7 +442,7 @@ def run_student(plan: Plan, run_id: int, host: int, link_fd: int, out_w: int) ->
         try:
             # No runner.warm_up() here: pre-faulting what the run may touch cost more CPU
             # (3% of a grading) than the faults it saved, for ~0.5 ms of latency.
-            isolate(plan, run_id, host)
+            isolate(plan, slot, host)
             restrict(plan)
         except LayerFailed as exc:  # a layer cannot be set up: the zygote stops trying
             link.send(b"F" + str(exc).encode()[:2000])

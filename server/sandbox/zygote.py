@@ -135,12 +135,12 @@ def cgroup_parent(mount_root: str, controller: str) -> str:
 
 
 def remove_stale(own: str) -> None:
-    """Remove the empty run cgroups left by zygotes that were killed."""
+    """Remove the empty slot cgroups left by zygotes that were killed."""
     for entry in os.scandir(own):
         pid = entry.name.removeprefix("rubric-")
         if entry.name.startswith("rubric-") and pid.isdigit() and not alive(int(pid)):
             for run in os.scandir(entry.path):
-                if run.is_dir() and run.name.startswith("run-"):
+                if run.is_dir() and run.name.startswith(("slot-", "run-")):
                     with contextlib.suppress(OSError):
                         os.rmdir(run.path)
             with contextlib.suppress(OSError):
@@ -211,14 +211,14 @@ def moved(path: str, mounts: tuple[tuple[str, str], ...]) -> str:
 class Member:
     """One student process of the pool: starting, ready, then running its one job."""
 
-    def __init__(self, started: isolate.Started, run_id: int):
+    def __init__(self, started: isolate.Started, run_id: int, slot: int):
         self.pid, self.pidfd, self.link, self.out_r = (
             started.pid,
             started.pidfd,
             started.link,
             started.out_r,
         )
-        self.run_id = run_id
+        self.run_id, self.slot = run_id, slot
         self.state = "starting"  # -> ready -> running; "failed" once it said it cannot run
         self.job: isolate.Job | None = None
         self.control_fd = -1
@@ -243,7 +243,11 @@ class Zygote:
         self.pending: collections.deque[tuple[isolate.Job, list[int]]] = collections.deque()
         self.poller = select.poll()
         self.watched: dict[int, tuple[str, Member | None]] = {}  # fd -> (role, member)
-        self.leftover: set[int] = set()  # run ids whose cgroups are still to remove
+        # Cgroup slots: a run's memory and pids cgroups, reused by the next run once it
+        # ends (making and removing two cgroups per run cost ~0.3 ms, with kernel work).
+        self.slots = 0  # slots made, numbered from 1
+        self.free_slots: list[int] = []
+        self.oom_seen: dict[int, int] = {}  # slot -> its OOM kill count after its last run
         self.broken = ""  # why sandboxes cannot be made, once a layer failed
         self.failures = 0  # consecutive transient failures while preparing
         self.closing = False
@@ -260,7 +264,6 @@ class Zygote:
             self.enforce_deadlines()
             self.dispatch()
             self.refill()
-            self.remove_cgroups()
         self.close()
 
     def watch(self, fd: int, role: str, member: Member | None) -> None:
@@ -278,29 +281,41 @@ class Zygote:
         nearest = min(
             (m.deadline for m in self.members.values() if not m.stopped), default=math.inf
         )
-        timeout = (
-            -1 if nearest == math.inf else max(0, math.ceil((nearest - time.monotonic()) * 1000))
-        )
-        if self.leftover:
-            timeout = 50 if timeout < 0 else min(timeout, 50)
-        return timeout
+        if nearest == math.inf:
+            return -1
+        return max(0, math.ceil((nearest - time.monotonic()) * 1000))
 
     def refill(self) -> None:
         """Fork student processes until POOL_SIZE are starting or ready."""
         while not (self.broken or self.closing) and self.preparing() < POOL_SIZE:
             self.next_id += 1
             try:
-                started = isolate.fork_student(self.plan, self.next_id, self.own_pid_ns)
+                slot = self.take_slot()
+                try:
+                    started = isolate.fork_student(self.plan, self.next_id, slot, self.own_pid_ns)
+                except BaseException:
+                    self.free_slots.append(slot)
+                    raise
             except isolate.LayerFailed as exc:
                 self.broken = str(exc)
                 return
             except OSError as exc:  # out of processes or memory: try again next time round
                 self.failed(str(exc))
                 return
-            member = Member(started, self.next_id)
+            member = Member(started, self.next_id, slot)
             self.members[member.pid] = member
             self.watch(member.link.fileno(), "link", member)
             self.watch(member.pidfd, "exit", member)
+
+    def take_slot(self) -> int:
+        """Return a free cgroup slot, making a new one when none is free."""
+        if self.free_slots:
+            return self.free_slots.pop()
+        if "cgroup" in self.plan.layers:
+            with isolate.layer("cgroup"):
+                isolate.make_cgroups(self.plan, self.slots + 1)
+        self.slots += 1
+        return self.slots
 
     def preparing(self) -> int:
         """Count the members that are starting or ready."""
@@ -396,7 +411,9 @@ class Zygote:
         self.unwatch(member.pidfd)
         os.close(member.pidfd)
         os.close(member.out_r)
-        self.leftover.add(member.run_id)
+        # PID 1 reaped: the kernel has already killed and reaped the rest of its
+        # namespace, so the slot's cgroups are empty again.
+        self.free_slots.append(member.slot)
 
     def finish(self, member: Member, wait_status: int, cpu: float) -> None:
         """Send the run's status: how it ended, and its capped stdout."""
@@ -406,8 +423,10 @@ class Zygote:
         kind, detail = member.stopped, ""
         if not kind:
             kind, detail = isolate.end_status(wait_status, cpu, member.job)
-        if isolate.oom_killed(self.plan, member.run_id):
+        oom_kills = isolate.oom_kills(self.plan, member.slot)
+        if oom_kills > self.oom_seen.get(member.slot, 0):
             kind, detail = "oom", ""
+        self.oom_seen[member.slot] = oom_kills
         isolate.report(
             member.control_fd, {"kind": kind, "detail": detail, "stdout": bytes(member.output)}
         )
@@ -427,7 +446,7 @@ class Zygote:
                 continue
             member = self.ready.popleft()
             try:
-                isolate.set_memory_limit(self.plan, member.run_id, job.memory_mb)
+                isolate.set_memory_limit(self.plan, member.slot, job.memory_mb)
                 isolate.send_job(member.link, job, data_fd)
             except OSError:  # it died while ready: the next one takes the job
                 member.state = "failed"
@@ -441,36 +460,31 @@ class Zygote:
             self.watch(member.out_r, "out", member)
             self.watch(control_fd, "control", member)
 
-    def remove_cgroups(self) -> None:
-        """Remove the cgroups of finished runs; those still emptying are retried later."""
-        for run_id in list(self.leftover):
-            if self.remove_run_cgroups(run_id):
-                self.leftover.discard(run_id)
-
-    def remove_run_cgroups(self, run_id: int) -> bool:
-        """Remove one run's cgroups; False while they still hold a process."""
-        if "cgroup" not in self.plan.layers:
-            return True
-        done = True
-        for path in isolate.cgroup_dirs(self.plan, run_id):
-            try:
-                os.rmdir(path)
-            except FileNotFoundError:
-                pass
-            except OSError:
-                done = False
-        return done
-
     def close(self) -> None:
         """Remove every cgroup made here (each run has been reaped by now)."""
+        if "cgroup" not in self.plan.layers:
+            return
+        slots = range(1, self.slots + 1)
+        paths = [path for slot in slots for path in isolate.cgroup_dirs(self.plan, slot)]
         deadline = time.monotonic() + 5
-        while self.leftover and time.monotonic() < deadline:
-            self.remove_cgroups()
-            time.sleep(0.01)
+        while paths and time.monotonic() < deadline:
+            paths = [path for path in paths if not removed(path)]
+            if paths:
+                time.sleep(0.01)
         for parent in (self.plan.memory_cgroup, self.plan.pids_cgroup):
-            if parent:
-                with contextlib.suppress(OSError):
-                    os.rmdir(parent)
+            with contextlib.suppress(OSError):
+                os.rmdir(parent)
+
+
+def removed(path: str) -> bool:
+    """Remove an empty cgroup directory; False while it still holds a process."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False
+    return True
 
 
 def drain(fd: int, output: bytearray, cap: int) -> None:
