@@ -2,9 +2,12 @@
 
 Grades a fixed mix of right and wrong submissions through grade_submission (the real
 sandbox, one warm fork per run) and prints median and p99 latency, submissions per
-second with several threads, the trusted side's own cost, and peak memory.
+second with several threads, the trusted side's own cost, peak memory, and, in the same
+run, the baseline: the same calls in a fresh Python process per submission in new
+namespaces (bench/sandbox_bench.py's), so the ratio shows.
 
-    .venv/bin/python bench/grading_bench.py [--rounds 300] [--threads 2] [--check]
+    .venv/bin/python bench/grading_bench.py [--rounds 300] [--threads 2] [--baseline 20]
+        [--check]
 
 --check exits 1 when a target of issue 3 is missed (median <= 12 ms, p99 <= 40 ms,
 >= 180 submissions/s on 2 threads).
@@ -24,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.sandbox_bench import baseline_run  # noqa: E402
 from server.grading.exercise import Exercise, load_exercise  # noqa: E402
 from server.grading.grader import (  # noqa: E402
     grade_submission,
@@ -92,6 +96,18 @@ def trusted_cost_ms(exercise: Exercise, mix: list[tuple[str, str]]) -> float:
     return statistics.median(times)
 
 
+def baseline_ms(exercise: Exercise, mix: list[tuple[str, str]], count: int) -> list[float]:
+    """Latencies (ms) of the same calls, each submission in a fresh namespaced process."""
+    calls = [Call(t.function, t.args) for t in exercise.tests]
+    loadable = [code for label, code in mix if label != "syntax error"]
+    times = []
+    for i in range(count):
+        start = time.perf_counter()
+        baseline_run(loadable[i % len(loadable)], calls)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
 def descendants_peak_kb() -> dict[int, int]:
     """Return the peak resident memory (VmHWM, kB) of each living descendant process."""
     children: dict[int, list[int]] = {}
@@ -127,6 +143,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=300, help="sequential gradings")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--baseline", type=int, default=20, help="fresh-process gradings")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
 
@@ -160,6 +177,11 @@ def main() -> int:
     )
     print(f"trusted side, judging one submission: {trusted_cost_ms(exercise, mix):.2f} ms")
     print(memory_report())
+    fresh = statistics.median(baseline_ms(exercise, mix, args.baseline))
+    print(
+        f"baseline, fresh python per submission in new namespaces: median {fresh:.0f} ms "
+        f"over {args.baseline} ({fresh / figures['median_ms']:.1f}x the warm fork server)"
+    )
     missed = missed_targets(figures)
     print("targets: " + ("all met" if not missed else "missed " + ", ".join(missed)))
     return 1 if (args.check and missed) else 0
