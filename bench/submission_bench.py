@@ -1,4 +1,4 @@
-"""Submission benchmark: concurrent students submit the L2 exercise over HTTP and poll until graded.
+"""Submission benchmark: concurrent students submit the L2 exercise over HTTP, wait until graded.
 
 Runs the same load against both deployments, one after the other, and prints them
 side by side:
@@ -6,13 +6,15 @@ side by side:
   scale-out  gunicorn + PostgreSQL + Redis + 2 `rubric worker` processes, same machine
 
     .venv/bin/python bench/submission_bench.py [--seconds 8] [--clients 16] [--rate 150]
-        [--modes embedded,scaleout] [--check]
+        [--modes embedded,scaleout] [--poll wait|interval] [--check]
 
 Each mode runs three phases: closed loop (every client submits again as soon as its
 last submission is graded: the throughput), then open loop (submissions due at a
 fixed rate, latency counted from when each was due) at half the closed-loop rate and
 at the target rate. Latency is shown twice: submitted_at -> graded_at in the database,
-and from due to the poll that saw "graded" (which adds the polling interval). Half
+and from due to the answer that said "graded": with --poll wait (the default) each
+client asks once, GET /api/v1/submissions/ID?wait=10, answered when graded; with
+--poll interval it polls every 25-100 ms, which adds up to that interval. Half
 the submissions are the reference, half a registered mistake merged into it.
 Afterwards the database is read: every answered 202 must be stored and graded, none
 twice (each grader logs every result it records). Traffic goes to 127.0.0.1 only;
@@ -179,13 +181,15 @@ class Phase:
 class Student:
     """One client thread: a keep-alive connection, a token, its own submissions."""
 
-    # A grading takes ~15-25 ms: look after 25 ms, then back off to 0.1 s. Each poll
-    # costs the server ~2 ms of CPU, so finer polling would slow what it measures; the
-    # latency that counts is read from the database, not from when a poll saw it.
+    # --poll interval: a grading takes ~15-25 ms: look after 25 ms, then back off to
+    # 0.1 s. Each poll costs the server ~1-2 ms of CPU, so finer polling would slow what
+    # it measures; the latency that counts is read from the database, not from a poll.
     POLL = (0.025, 0.025, 0.05, 0.05)  # then every 0.1 s
+    # --poll wait (the default): one GET ?wait=WAIT that the server answers once graded.
+    WAIT = 10
 
-    def __init__(self, port: int, token: str, mix: list[str], seed: int):
-        self.port, self.mix, self.rng = port, mix, random.Random(seed)
+    def __init__(self, port: int, token: str, mix: list[str], seed: int, poll: str = "wait"):
+        self.port, self.mix, self.rng, self.poll = port, mix, random.Random(seed), poll
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
@@ -242,6 +246,8 @@ class Student:
         status, body = self.request("POST", SUBMIT, {"code": self.rng.choice(self.mix)})
         if status != 202:
             return f"POST {status}"
+        if self.poll == "wait":
+            return self.wait_for(body["id"])
         for delay in (*self.POLL, *[0.1] * 300):
             time.sleep(delay)
             status, view = self.request("GET", f"/api/v1/submissions/{body['id']}")
@@ -251,12 +257,29 @@ class Student:
                 return body["id"] if view["status"] == "graded" else "grader error"
         return "not graded in 30 s"
 
+    def wait_for(self, submission_id: int) -> int | str:
+        """Ask with ?wait= until graded; return its id, or what went wrong."""
+        deadline = time.perf_counter() + 30
+        while time.perf_counter() < deadline:
+            asked = time.perf_counter()
+            path = f"/api/v1/submissions/{submission_id}?wait={self.WAIT}"
+            status, view = self.request("GET", path)
+            if status != 200:
+                return f"GET {status}"
+            if view["status"] in ("graded", "error"):
+                return submission_id if view["status"] == "graded" else "grader error"
+            if time.perf_counter() - asked < self.WAIT / 2:
+                time.sleep(0.1)  # answered without waiting: every server thread was busy
+        return "not graded in 30 s"
 
-def run_phase(port: int, tokens: list[str], rate: float | None, seconds: float) -> Phase:
+
+def run_phase(
+    port: int, tokens: list[str], rate: float | None, seconds: float, poll: str = "wait"
+) -> Phase:
     """Run the students against the server for one phase."""
     mix = submissions_mix()
     phase = Phase(rate, seconds)
-    students = [Student(port, token, mix, n) for n, token in enumerate(tokens)]
+    students = [Student(port, token, mix, n, poll) for n, token in enumerate(tokens)]
     threads = [threading.Thread(target=s.run, args=(phase,)) for s in students]
     for thread in threads:
         thread.start()
@@ -384,13 +407,14 @@ def bench_mode(deployment: Deployment, args) -> dict:
         port = deployment.start(args.web_workers, args.grading_workers)
         tokens = make_students(deployment.database_url, max(args.clients, args.open_clients))
         memory = MemoryPeak(deployment.process_groups)
-        run_phase(port, tokens[:4], None, 1.5)  # warm-up: connections, fork servers
-        closed = run_phase(port, tokens[: args.clients], None, args.seconds)
+        run_phase(port, tokens[:4], None, 1.5, args.poll)  # warm-up: connections, fork servers
+        closed = run_phase(port, tokens[: args.clients], None, args.seconds, args.poll)
         # Open loop twice: at the target rate, and at half of what the closed loop reached.
         half = max(1.0, round(len(closed.accepted) / closed.elapsed / 2))
         phases = {"closed": closed, "half": None, "target": None}
-        phases["half"] = run_phase(port, tokens[: args.open_clients], half, args.seconds)
-        phases["target"] = run_phase(port, tokens[: args.open_clients], args.rate, args.seconds)
+        opened = tokens[: args.open_clients]
+        phases["half"] = run_phase(port, opened, half, args.seconds, args.poll)
+        phases["target"] = run_phase(port, opened, args.rate, args.seconds, args.poll)
         peak = memory.close()
         accepted = [i for phase in phases.values() for i in phase.accepted]
         checks = audit(deployment.database_url, accepted, [s.log for s in deployment.services])
@@ -407,7 +431,7 @@ def report(results: dict[str, dict], args) -> None:
     print(
         f"\nL2 submissions over HTTP, {os.cpu_count()} cores: gunicorn {args.web_workers} workers"
         f" x 8 threads; scale-out adds {args.grading_workers} rubric workers x 2 threads;"
-        f" {args.seconds:g} s per phase"
+        f" {args.seconds:g} s per phase; --poll {args.poll}"
     )
     print(f"  {'':46}" + "".join(f"{name:>24}" for name in names))
 
@@ -471,6 +495,12 @@ def main() -> None:
         "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/10")
+    parser.add_argument(
+        "--poll",
+        choices=["wait", "interval"],
+        default="wait",
+        help="wait: one GET ?wait= per submission; interval: poll every 25-100 ms",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
 

@@ -20,6 +20,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(config.from_environment(app.instance_path))
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A SQLite file cannot drop a connection the way a server can: pinging it at
+        # every checkout would add a query to every transaction.
+        options = app.config["SQLALCHEMY_ENGINE_OPTIONS"] | {"pool_pre_ping": False}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     app.json.sort_keys = False  # keep results in the order SPEC documents them
     if not app.testing:
         configure_logging(os.environ.get("RUBRIC_LOG_LEVEL", "INFO"))

@@ -64,4 +64,7 @@ DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
+    # Requests that may wait at once for a grading (GET /submissions/ID?wait=S) in one
+    # process; under gunicorn, its threads per worker less one (see gunicorn_conf).
+    "RUBRIC_WAIT_SLOTS": 16,
 }

@@ -19,4 +19,6 @@ def post_worker_init(worker) -> None:
     """
     from server.submissions.queue import get_queue
 
+    # A request waiting for a grading (?wait=) holds a thread: keep one for the rest.
+    worker.wsgi.config["RUBRIC_WAIT_SLOTS"] = worker.cfg.threads - 1
     get_queue(worker.wsgi)  # worker.wsgi is the Flask app made by create_app()

@@ -67,10 +67,12 @@ PATHS = {
     },
     "/submissions/{submission_id}": {
         "get": _op(
-            "A submission's status and, once graded, its result",
+            "A submission's status and, once graded, its result; with ?wait=S the answer "
+            "comes once it is graded (or failed grading), or after S seconds",
             {"200": _json("Submission")},
             404,
-            params=["submission_id"],
+            422,
+            params=["submission_id", "wait"],
         ),
     },
     "/courses/{course}/gradebook": {
@@ -354,6 +356,17 @@ DOCUMENT = {
                 "description": "a retried POST with the same key returns the first submission "
                 "instead of making a second",
                 "schema": {"type": "string", "maxLength": 128},
+            },
+            "wait": {
+                "name": "wait",
+                "in": "query",
+                "required": False,
+                "description": "long poll: hold the request until the submission is graded or "
+                "its grading failed (status graded or error), at most this many seconds (20 at "
+                "most); then answer its current state. A server with every thread but one "
+                "already waiting answers at once: then pause before asking again. 422 when "
+                "not a number of seconds >= 0",
+                "schema": {"type": "number", "minimum": 0, "maximum": 20, "default": 0},
             },
             "format": {
                 "name": "format",

@@ -26,6 +26,11 @@ BROKER_RETRY_SECONDS = 5.0
 class EmbeddedQueue:
     """Grade in threads of this process, feeding the local fork server."""
 
+    # A hand-over to this process's pool is lost only if the process dies, and then
+    # the sweep finds the submission by its submitted_at: noting the send would cost
+    # a second write transaction per submission and tell the sweep nothing new.
+    notes_sends = False
+
     def __init__(self, app: Flask):
         self.app = app
         self.pool = ThreadPoolExecutor(
@@ -73,6 +78,8 @@ class EmbeddedQueue:
 
 class CeleryQueue:
     """Send grading to `rubric worker` processes through the broker."""
+
+    notes_sends = True  # the sweep re-sends what went unnoted (e.g. Redis was down)
 
     def __init__(self, app: Flask):
         from server.submissions.celery_app import configure
@@ -132,7 +139,8 @@ def dispatch(app: Flask, submission_id: int) -> None:
     caller's 202 is true, and whatever was not sent or noted here the sweep re-sends.
     """
     try:
-        if get_queue(app).enqueue(submission_id):
+        queue = get_queue(app)
+        if queue.enqueue(submission_id) and queue.notes_sends:
             service.mark_enqueued(submission_id)
     except sa.exc.DBAPIError as exc:
         db.session.rollback()

@@ -5,9 +5,8 @@ import time
 
 from server.extensions import db
 from server.grading.demo import grade_with_demo
-from server.models import Submission
-from server.submissions import service
-from server.submissions.exercises import loaded
+from server.submissions import notify, service
+from server.submissions.exercises import loaded_version
 
 log = logging.getLogger("rubric.grading")
 
@@ -20,18 +19,21 @@ def process(submission_id: int) -> str:
         return "not_claimed"
     started = time.perf_counter()
     try:
-        submission = db.session.get(Submission, submission_id, populate_existing=True)
-        code = submission.code
-        exercise = loaded(submission.exercise)
+        # The claim brought the code and the exercise version; the version's files are
+        # read (and checked) once per process.
+        exercise = loaded_version(claim.exercise_id, claim.exercise_key)
         db.session.rollback()  # hold no transaction open while the sandbox runs
         # The exercise page's weight-decay chart comes from the same sandbox run.
-        result = grade_with_demo(exercise, code)
+        result = grade_with_demo(exercise, claim.code)
     except Exception as exc:  # the grader failed, not the student: keep it and retry
         log.exception("grader failed", extra={"submission_id": submission_id})
         db.session.rollback()
-        service.record_failure(claim, f"{type(exc).__name__}: {exc}")
+        if service.record_failure(claim, f"{type(exc).__name__}: {exc}"):
+            notify.finished(submission_id)
         return "error"
     recorded = service.record_result(claim, result)
+    if recorded:
+        notify.finished(submission_id)
     log.info(
         "graded" if recorded else "claim lost",
         extra={

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from server.extensions import db
-from server.models import Assignment, Submission, SubmissionStatus, User
+from server.models import Assignment, Exercise, Submission, SubmissionStatus, User
 from server.models.types import utcnow
 from server.scoring.policy import AttemptRefused, attempt_status
 from server.submissions.exercises import current_exercise
@@ -36,6 +36,10 @@ class Claim:
     submission_id: int
     token: str  # "PID-RANDOM": the grading process, and this claim
     tries: int  # including this one
+    # What grading needs, read by the claim's own UPDATE ... RETURNING (no second query).
+    code: str = ""
+    exercise_id: int = 0
+    exercise_key: tuple[str, str] = ("", "")  # the version's (slug, content hash)
 
 
 def claim_holder_pid(token: str) -> int:
@@ -120,33 +124,68 @@ def mark_enqueued(submission_id: int) -> None:
     db.session.commit()
 
 
+def _of_exercise(column) -> sa.ScalarSelect:
+    """A column of the claimed submission's exercise version, for the claim's RETURNING."""
+    return sa.select(column).where(Exercise.id == Submission.exercise_id).scalar_subquery()
+
+
+# The claim and the record run once per submission each: their statements are built
+# once (building one costs more CPU than SQLite takes to run it), values bound per call.
+_CLAIM = (
+    sa.update(Submission)
+    .where(
+        Submission.id == sa.bindparam("submission_id"),
+        sa.or_(
+            Submission.status == SubmissionStatus.QUEUED,
+            sa.and_(
+                Submission.status == SubmissionStatus.RUNNING,
+                Submission.lease_until < sa.bindparam("now"),
+            ),
+            sa.and_(
+                Submission.status == SubmissionStatus.ERROR,
+                Submission.retry_at <= sa.bindparam("now"),
+            ),
+        ),
+    )
+    .values(
+        status=SubmissionStatus.RUNNING,
+        claim=sa.bindparam("token"),
+        lease_until=sa.bindparam("lease_until", type_=Submission.lease_until.type),
+        started_at=sa.bindparam("now"),
+        tries=Submission.tries + 1,
+        retry_at=None,
+    )
+    .returning(
+        Submission.tries,
+        Submission.code,
+        Submission.exercise_id,
+        _of_exercise(Exercise.slug),
+        _of_exercise(Exercise.content_hash),
+    )
+)
+# Only the current holder of the claim may write: a grader whose lease ran out and
+# was re-claimed elsewhere finds no row here, so a result lands exactly once.
+_HELD = sa.update(Submission).where(
+    Submission.id == sa.bindparam("submission_id"),
+    Submission.claim == sa.bindparam("token"),
+    Submission.status == SubmissionStatus.RUNNING,
+)
+
+
 def claim(submission_id: int) -> Claim | None:
     """Take the submission for grading if nobody holds it; None when someone does."""
     now = utcnow()
     # The token names the process holding the claim, so an operator (or a fault test)
     # can tell which grader has a submission; the random part keeps it unique.
     token = f"{os.getpid()}-{secrets.token_hex(8)}"
-    claimable = sa.or_(
-        Submission.status == SubmissionStatus.QUEUED,
-        sa.and_(Submission.status == SubmissionStatus.RUNNING, Submission.lease_until < now),
-        sa.and_(Submission.status == SubmissionStatus.ERROR, Submission.retry_at <= now),
-    )
     lease = timedelta(seconds=setting("RUBRIC_GRADING_LEASE_SECONDS"))
-    tries = db.session.scalar(
-        sa.update(Submission)
-        .where(Submission.id == submission_id, claimable)
-        .values(
-            status=SubmissionStatus.RUNNING,
-            claim=token,
-            lease_until=now + lease,
-            started_at=now,
-            tries=Submission.tries + 1,
-            retry_at=None,
-        )
-        .returning(Submission.tries)
-    )
+    params = {"submission_id": submission_id, "now": now, "token": token}
+    row = db.session.execute(_CLAIM, params | {"lease_until": now + lease}).first()
     db.session.commit()
-    return Claim(submission_id, token, tries) if tries is not None else None
+    if row is None:
+        return None
+    tries, code, exercise_id, slug, content_hash = row
+    return Claim(submission_id, token, tries, code, exercise_id, (slug, content_hash))
 
 
 def record_result(claim: Claim, result: dict[str, Any]) -> bool:
@@ -169,16 +208,9 @@ def record_failure(claim: Claim, message: str) -> bool:
 
 
 def _finish(claim: Claim, **values: Any) -> bool:
-    # Only the current holder of the claim may write: a grader whose lease ran out
-    # and was re-claimed elsewhere finds no row here, so a result lands exactly once.
     result = db.session.execute(
-        sa.update(Submission)
-        .where(
-            Submission.id == claim.submission_id,
-            Submission.claim == claim.token,
-            Submission.status == SubmissionStatus.RUNNING,
-        )
-        .values(claim=None, lease_until=None, **values)
+        _HELD.values(claim=None, lease_until=None, **values),
+        {"submission_id": claim.submission_id, "token": claim.token},
     )
     db.session.commit()
     return result.rowcount == 1

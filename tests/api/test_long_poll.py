@@ -1,0 +1,145 @@
+"""GET /api/v1/submissions/ID?wait=S: one request that answers once the grading is done."""
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+import server.api.submissions as submissions_api
+from server.config import PROJECT_ROOT
+from server.extensions import db
+from server.models import Submission, SubmissionStatus
+from server.submissions import notify
+from server.submissions.exercises import loaded_version
+from server.submissions.views import submission_view
+from tests.conftest import SCALE_OUT
+from tests.scaleout.support import store_without_message
+
+URL = "/api/v1/courses/demo/assignments/l2-regularization/submissions"
+REFERENCE = (PROJECT_ROOT / "exercises" / "l2-regularization" / "reference.py").read_text()
+
+
+@pytest.fixture
+def student(demo, token_for):
+    return token_for("student@example.edu")
+
+
+def show(client, submission_id: int, headers, wait: str | float) -> tuple[float, object]:
+    started = time.monotonic()
+    response = client.get(f"/api/v1/submissions/{submission_id}?wait={wait}", headers=headers)
+    return time.monotonic() - started, response
+
+
+def test_wait_answers_once_graded_in_one_request(client, student):
+    submission_id = client.post(URL, json={"code": REFERENCE}, headers=student).json["id"]
+    elapsed, response = show(client, submission_id, student, 20)
+    assert response.status_code == 200
+    assert response.json["status"] == "graded" and response.json["score"] == 10
+    assert elapsed < 15  # answered when graded, not at the end of the wait
+    assert notify.waiting_count() == 0
+
+
+def test_wait_ends_after_the_given_seconds_when_nobody_grades(client, student):
+    submission_id = store_without_message("student@example.edu")  # no grader knows of it
+    elapsed, response = show(client, submission_id, student, 0.6)
+    assert response.status_code == 200 and response.json["status"] == "queued"
+    assert 0.55 <= elapsed < 3
+    assert notify.waiting_count() == 0
+
+
+def test_a_longer_wait_is_cut_to_the_maximum(client, student, monkeypatch):
+    monkeypatch.setattr(submissions_api, "MAX_WAIT_SECONDS", 0.3)
+    submission_id = store_without_message("student@example.edu")
+    elapsed, response = show(client, submission_id, student, 3600)
+    assert response.json["status"] == "queued" and 0.25 <= elapsed < 2
+
+
+def test_without_a_free_slot_the_answer_comes_at_once(app, client, student):
+    app.config["RUBRIC_WAIT_SLOTS"] = 0  # as a gunicorn worker with a single thread
+    app.extensions.pop("rubric_wait_slots", None)
+    submission_id = store_without_message("student@example.edu")
+    elapsed, response = show(client, submission_id, student, 5)
+    assert response.json["status"] == "queued" and elapsed < 1
+
+
+@pytest.mark.parametrize("wait", ["soon", "-1", "nan", "inf", ""])
+def test_invalid_wait_is_422(client, student, wait):
+    submission_id = store_without_message("student@example.edu")
+    _, response = show(client, submission_id, student, wait)
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "invalid_wait"
+
+
+def test_wait_does_not_show_another_students_submission(client, student, token_for):
+    submission_id = store_without_message("student@example.edu")
+    other = token_for("student2@example.edu")
+    elapsed, response = show(client, submission_id, other, 5)
+    assert response.status_code == 404 and elapsed < 1
+
+
+def test_graded_answer_is_the_submission_view(app, client, student):
+    """The stored result is sent as stored: the same JSON as the view built from the row."""
+    submission_id = client.post(URL, json={"code": REFERENCE}, headers=student).json["id"]
+    _, response = show(client, submission_id, student, 20)
+    assert response.json["status"] == "graded"
+    assert response.headers["Content-Type"] == "application/json"
+    db.session.expire_all()
+    assert response.json == submission_view(db.session.get(Submission, submission_id))
+    assert response.json["result"]["parts"]  # not an empty or missing result
+
+
+def _grade_in_database(submission_id: int) -> None:
+    """Mark a submission graded with another connection, as another process would."""
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.update(Submission)
+            .where(Submission.id == submission_id)
+            .values(status=SubmissionStatus.GRADED, score=1.0, result={"score": 1.0})
+        )
+
+
+def _wait_in_thread(app, submission_id: int, seconds: float) -> tuple[threading.Thread, list]:
+    outcome = []
+
+    def run():
+        with app.app_context():
+            started = time.monotonic()
+            finished = notify.wait_until_finished(submission_id, seconds)
+            outcome.append((finished, time.monotonic() - started))
+            db.session.remove()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_grader_in_this_process_wakes_the_waiter_at_once(app, student, monkeypatch):
+    monkeypatch.setattr(notify, "LOOK_AFTER", (30.0,))  # no look at the database meanwhile
+    submission_id = store_without_message("student@example.edu")
+    thread, outcome = _wait_in_thread(app, submission_id, 20)
+    time.sleep(0.3)
+    _grade_in_database(submission_id)
+    notify.finished(submission_id)
+    thread.join(5)
+    assert outcome and outcome[0][0] is True and outcome[0][1] < 3
+
+
+def test_a_grader_elsewhere_is_seen_in_the_database(app, student, monkeypatch):
+    monkeypatch.setattr(notify, "LOOK_AFTER", (0.05,))
+    submission_id = store_without_message("student@example.edu")
+    thread, outcome = _wait_in_thread(app, submission_id, 20)
+    time.sleep(0.3)
+    _grade_in_database(submission_id)  # and nobody in this process says so
+    thread.join(5)
+    assert outcome and outcome[0][0] is True and outcome[0][1] < 3
+
+
+@pytest.mark.skipif(SCALE_OUT, reason="checks this process's cache of exercise versions")
+def test_an_exercise_version_is_checked_against_its_hash(app, demo):
+    from server.models import Exercise
+
+    row = db.session.scalar(sa.select(Exercise).filter_by(slug="l2-regularization"))
+    assert loaded_version(row.id, (row.slug, row.content_hash)).functions
+    with pytest.raises(LookupError):
+        loaded_version(row.id, (row.slug, "0" * 64))
