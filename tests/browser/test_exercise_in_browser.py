@@ -89,6 +89,8 @@ def test_student_fixes_a_mistake_and_instructor_sees_both(live_server, browser, 
     # Restore the first attempt into the editor.
     page.get_by_role("link", name="Restore submission 1 into the editor").click()
     expect(page).to_have_url(re.compile(r"restore=\d+#editor$"))
+    # The URL changes when the new page starts loading; its editor comes a little later.
+    page.wait_for_function("document.querySelector('.CodeMirror')?.CodeMirror !== undefined")
     code = page.evaluate("document.querySelector('.CodeMirror').CodeMirror.getValue()")
     assert code == FORGOT_TWO
 
