@@ -138,6 +138,17 @@ def make_cgroups(plan: Plan, slot: int) -> None:
     write_file(f"{pids}/pids.max", str(PIDS_MAX))
 
 
+def cgroup_empty(plan: Plan, slot: int) -> bool:
+    """Tell whether no process is left in a slot's pids cgroup."""
+    if "cgroup" not in plan.layers:
+        return True
+    try:
+        with open(f"{cgroup_dirs(plan, slot)[1]}/pids.current") as file:
+            return file.read().strip() == "0"
+    except OSError:
+        return False
+
+
 def join_cgroups(plan: Plan, slot: int) -> None:
     """Move this process into its slot's memory and pids cgroups."""
     memory, pids = cgroup_dirs(plan, slot)

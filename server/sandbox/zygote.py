@@ -247,6 +247,7 @@ class Zygote:
         # ends (making and removing two cgroups per run cost ~0.3 ms, with kernel work).
         self.slots = 0  # slots made, numbered from 1
         self.free_slots: list[int] = []
+        self.draining: list[int] = []  # slots that may still hold a process (no PID layer)
         self.oom_seen: dict[int, int] = {}  # slot -> its OOM kill count after its last run
         self.broken = ""  # why sandboxes cannot be made, once a layer failed
         self.failures = 0  # consecutive transient failures while preparing
@@ -309,6 +310,9 @@ class Zygote:
 
     def take_slot(self) -> int:
         """Return a free cgroup slot, making a new one when none is free."""
+        if self.draining:
+            self.free_slots += [s for s in self.draining if isolate.cgroup_empty(self.plan, s)]
+            self.draining = [s for s in self.draining if s not in self.free_slots]
         if self.free_slots:
             return self.free_slots.pop()
         if "cgroup" in self.plan.layers:
@@ -412,8 +416,12 @@ class Zygote:
         os.close(member.pidfd)
         os.close(member.out_r)
         # PID 1 reaped: the kernel has already killed and reaped the rest of its
-        # namespace, so the slot's cgroups are empty again.
-        self.free_slots.append(member.slot)
+        # namespace, so the slot's cgroups are empty again. Without the PID layer
+        # (unsafe) what it forked may live on: such a slot waits until it is empty.
+        if "pid" in self.plan.layers:
+            self.free_slots.append(member.slot)
+        else:
+            self.draining.append(member.slot)
 
     def finish(self, member: Member, wait_status: int, cpu: float) -> None:
         """Send the run's status: how it ended, and its capped stdout."""

@@ -12,7 +12,7 @@ import pytest
 
 from server.sandbox import Limits
 from server.sandbox.client import ZYGOTE_ENV
-from tests.sandbox.conftest import call
+from tests.sandbox.conftest import FAST, call
 from tests.sandbox.probes import LIBC, errno_of, probe
 
 SERVICE_PATHS = [
@@ -394,3 +394,21 @@ def test_the_new_root_is_built_above_none_of_the_runtime_sources():
     chosen = staging_root(["/tmp/clean/.venv/lib/python3.11/site-packages/numpy", "/usr/lib"])
     assert chosen != "/tmp" and os.path.isdir(chosen)
     assert staging_root(["/root/.pyenv/lib/python3.11"]) == "/tmp"
+
+
+def test_without_the_pid_layer_a_cgroup_is_reused_only_once_empty(sandbox_without):
+    # Without a PID namespace, what a run forked outlives it in its cgroups: a run that
+    # later reused them would find its 16-process budget partly taken.
+    box = sandbox_without("pid")
+    daemons = (
+        "import os, time\ndef f(x):\n    for _ in range(10):\n        if os.fork() == 0:\n"
+        "            time.sleep(2)\n            os._exit(0)\n    return x\n"
+    )
+    forker = (
+        "import os\ndef f(x):\n    forked = 0\n    for _ in range(12):\n        try:\n"
+        "            if os.fork() == 0:\n                os._exit(0)\n            forked += 1\n"
+        "        except OSError:\n            pass\n    return x * 0 + forked\n"
+    )
+    assert box.run(daemons, [call()], FAST).results[0].outcome == "ok"
+    forked = [box.run(forker, [call()], FAST).results[0].value[0] for _ in range(6)]
+    assert forked == [12] * 6
