@@ -2,14 +2,16 @@
 
   zygote  (host PID namespace; watches the wall clock, reads stdout, reports the status)
   └── student  (PID 1 of a new PID namespace: when it exits the kernel kills whatever it
-                left; as root it joins its cgroups and builds its root, then drops to an
-                unprivileged uid in new user, network, IPC and UTS namespaces, drops every
-                capability, sets rlimits and seccomp, and waits for its job)
+                left; as root it joins its cgroups and enters a private copy of the
+                template root, then drops to an unprivileged uid in new user, IPC and UTS
+                namespaces (and network, unless the zygote's empty one is shared), drops
+                every capability, sets rlimits, Landlock and seccomp, waits for its job)
 
-One process, not a supervisor and a namespace init above the student: on this VM every
-fork+exit of the ~40 MB zygote costs ~5 ms of CPU in page-table copies, copy-on-write
-faults and unmapping, which were two thirds of a run. The student is made before its job
-exists (the zygote keeps a few prepared); the job then comes as a header and an fd.
+One process, not a supervisor and a namespace init above the student: every fork+exit
+of the ~36 MB zygote costs milliseconds of CPU on this VM (page-table copies,
+copy-on-write faults, unmapping), and those were two thirds of a run. The student is
+made before its job exists (the zygote keeps a few prepared); the job then comes as a
+header and an fd.
 """
 
 from __future__ import annotations

@@ -339,8 +339,8 @@ class Zygote:
             self.closing = True
             self.unwatch(self.conn.fileno())
             for member in list(self.ready):
+                member.state = "failed"  # not needed any more
                 self.drop_link(member)  # an idle student exits when its link closes
-            self.ready.clear()
             return
         job = isolate.parse_job(data)
         if job is None or len(fds) != 2:
