@@ -40,16 +40,15 @@ from .runner import CALL_HEADER, OUTCOME_CODES
 log = logging.getLogger("rubric.sandbox")
 
 SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
-# Load this directory as package `rubric_sandbox`, so that the zygote never runs
-# server/__init__.py (the Flask app) nor anything else of the service.
+# Make this directory package `rubric_sandbox` without running any __init__.py: the
+# zygote never runs server/__init__.py (the Flask app) nor anything else of the
+# service, nor even this module (logging, subprocess and their at-fork hooks, which
+# every child would run).
 BOOTSTRAP = """\
-import importlib.util, sys
-directory = sys.argv.pop(1)
-spec = importlib.util.spec_from_file_location(
-    "rubric_sandbox", directory + "/__init__.py", submodule_search_locations=[directory])
-package = importlib.util.module_from_spec(spec)
+import sys, types
+package = types.ModuleType("rubric_sandbox")
+package.__path__ = [sys.argv.pop(1)]
 sys.modules["rubric_sandbox"] = package
-spec.loader.exec_module(package)
 from rubric_sandbox import zygote
 zygote.main()
 """

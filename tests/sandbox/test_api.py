@@ -190,6 +190,16 @@ def test_zygote_never_imported_the_service(sandbox):
     assert result.stdout == "[]\n"
 
 
+def test_zygote_loads_only_the_sandbox_side_of_the_package(sandbox):
+    # Not the client (the trusted side), nor logging or subprocess, whose at-fork hooks
+    # every child would run.
+    code = (
+        "import sys\ndef f(x):\n    print(sorted(m for m in sys.modules if m in "
+        "('rubric_sandbox.client', 'logging', 'subprocess')))\n    return 1\n"
+    )
+    assert sandbox.run(code, [call()], FAST).stdout == "[]\n"
+
+
 def test_each_process_gets_its_own_zygote(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(
