@@ -35,6 +35,7 @@ def submission_json(submission: Submission, stored_result: str | None) -> str:
 
 
 def _fields(submission: Submission) -> dict[str, Any]:
+    """Return the fields every view of a submission has, before its result or error."""
     return {
         "id": submission.id,
         "assignment": submission.assignment.slug,
