@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.sandbox_bench import baseline_run  # noqa: E402
+from bench.sandbox_bench import baseline  # noqa: E402
 from server.grading.exercise import Exercise, load_exercise  # noqa: E402
 from server.grading.grader import (  # noqa: E402
     grade_submission,
@@ -113,13 +113,7 @@ def trusted_cost_ms(exercise: Exercise, mix: list[tuple[str, str]]) -> float:
 def baseline_ms(exercise: Exercise, mix: list[tuple[str, str]], count: int) -> list[float]:
     """Latencies (ms) of the same calls, each submission in a fresh namespaced process."""
     calls = [Call(t.function, t.args) for t in exercise.tests]
-    loadable = [code for label, code in mix if label != "syntax error"]
-    times = []
-    for i in range(count):
-        start = time.perf_counter()
-        baseline_run(loadable[i % len(loadable)], calls)
-        times.append((time.perf_counter() - start) * 1000)
-    return times
+    return baseline(calls, count, [code for label, code in mix if label != "syntax error"])
 
 
 def descendants_peak_kb() -> dict[int, int]:

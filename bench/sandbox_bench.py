@@ -135,12 +135,12 @@ def baseline_run(code: str, calls: list[Call]) -> None:
     assert session.load is not None and session.load[0] == "ok"
 
 
-def baseline(calls: list[Call], count: int) -> list[float]:
-    """Latencies (ms) of the fresh-process-per-submission baseline."""
+def baseline(calls: list[Call], count: int, submissions: list[str] = SUBMISSIONS) -> list[float]:
+    """Latencies (ms) of the fresh-process-per-submission baseline, cycling submissions."""
     latencies = []
     for i in range(count):
         start = time.perf_counter()
-        baseline_run(SUBMISSIONS[i % len(SUBMISSIONS)], calls)
+        baseline_run(submissions[i % len(submissions)], calls)
         latencies.append((time.perf_counter() - start) * 1000)
     return latencies
 
