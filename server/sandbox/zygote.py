@@ -380,8 +380,7 @@ class Zygote:
         chunk = os.read(member.out_r, 65536)
         if not chunk:
             self.unwatch(member.out_r)
-        elif len(member.output) < member.job.output_bytes:
-            member.output += chunk[: member.job.output_bytes - len(member.output)]
+        keep(member.output, chunk, member.job.output_bytes)
 
     def on_control(self, member: Member) -> None:
         """The trusted side gave up on this run (or went away): kill it now."""
@@ -500,8 +499,12 @@ def drain(fd: int, output: bytearray, cap: int) -> None:
     os.set_blocking(fd, False)
     with contextlib.suppress(BlockingIOError):
         while chunk := os.read(fd, 65536):
-            if len(output) < cap:
-                output += chunk[: cap - len(output)]
+            keep(output, chunk, cap)
+
+
+def keep(output: bytearray, chunk: bytes, cap: int) -> None:
+    """Append what fits of chunk to output, which holds at most cap bytes."""
+    output += chunk[: max(0, cap - len(output))]
 
 
 def close_fds(fds: list[int]) -> None:
