@@ -342,12 +342,6 @@ def fork_student(plan: Plan, run_id: int, slot: int, own_pid_ns: int) -> Started
         os.close(out_w)
 
 
-def send_job(link: socket.socket, job: Job, data_fd: int) -> None:
-    """Hand a ready student its job and its data channel."""
-    header = JOB.pack(JOB_MAGIC, job.wall_seconds, job.cpu_seconds, job.memory_mb, job.output_bytes)
-    send_with_fds(link, header, [data_fd])
-
-
 def set_memory_limit(plan: Plan, slot: int, memory_mb: int) -> None:
     """Set the run's memory cgroup limit, once its job says what it is."""
     if "cgroup" in plan.layers:

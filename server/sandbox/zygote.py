@@ -240,7 +240,8 @@ class Zygote:
         self.next_id = 0
         self.members: dict[int, Member] = {}  # pid -> member, until reaped
         self.ready: collections.deque[Member] = collections.deque()
-        self.pending: collections.deque[tuple[isolate.Job, list[int]]] = collections.deque()
+        # Requests not yet handed on: the job, its header as received, and its two fds.
+        self.pending: collections.deque[tuple[isolate.Job, bytes, list[int]]] = collections.deque()
         self.poller = select.poll()
         self.watched: dict[int, tuple[str, Member | None]] = {}  # fd -> (role, member)
         # Cgroup slots: a run's memory and pids cgroups, reused by the next run once it
@@ -346,7 +347,7 @@ class Zygote:
         if job is None or len(fds) != 2:
             close_fds(fds)
         else:
-            self.pending.append((job, fds))
+            self.pending.append((job, data, fds))
 
     def on_link(self, member: Member) -> None:
         """Take a student's message before its job: ready, failed (naming the layer), or gone."""
@@ -442,7 +443,7 @@ class Zygote:
     def dispatch(self) -> None:
         """Give pending requests to ready members, or the failure to every one of them."""
         while self.pending and (self.ready or self.broken or self.closing):
-            job, (data_fd, control_fd) = self.pending.popleft()
+            job, header, (data_fd, control_fd) = self.pending.popleft()
             if self.broken or self.closing:
                 detail = self.broken or "the sandbox is shutting down"
                 isolate.report(
@@ -454,11 +455,11 @@ class Zygote:
             member = self.ready.popleft()
             try:
                 isolate.set_memory_limit(self.plan, member.slot, job.memory_mb)
-                isolate.send_job(member.link, job, data_fd)
+                isolate.send_with_fds(member.link, header, [data_fd])  # parse_job checked it
             except OSError:  # it died while ready: the next one takes the job
                 member.state = "failed"
                 self.drop_link(member)
-                self.pending.appendleft((job, [data_fd, control_fd]))
+                self.pending.appendleft((job, header, [data_fd, control_fd]))
                 continue
             os.close(data_fd)
             self.drop_link(member)  # the student has all it will get
