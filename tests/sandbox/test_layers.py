@@ -12,6 +12,7 @@ import pytest
 
 from server.sandbox import Limits
 from server.sandbox.client import ZYGOTE_ENV
+from server.sandbox.isolate import OUTSIDE_ID_BASE, OUTSIDE_ID_COUNT
 from tests.sandbox.conftest import FAST, call
 from tests.sandbox.probes import LIBC, errno_of, probe
 
@@ -367,6 +368,29 @@ out['children'] = children
 """
     out = probe(sandbox, body, Limits(wall_seconds=5))
     assert out["error"] == errno.EAGAIN and out["children"] < 16
+
+
+NAMESPACES_PROBE = "out['ns'] = {n: os.readlink(f'/proc/self/ns/{n}') for n in ('user', 'uts')}\n"
+
+
+@pytest.mark.parametrize("layer", ["user", "uts"])
+def test_user_and_uts_layers_each_give_a_namespace_of_its_own(sandbox_without, layer):
+    # Without the mount layer the sandbox sees the host's /proc, so it can name its
+    # namespaces; the same sandbox with the layer off shares the host's instead.
+    host = os.readlink(f"/proc/self/ns/{layer}")
+    assert probe(sandbox_without("mount"), NAMESPACES_PROBE)["ns"][layer] != host
+    without = probe(sandbox_without("mount", layer), NAMESPACES_PROBE)["ns"]
+    assert without[layer] == host
+    assert all(ns != os.readlink(f"/proc/self/ns/{n}") for n, ns in without.items() if n != layer)
+
+
+def test_user_layer_maps_nobody_to_a_host_uid_without_privilege(sandbox_without):
+    # Inside, uid 65534; the user layer off, the same process shows its host uid: one of
+    # the run's own unprivileged ids, never root.
+    body = "out['ids'] = [os.getuid(), os.getgid()]\n"
+    assert probe(sandbox_without("mount"), body)["ids"] == [65534, 65534]
+    uid, gid = probe(sandbox_without("mount", "user"), body)["ids"]
+    assert uid == gid and OUTSIDE_ID_BASE <= uid < OUTSIDE_ID_BASE + OUTSIDE_ID_COUNT
 
 
 def test_uts_namespace_gives_its_own_hostname(sandbox_without):
