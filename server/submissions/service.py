@@ -131,6 +131,8 @@ def _of_exercise(column) -> sa.ScalarSelect:
 
 # The claim and the record run once per submission each: their statements are built
 # once (building one costs more CPU than SQLite takes to run it), values bound per call.
+# No session synchronisation: a grader holds no Submission object while it grades, and
+# evaluating the criteria against the session in Python cost ~0.3 ms per grading.
 _CLAIM = (
     sa.update(Submission)
     .where(
@@ -162,13 +164,18 @@ _CLAIM = (
         _of_exercise(Exercise.slug),
         _of_exercise(Exercise.content_hash),
     )
+    .execution_options(synchronize_session=False)
 )
 # Only the current holder of the claim may write: a grader whose lease ran out and
 # was re-claimed elsewhere finds no row here, so a result lands exactly once.
-_HELD = sa.update(Submission).where(
-    Submission.id == sa.bindparam("submission_id"),
-    Submission.claim == sa.bindparam("token"),
-    Submission.status == SubmissionStatus.RUNNING,
+_HELD = (
+    sa.update(Submission)
+    .where(
+        Submission.id == sa.bindparam("submission_id"),
+        Submission.claim == sa.bindparam("token"),
+        Submission.status == SubmissionStatus.RUNNING,
+    )
+    .execution_options(synchronize_session=False)
 )
 
 
