@@ -16,6 +16,7 @@ import numpy as np
 from server.grading.compare import judge, same_output
 from server.grading.exercise import Exercise, MistakeOutput, TestCase, show, show_call_arg
 from server.grading.result import GradingResult, Outcome, PartResult, Status, TestResult
+from server.memo import IdentityMemo
 from server.sandbox import Call, CallResult, Limits, RunResult, get_sandbox
 
 
@@ -238,29 +239,23 @@ def _visible_detail(test: TestCase, outcome: Outcome, reason: str, result: Retur
     return f"{call}: {outcome.value.replace('_', ' ')}: {reason}".rstrip(": ")
 
 
+def _read_only(test: TestCase) -> bool:
+    """Tell whether none of a test's arrays can be changed in place."""
+    return not any(a.flags.writeable for a in (*test.args, test.expected))
+
+
 # A test's arrays are read-only, so its call and expected value read the same in every
 # grading: format them once, not again for each failing submission (~60 µs a test).
-_shown: dict[int, tuple[TestCase, str, str]] = {}
-SHOWN_MAX = 4096
+_shown: IdentityMemo[tuple[str, str]] = IdentityMemo(_read_only)
 
 
 def _shown_test(test: TestCase) -> tuple[str, str]:
     """Return a visible test's call and expected value as feedback text, formatted once."""
-    hit = _shown.get(id(test))
-    if hit is not None and hit[0] is test and _read_only(test):
-        return hit[1], hit[2]
-    call = f"{test.function}({', '.join(show_call_arg(a) for a in test.args)})"
-    expected = show(test.expected)
-    if _read_only(test):
-        if len(_shown) >= SHOWN_MAX:
-            _shown.clear()
-        _shown[id(test)] = (test, call, expected)  # holding the test keeps its id unique
-    return call, expected
+    return _shown.get(test, lambda: _format_test(test))
 
 
-def _read_only(test: TestCase) -> bool:
-    """Tell whether none of a test's arrays can be changed in place."""
-    return not any(a.flags.writeable for a in (*test.args, test.expected))
+def _format_test(test: TestCase) -> tuple[str, str]:
+    return f"{test.function}({', '.join(show_call_arg(a) for a in test.args)})", show(test.expected)
 
 
 def _hidden_detail(outcome: Outcome, reason: str, result: Returned) -> str:

@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from server.memo import IdentityMemo
+
 from . import frames, libc
 from .isolate import JOB, JOB_MAGIC
 from .model import (
@@ -77,46 +79,29 @@ def skipped_layers_from_env() -> frozenset[str]:
     return frozenset(names)
 
 
-# An exercise's test inputs are the same read-only arrays for every submission: encode
-# each once per process instead of once per submission (np.save costs ~20 µs an array).
-_encoded: dict[int, tuple[np.ndarray, bytes]] = {}
-# Likewise each test's whole CALL frame, its function and argument tuple being the same too.
-_framed: dict[tuple[str, int], tuple[tuple, bytes, tuple[bytes, ...]]] = {}
-ENCODED_MAX = 8192
-
-
 def frozen(array) -> bool:
     """Tell whether an array cannot change: a read-only ndarray that owns its data."""
     return type(array) is np.ndarray and not array.flags.writeable and array.base is None
 
 
-def encode_argument(value) -> bytes:
-    """Return an argument's .npy bytes, from the cache when the array cannot change."""
-    array = np.asarray(value)
-    cacheable = frozen(array)
-    if cacheable and (hit := _encoded.get(id(array))) and hit[0] is array:
-        return hit[1]
-    encoded = frames.dump_array(array)
-    if cacheable:
-        if len(_encoded) >= ENCODED_MAX:
-            _encoded.clear()
-        _encoded[id(array)] = (array, encoded)  # holding the array keeps its id unique
-    return encoded
+def _frozen_tuple(args) -> bool:
+    return type(args) is tuple and all(frozen(a) for a in args)
+
+
+# An exercise's test inputs are the same read-only arrays, in the same tuples, in every
+# submission: encode each test's CALL frame once per process (np.save costs ~20 µs an
+# array).
+_framed: IdentityMemo[tuple[bytes, tuple[bytes, ...]]] = IdentityMemo(_frozen_tuple, 8192)
 
 
 def encode_call(call: Call) -> tuple[bytes, tuple[bytes, ...]]:
-    """Return a call's CALL frame and its arguments' .npy bytes, from the cache when it can."""
-    key = (call.function, id(call.args))
-    hit = _framed.get(key)
-    if hit and hit[0] is call.args and not any(a.flags.writeable for a in call.args):
-        return hit[1], hit[2]  # the same tuple holds the same arrays, checked frozen when cached
-    sent = tuple([encode_argument(a) for a in call.args])
-    framed = frames.frame(b"CALL", frames.record([call.function.encode(), *sent]))
-    if type(call.args) is tuple and all(frozen(a) for a in call.args):
-        if len(_framed) >= ENCODED_MAX:
-            _framed.clear()
-        _framed[key] = (call.args, framed, sent)  # holding the tuple keeps its id unique
-    return framed, sent
+    """Return a call's CALL frame and its arguments' .npy bytes (once, if they cannot change)."""
+    return _framed.get(call.args, lambda: _encode_call(call), tag=call.function)
+
+
+def _encode_call(call: Call) -> tuple[bytes, tuple[bytes, ...]]:
+    sent = tuple([frames.dump_array(np.asarray(a)) for a in call.args])
+    return frames.frame(b"CALL", frames.record([call.function.encode(), *sent])), sent
 
 
 def encode_request(

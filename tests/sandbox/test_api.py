@@ -249,15 +249,20 @@ def test_a_harness_does_not_hide_a_syntax_error_of_the_submission(sandbox):
 
 
 def test_read_only_inputs_are_encoded_once_and_writable_ones_every_time():
-    from server.sandbox.client import encode_argument
+    from server.sandbox.client import encode_call
 
     frozen = np.arange(4.0)
     frozen.flags.writeable = False
-    assert encode_argument(frozen) is encode_argument(frozen)
+    args = (frozen,)
+    assert encode_call(Call("f", args)) is encode_call(Call("f", args))
+    assert encode_call(Call("g", args)) is not encode_call(Call("f", args))  # its own frame
+    frozen.flags.writeable = True  # an array that owns its data can be made writable again
+    assert encode_call(Call("f", args)) is not encode_call(Call("f", args))
     writable = np.arange(4.0)
-    before = encode_argument(writable)
+    before = encode_call(Call("f", (writable,)))
     writable[0] = 99.0
-    assert encode_argument(writable) != before
+    assert encode_call(Call("f", (writable,))) != before
     view = np.arange(4.0)[:2]  # read-only, but its base could still change it
     view.flags.writeable = False
-    assert view.base is not None and encode_argument(view) is not encode_argument(view)
+    assert view.base is not None
+    assert encode_call(Call("f", (view,))) is not encode_call(Call("f", (view,)))
