@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from server.extensions import db
-from server.submissions import runner, service, sweep
+from server.submissions import notify, runner, service, sweep
 from server.submissions.sessions import first_line, release_session
 
 log = logging.getLogger("rubric.queue")
@@ -46,6 +46,7 @@ class EmbeddedQueue:
             if submission_id in self.waiting:
                 return True  # a second copy would only lose the claim later
             self.waiting.add(submission_id)
+        notify.grading_here(submission_id)  # its waiters here need not poll the database
         self.pool.submit(self._grade, submission_id)
         return True
 
@@ -68,6 +69,7 @@ class EmbeddedQueue:
             except Exception:  # a bug: worth its traceback; the sweep retries too
                 log.exception("grading failed", extra={"submission_id": submission_id})
             finally:
+                notify.done_here(submission_id)
                 release_session()
 
     def close(self) -> None:

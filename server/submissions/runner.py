@@ -5,7 +5,7 @@ import time
 
 from server.extensions import db
 from server.grading.demo import grade_with_demo
-from server.submissions import notify, service
+from server.submissions import service
 from server.submissions.exercises import loaded_version
 
 log = logging.getLogger("rubric.grading")
@@ -28,12 +28,9 @@ def process(submission_id: int) -> str:
     except Exception as exc:  # the grader failed, not the student: keep it and retry
         log.exception("grader failed", extra={"submission_id": submission_id})
         db.session.rollback()
-        if service.record_failure(claim, f"{type(exc).__name__}: {exc}"):
-            notify.finished(submission_id)
+        service.record_failure(claim, f"{type(exc).__name__}: {exc}")
         return "error"
     recorded = service.record_result(claim, result)
-    if recorded:
-        notify.finished(submission_id)
     log.info(
         "graded" if recorded else "claim lost",
         extra={

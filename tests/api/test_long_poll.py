@@ -143,3 +143,47 @@ def test_an_exercise_version_is_checked_against_its_hash(app, demo):
     assert loaded_version(row.id, (row.slug, row.content_hash)).functions
     with pytest.raises(LookupError):
         loaded_version(row.id, (row.slug, "0" * 64))
+
+
+@pytest.fixture
+def status_looks(app):
+    """Record each query of a submission's status: a waiter's look at the database."""
+    looks = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("SELECT submission.status"):
+            looks.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    yield looks
+    sa.event.remove(db.engine, "before_cursor_execute", seen)
+
+
+def test_while_a_grader_here_holds_it_the_waiter_does_not_poll(
+    app, student, monkeypatch, status_looks
+):
+    monkeypatch.setattr(notify, "LOOK_AFTER", (0.01,))  # would look ~100 times a second
+    monkeypatch.setattr(notify, "LOOK_WHILE_GRADED_HERE", 30.0)  # only the wake-up ends it
+    submission_id = store_without_message("student@example.edu")
+    notify.grading_here(submission_id)
+    thread, outcome = _wait_in_thread(app, submission_id, 20)
+    time.sleep(0.5)
+    _grade_in_database(submission_id)
+    notify.done_here(submission_id)
+    thread.join(5)
+    assert outcome and outcome[0][0] is True and outcome[0][1] < 3
+    assert len(status_looks) == 2  # the first look, and the one the wake-up asked for
+
+
+def test_a_grader_here_that_gives_up_hands_back_to_polling(app, student, monkeypatch):
+    monkeypatch.setattr(notify, "LOOK_AFTER", (0.05,))
+    monkeypatch.setattr(notify, "LOOK_WHILE_GRADED_HERE", 30.0)
+    submission_id = store_without_message("student@example.edu")
+    notify.grading_here(submission_id)
+    thread, outcome = _wait_in_thread(app, submission_id, 20)
+    time.sleep(0.3)
+    notify.done_here(submission_id)  # e.g. it lost the claim to a grader elsewhere
+    time.sleep(0.3)
+    _grade_in_database(submission_id)  # that one cannot say so
+    thread.join(5)
+    assert outcome and outcome[0][0] is True and outcome[0][1] < 3
