@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from celery import Celery, signals
 from flask import Flask
 
+from server.submissions import broadcast
 from server.submissions.sessions import first_line, release_session
 
 log = logging.getLogger("rubric.worker")
@@ -41,7 +42,10 @@ def grade(submission_id: int) -> str:
 
     with _flask_app.app_context():
         try:
-            return process(submission_id)
+            outcome = process(submission_id)
+            if outcome in ("graded", "error"):  # the web processes' waiters may look now
+                broadcast.announce(_flask_app.config["RUBRIC_BROKER_URL"], submission_id)
+            return outcome
         except sa.exc.DBAPIError as exc:  # the claim or record failed; the sweep retries
             log.warning(
                 "database unavailable, the sweep will retry: %s",

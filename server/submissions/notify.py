@@ -3,8 +3,10 @@
 A grader in this process (embedded mode) wakes the waiters of a submission as soon
 as it records the result. A grader elsewhere (another gunicorn worker, a `rubric
 worker`) cannot, so a waiter also looks at the database now and then; either way the
-database decides, the wake-up only says "look now". While a grader in this process
-holds the submission, the waiter looks only once a second, in case that grader died.
+database decides, the wake-up only says "look now". While someone will say when it is
+done (a grader in this process holds the submission, or this process hears the
+workers' announcements, see broadcast.py), the waiter looks only once a second, in
+case that word is lost.
 """
 
 import threading
@@ -20,14 +22,15 @@ from server.models import Submission, SubmissionStatus
 # Seconds between looks at the database while nothing in this process said "done":
 # short at first (a grading takes ~20 ms), then a cheap query every 0.2 s at most.
 LOOK_AFTER = (0.02, 0.03, 0.05, 0.1, 0.1, 0.2)
-# While a grader here holds the submission: it says when it is done, so these looks
-# are only a safety net (each costs a query; a loaded server's gradings wait ~0.5 s).
-LOOK_WHILE_GRADED_HERE = 1.0
+# While someone will say when it is done, looks are only a safety net (each costs a
+# query; on a loaded server a grading waits ~0.5 s, i.e. ~7 looks on the backoff).
+LOOK_WHEN_TOLD = 1.0
 FINISHED = (SubmissionStatus.GRADED, SubmissionStatus.ERROR)
 
 _lock = threading.Lock()
 _waiting: dict[int, tuple[threading.Event, int]] = {}  # submission id -> (event, waiters)
 _graded_here: set[int] = set()  # handed to a grader of this process, not finished by it
+_hearing_others = False  # announcements of gradings recorded elsewhere reach this process
 
 
 @contextmanager
@@ -58,6 +61,12 @@ def done_here(submission_id: int) -> None:
     with _lock:
         _graded_here.discard(submission_id)
     finished(submission_id)
+
+
+def hearing_others(live: bool) -> None:
+    """Say whether gradings recorded by other processes are announced here (broadcast.py)."""
+    global _hearing_others
+    _hearing_others = live
 
 
 def finished(submission_id: int) -> None:
@@ -108,8 +117,8 @@ def wait_until_finished(submission_id: int, seconds: float) -> bool:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            if submission_id in _graded_here:
-                pause = LOOK_WHILE_GRADED_HERE
+            if _hearing_others or submission_id in _graded_here:
+                pause = LOOK_WHEN_TOLD
             else:
                 pause = next(looks, LOOK_AFTER[-1])
             if event.wait(min(remaining, pause)):

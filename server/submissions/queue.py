@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from server.extensions import db
-from server.submissions import notify, runner, service, sweep
+from server.submissions import broadcast, notify, runner, service, sweep
 from server.submissions.sessions import first_line, release_session
 
 log = logging.getLogger("rubric.queue")
@@ -86,8 +86,10 @@ class CeleryQueue:
     def __init__(self, app: Flask):
         from server.submissions.celery_app import configure
 
-        self.celery = configure(app.config["RUBRIC_BROKER_URL"])
+        self.broker_url = app.config["RUBRIC_BROKER_URL"]
+        self.celery = configure(self.broker_url)
         self.broker_down_until = 0.0  # time.monotonic() before which we don't try
+        self.listener: broadcast.Listener | None = None
 
     def enqueue(self, submission_id: int) -> bool:
         """Publish a grading message; False when the broker is (recently was) unreachable."""
@@ -118,19 +120,30 @@ class CeleryQueue:
         except Exception:  # unreachable broker: the caller decides without the figure
             return None
 
+    def listen(self) -> None:
+        """Hear the workers' announcements of finished gradings, for this process's waiters."""
+        if self.listener is None:
+            self.listener = broadcast.Listener(self.broker_url)
+
     def close(self) -> None:
-        """Nothing runs here."""
+        """Stop listening for announcements."""
+        if self.listener is not None:
+            self.listener.stop()
 
 
 _lock = threading.Lock()
 
 
 def get_queue(app: Flask):
-    """Return this process's grading queue, made on first use."""
+    """Return this process's grading queue (a web process's), made on first use."""
     with _lock:
         if "rubric_queue" not in app.extensions:
-            broker = app.config["RUBRIC_BROKER_URL"]
-            app.extensions["rubric_queue"] = CeleryQueue(app) if broker else EmbeddedQueue(app)
+            if app.config["RUBRIC_BROKER_URL"]:
+                queue = CeleryQueue(app)
+                queue.listen()  # its long-polling requests want to hear of gradings
+            else:
+                queue = EmbeddedQueue(app)
+            app.extensions["rubric_queue"] = queue
         return app.extensions["rubric_queue"]
 
 

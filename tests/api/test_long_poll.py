@@ -1,6 +1,5 @@
 """GET /api/v1/submissions/ID?wait=S: one request that answers once the grading is done."""
 
-import threading
 import time
 
 import pytest
@@ -9,12 +8,12 @@ import sqlalchemy as sa
 import server.api.submissions as submissions_api
 from server.config import PROJECT_ROOT
 from server.extensions import db
-from server.models import Submission, SubmissionStatus
+from server.models import Submission
 from server.submissions import notify
 from server.submissions.exercises import loaded_version
 from server.submissions.views import submission_view
 from tests.conftest import SCALE_OUT
-from tests.scaleout.support import store_without_message
+from tests.scaleout.support import grade_in_database, store_without_message, wait_in_thread
 
 URL = "/api/v1/courses/demo/assignments/l2-regularization/submissions"
 REFERENCE = (PROJECT_ROOT / "exercises" / "l2-regularization" / "reference.py").read_text()
@@ -89,37 +88,12 @@ def test_graded_answer_is_the_submission_view(app, client, student):
     assert response.json["result"]["parts"]  # not an empty or missing result
 
 
-def _grade_in_database(submission_id: int) -> None:
-    """Mark a submission graded with another connection, as another process would."""
-    with db.engine.begin() as conn:
-        conn.execute(
-            sa.update(Submission)
-            .where(Submission.id == submission_id)
-            .values(status=SubmissionStatus.GRADED, score=1.0, result={"score": 1.0})
-        )
-
-
-def _wait_in_thread(app, submission_id: int, seconds: float) -> tuple[threading.Thread, list]:
-    outcome = []
-
-    def run():
-        with app.app_context():
-            started = time.monotonic()
-            finished = notify.wait_until_finished(submission_id, seconds)
-            outcome.append((finished, time.monotonic() - started))
-            db.session.remove()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
-
-
 def test_a_grader_in_this_process_wakes_the_waiter_at_once(app, student, monkeypatch):
     monkeypatch.setattr(notify, "LOOK_AFTER", (30.0,))  # no look at the database meanwhile
     submission_id = store_without_message("student@example.edu")
-    thread, outcome = _wait_in_thread(app, submission_id, 20)
+    thread, outcome = wait_in_thread(app, submission_id, 20)
     time.sleep(0.3)
-    _grade_in_database(submission_id)
+    grade_in_database(submission_id)
     notify.finished(submission_id)
     thread.join(5)
     assert outcome and outcome[0][0] is True and outcome[0][1] < 3
@@ -128,9 +102,9 @@ def test_a_grader_in_this_process_wakes_the_waiter_at_once(app, student, monkeyp
 def test_a_grader_elsewhere_is_seen_in_the_database(app, student, monkeypatch):
     monkeypatch.setattr(notify, "LOOK_AFTER", (0.05,))
     submission_id = store_without_message("student@example.edu")
-    thread, outcome = _wait_in_thread(app, submission_id, 20)
+    thread, outcome = wait_in_thread(app, submission_id, 20)
     time.sleep(0.3)
-    _grade_in_database(submission_id)  # and nobody in this process says so
+    grade_in_database(submission_id)  # and nobody in this process says so
     thread.join(5)
     assert outcome and outcome[0][0] is True and outcome[0][1] < 3
 
@@ -163,12 +137,12 @@ def test_while_a_grader_here_holds_it_the_waiter_does_not_poll(
     app, student, monkeypatch, status_looks
 ):
     monkeypatch.setattr(notify, "LOOK_AFTER", (0.01,))  # would look ~100 times a second
-    monkeypatch.setattr(notify, "LOOK_WHILE_GRADED_HERE", 30.0)  # only the wake-up ends it
+    monkeypatch.setattr(notify, "LOOK_WHEN_TOLD", 30.0)  # only the wake-up ends it
     submission_id = store_without_message("student@example.edu")
     notify.grading_here(submission_id)
-    thread, outcome = _wait_in_thread(app, submission_id, 20)
+    thread, outcome = wait_in_thread(app, submission_id, 20)
     time.sleep(0.5)
-    _grade_in_database(submission_id)
+    grade_in_database(submission_id)
     notify.done_here(submission_id)
     thread.join(5)
     assert outcome and outcome[0][0] is True and outcome[0][1] < 3
@@ -177,13 +151,13 @@ def test_while_a_grader_here_holds_it_the_waiter_does_not_poll(
 
 def test_a_grader_here_that_gives_up_hands_back_to_polling(app, student, monkeypatch):
     monkeypatch.setattr(notify, "LOOK_AFTER", (0.05,))
-    monkeypatch.setattr(notify, "LOOK_WHILE_GRADED_HERE", 30.0)
+    monkeypatch.setattr(notify, "LOOK_WHEN_TOLD", 30.0)
     submission_id = store_without_message("student@example.edu")
     notify.grading_here(submission_id)
-    thread, outcome = _wait_in_thread(app, submission_id, 20)
+    thread, outcome = wait_in_thread(app, submission_id, 20)
     time.sleep(0.3)
     notify.done_here(submission_id)  # e.g. it lost the claim to a grader elsewhere
     time.sleep(0.3)
-    _grade_in_database(submission_id)  # that one cannot say so
+    grade_in_database(submission_id)  # that one cannot say so
     thread.join(5)
     assert outcome and outcome[0][0] is True and outcome[0][1] < 3

@@ -2,6 +2,8 @@
 
 import http.client
 import json
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import sqlalchemy as sa
 from server.config import PROJECT_ROOT
 from server.extensions import db
 from server.models import Submission, SubmissionStatus
+from server.submissions import notify
 from tests.scaleout.processes import LOGS
 
 COURSE = "/api/v1/courses/demo"
@@ -132,3 +135,29 @@ def recorded_results(since: dict[Path, int]) -> Counter:
 def duplicates(values) -> list:
     """Return the values seen more than once."""
     return [value for value, count in Counter(values).items() if count > 1]
+
+
+def grade_in_database(submission_id: int) -> None:
+    """Mark a submission graded with another connection, as another process would."""
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.update(Submission)
+            .where(Submission.id == submission_id)
+            .values(status=SubmissionStatus.GRADED, score=1.0, result={"score": 1.0})
+        )
+
+
+def wait_in_thread(app, submission_id: int, seconds: float) -> tuple[threading.Thread, list]:
+    """Long-poll for a submission in a thread; the list gets (finished, seconds taken)."""
+    outcome = []
+
+    def run():
+        with app.app_context():
+            started = time.monotonic()
+            finished = notify.wait_until_finished(submission_id, seconds)
+            outcome.append((finished, time.monotonic() - started))
+            db.session.remove()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome

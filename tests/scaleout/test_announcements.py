@@ -1,0 +1,57 @@
+"""Workers announce finished gradings over Redis; each web process wakes its own waiters."""
+
+import time
+
+import pytest
+
+from server.submissions import broadcast, notify
+from server.submissions.queue import get_queue
+from tests.conftest import BROKER_URL
+from tests.scaleout.support import (
+    REFERENCE,
+    SUBMIT,
+    grade_in_database,
+    store_without_message,
+    wait_in_thread,
+)
+
+
+@pytest.fixture
+def listening(app, cluster, demo, monkeypatch):
+    """This process hears announcements, and its waiters could not see a result otherwise."""
+    monkeypatch.setattr(notify, "LOOK_AFTER", (30.0,))
+    monkeypatch.setattr(notify, "LOOK_WHEN_TOLD", 30.0)
+    listener = get_queue(app).listener  # what every scale-out web process starts
+    assert listener is not None and listener.live.wait(5), "never subscribed"
+    return listener
+
+
+def test_an_announcement_wakes_the_waiter_at_once(app, listening):
+    submission_id = store_without_message("student@example.edu")
+    thread, outcome = wait_in_thread(app, submission_id, 20)
+    time.sleep(0.3)
+    grade_in_database(submission_id)
+    broadcast.announce(BROKER_URL, submission_id)  # as the worker that graded it does
+    thread.join(10)
+    assert outcome and outcome[0][0] is True and outcome[0][1] < 5
+
+
+def test_a_worker_announces_what_it_graded(app, client, listening, token_for):
+    headers = token_for("student@example.edu")
+    submission_id = client.post(SUBMIT, json={"code": REFERENCE}, headers=headers).json["id"]
+    started = time.monotonic()
+    response = client.get(f"/api/v1/submissions/{submission_id}?wait=20", headers=headers)
+    assert response.json["status"] == "graded"
+    assert time.monotonic() - started < 10  # woken by the worker, not at the end of the wait
+
+
+def test_announcements_of_another_database_are_not_heard(app, listening):
+    other = BROKER_URL.rsplit("/", 1)[0] + "/15"
+    assert broadcast.channel(other) != broadcast.channel(BROKER_URL)
+    submission_id = store_without_message("student@example.edu")
+    thread, outcome = wait_in_thread(app, submission_id, 3)
+    time.sleep(0.3)
+    grade_in_database(submission_id)
+    broadcast.announce(other, submission_id)  # another deployment on the same Redis
+    thread.join(10)
+    assert outcome and outcome[0][1] > 2.5  # not woken: it saw the result at the wait's end
