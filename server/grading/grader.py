@@ -255,6 +255,7 @@ def _shown_test(test: TestCase) -> tuple[str, str]:
 
 
 def _format_test(test: TestCase) -> tuple[str, str]:
+    """Format a test's call and expected value as feedback shows them."""
     return f"{test.function}({', '.join(show_call_arg(a) for a in test.args)})", show(test.expected)
 
 

@@ -85,6 +85,7 @@ def frozen(array) -> bool:
 
 
 def _frozen_tuple(args) -> bool:
+    """Tell whether a call's arguments are a tuple of arrays that cannot change."""
     return type(args) is tuple and all(frozen(a) for a in args)
 
 
@@ -100,6 +101,7 @@ def encode_call(call: Call) -> tuple[bytes, tuple[bytes, ...]]:
 
 
 def _encode_call(call: Call) -> tuple[bytes, tuple[bytes, ...]]:
+    """Encode a call's arguments as .npy and the whole call as a CALL frame."""
     sent = tuple([frames.dump_array(np.asarray(a)) for a in call.args])
     return frames.frame(b"CALL", frames.record([call.function.encode(), *sent])), sent
 
