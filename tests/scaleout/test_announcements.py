@@ -7,6 +7,7 @@ import pytest
 from server.submissions import broadcast, notify
 from server.submissions.queue import get_queue
 from tests.conftest import BROKER_URL
+from tests.scaleout.processes import free_port, redis_server, wait_until
 from tests.scaleout.support import (
     REFERENCE,
     SUBMIT,
@@ -55,3 +56,25 @@ def test_announcements_of_another_database_are_not_heard(app, listening):
     broadcast.announce(other, submission_id)  # another deployment on the same Redis
     thread.join(10)
     assert outcome and outcome[0][1] > 2.5  # not woken: it saw the result at the wait's end
+
+
+def test_a_listener_hears_again_once_redis_returns(cluster, tmp_path, monkeypatch):
+    monkeypatch.setattr(broadcast, "RETRY_SECONDS", (0.1,))
+    heard = []
+    monkeypatch.setattr(notify, "finished", heard.append)
+    port = free_port()
+    server = redis_server(port, tmp_path, name="announcements-redis").start()
+    url = f"redis://127.0.0.1:{port}/0"
+    listener = broadcast.Listener(url)
+    try:
+        assert listener.live.wait(5)
+        server.stop()
+        wait_until(lambda: not listener.live.is_set(), 10, "the listener to lose Redis")
+        broadcast.announce(url, 41)  # lost, and no error for the worker that announced it
+        server.start()
+        assert listener.live.wait(10), "it never subscribed again"
+        broadcast.announce(url, 42)
+        wait_until(lambda: heard == [42], 10, "the announcement after the restart")
+    finally:
+        listener.stop()
+        server.stop()
