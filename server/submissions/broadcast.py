@@ -88,8 +88,10 @@ class Listener:
 
     def _heard(self, live: bool) -> None:
         """Say whether announcements reach this process, here and to the waiters."""
+        if live == self.live.is_set():
+            return
         if live:
             self.live.set()
         else:
             self.live.clear()
-        notify.hearing_others(live)
+        notify.listener_live(live)

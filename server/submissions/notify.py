@@ -30,7 +30,7 @@ FINISHED = (SubmissionStatus.GRADED, SubmissionStatus.ERROR)
 _lock = threading.Lock()
 _waiting: dict[int, tuple[threading.Event, int]] = {}  # submission id -> (event, waiters)
 _graded_here: set[int] = set()  # handed to a grader of this process, not finished by it
-_hearing_others = False  # announcements of gradings recorded elsewhere reach this process
+_listeners_live = 0  # listeners through which gradings recorded elsewhere are announced here
 
 
 @contextmanager
@@ -63,10 +63,11 @@ def done_here(submission_id: int) -> None:
     finished(submission_id)
 
 
-def hearing_others(live: bool) -> None:
-    """Say whether gradings recorded by other processes are announced here (broadcast.py)."""
-    global _hearing_others
-    _hearing_others = live
+def listener_live(live: bool) -> None:
+    """A listener (broadcast.py) began, or stopped, hearing gradings recorded elsewhere."""
+    global _listeners_live
+    with _lock:
+        _listeners_live += 1 if live else -1
 
 
 def finished(submission_id: int) -> None:
@@ -117,7 +118,7 @@ def wait_until_finished(submission_id: int, seconds: float) -> bool:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            if _hearing_others or submission_id in _graded_here:
+            if _listeners_live > 0 or submission_id in _graded_here:
                 pause = LOOK_WHEN_TOLD
             else:
                 pause = next(looks, LOOK_AFTER[-1])

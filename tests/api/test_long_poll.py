@@ -161,3 +161,24 @@ def test_a_grader_here_that_gives_up_hands_back_to_polling(app, student, monkeyp
     grade_in_database(submission_id)  # that one cannot say so
     thread.join(5)
     assert outcome and outcome[0][0] is True and outcome[0][1] < 3
+
+
+def test_waiters_count_on_announcements_while_any_listener_hears_them(
+    app, student, monkeypatch, status_looks
+):
+    monkeypatch.setattr(notify, "LOOK_AFTER", (0.01,))
+    monkeypatch.setattr(notify, "LOOK_WHEN_TOLD", 30.0)
+    notify.listener_live(True)
+    notify.listener_live(True)
+    notify.listener_live(False)  # one of two listeners lost Redis; the other still hears
+    try:
+        submission_id = store_without_message("student@example.edu")
+        thread, outcome = wait_in_thread(app, submission_id, 20)
+        time.sleep(0.5)
+        grade_in_database(submission_id)
+        notify.finished(submission_id)  # what the live listener does when announced
+        thread.join(5)
+    finally:
+        notify.listener_live(False)
+    assert outcome and outcome[0][0] is True
+    assert len(status_looks) == 2
