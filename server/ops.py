@@ -11,8 +11,18 @@ bp = Blueprint("ops", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    """Report whether the database and broker answer and the fork server is warm."""
-    checks = {"database": _database(), "broker": _broker(), "sandbox": _sandbox()}
+    """Report whether the database and broker answer and the fork server is warm.
+
+    Also whether finished gradings are announced to this process (scale-out): without
+    that, long-polling requests learn of results by looking at the database, a little
+    later; slower, not unhealthy.
+    """
+    checks = {
+        "database": _database(),
+        "broker": _broker(),
+        "sandbox": _sandbox(),
+        "announcements": _announcements(),
+    }
     healthy = (
         checks["database"] == "ok"
         and checks["broker"] in ("ok", "not configured")
@@ -55,6 +65,16 @@ def _sandbox() -> str:
     except SandboxUnavailable as exc:
         return f"unavailable: {exc}"
     return "warm"
+
+
+def _announcements() -> str:
+    """Say how this process hears of gradings finished elsewhere (broadcast.py)."""
+    if not current_app.config["RUBRIC_BROKER_URL"]:
+        return "in process"  # the grading threads are in this process
+    listener = getattr(current_app.extensions.get("rubric_queue"), "listener", None)
+    if listener is None:
+        return "not listening"  # no queue yet: gunicorn's workers make theirs at boot
+    return "listening" if listener.live.is_set() else "reconnecting"
 
 
 @bp.get("/metrics")

@@ -2,6 +2,7 @@
 
 import time
 
+from server.submissions.queue import get_queue
 from tests.api.test_submissions import REFERENCE, URL, wait_graded
 from tests.conftest import SCALE_OUT, make_app
 
@@ -11,7 +12,21 @@ def test_healthz_reports_database_and_warm_sandbox(client, app):
     assert response.status_code == 200
     # Scale-out: the web process reaches Redis, and the fork servers live in the workers.
     broker, sandbox = ("ok", "in workers") if SCALE_OUT else ("not configured", "warm")
-    assert response.json["checks"] == {"database": "ok", "broker": broker, "sandbox": sandbox}
+    announcements = "not listening" if SCALE_OUT else "in process"  # no queue made yet
+    assert response.json["checks"] == {
+        "database": "ok",
+        "broker": broker,
+        "sandbox": sandbox,
+        "announcements": announcements,
+    }
+
+
+def test_healthz_says_whether_announcements_reach_this_process(client, app):
+    get_queue(app)  # what each gunicorn worker does at boot
+    if SCALE_OUT:
+        assert app.extensions["rubric_queue"].listener.live.wait(5)
+    checks = client.get("/healthz").json["checks"]
+    assert checks["announcements"] == ("listening" if SCALE_OUT else "in process")
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
