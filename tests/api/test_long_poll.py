@@ -1,6 +1,7 @@
 """GET /api/v1/submissions/ID?wait=S: one request that answers once the grading is done."""
 
 import time
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from server.submissions import notify
 from server.submissions.exercises import loaded_version
 from server.submissions.views import submission_view
 from tests.conftest import SCALE_OUT
-from tests.scaleout.support import grade_in_database, store_without_message, wait_in_thread
+from tests.scaleout.support import graded, store_without_message, wait_while
 
 URL = "/api/v1/courses/demo/assignments/l2-regularization/submissions"
 REFERENCE = (PROJECT_ROOT / "exercises" / "l2-regularization" / "reference.py").read_text()
@@ -91,22 +92,18 @@ def test_graded_answer_is_the_submission_view(app, client, student):
 def test_a_grader_in_this_process_wakes_the_waiter_at_once(app, student, monkeypatch):
     monkeypatch.setattr(notify, "LOOK_AFTER", (30.0,))  # no look at the database meanwhile
     submission_id = store_without_message("student@example.edu")
-    thread, outcome = wait_in_thread(app, submission_id, 20)
-    time.sleep(0.3)
-    grade_in_database(submission_id)
-    notify.finished(submission_id)
-    thread.join(5)
-    assert outcome and outcome[0][0] is True and outcome[0][1] < 3
+    finished, seconds = wait_while(
+        app, submission_id, 20, 0.3, graded(submission_id), partial(notify.finished, submission_id)
+    )
+    assert finished is True and seconds < 3
 
 
 def test_a_grader_elsewhere_is_seen_in_the_database(app, student, monkeypatch):
     monkeypatch.setattr(notify, "LOOK_AFTER", (0.05,))
     submission_id = store_without_message("student@example.edu")
-    thread, outcome = wait_in_thread(app, submission_id, 20)
-    time.sleep(0.3)
-    grade_in_database(submission_id)  # and nobody in this process says so
-    thread.join(5)
-    assert outcome and outcome[0][0] is True and outcome[0][1] < 3
+    # Graded, and nobody in this process says so.
+    finished, seconds = wait_while(app, submission_id, 20, 0.3, graded(submission_id))
+    assert finished is True and seconds < 3
 
 
 @pytest.mark.skipif(SCALE_OUT, reason="checks this process's cache of exercise versions")
@@ -140,12 +137,10 @@ def test_while_a_grader_here_holds_it_the_waiter_does_not_poll(
     monkeypatch.setattr(notify, "LOOK_WHEN_TOLD", 30.0)  # only the wake-up ends it
     submission_id = store_without_message("student@example.edu")
     notify.grading_here(submission_id)
-    thread, outcome = wait_in_thread(app, submission_id, 20)
-    time.sleep(0.5)
-    grade_in_database(submission_id)
-    notify.done_here(submission_id)
-    thread.join(5)
-    assert outcome and outcome[0][0] is True and outcome[0][1] < 3
+    finished, seconds = wait_while(
+        app, submission_id, 20, 0.5, graded(submission_id), partial(notify.done_here, submission_id)
+    )
+    assert finished is True and seconds < 3
     assert len(status_looks) == 2  # the first look, and the one the wake-up asked for
 
 
@@ -154,13 +149,17 @@ def test_a_grader_here_that_gives_up_hands_back_to_polling(app, student, monkeyp
     monkeypatch.setattr(notify, "LOOK_WHEN_TOLD", 30.0)
     submission_id = store_without_message("student@example.edu")
     notify.grading_here(submission_id)
-    thread, outcome = wait_in_thread(app, submission_id, 20)
-    time.sleep(0.3)
-    notify.done_here(submission_id)  # e.g. it lost the claim to a grader elsewhere
-    time.sleep(0.3)
-    grade_in_database(submission_id)  # that one cannot say so
-    thread.join(5)
-    assert outcome and outcome[0][0] is True and outcome[0][1] < 3
+    # The grader here gives up (e.g. it lost the claim), and the one elsewhere cannot say.
+    finished, seconds = wait_while(
+        app,
+        submission_id,
+        20,
+        0.3,
+        partial(notify.done_here, submission_id),
+        0.3,
+        graded(submission_id),
+    )
+    assert finished is True and seconds < 3
 
 
 def test_waiters_count_on_announcements_while_any_listener_hears_them(
@@ -173,12 +172,16 @@ def test_waiters_count_on_announcements_while_any_listener_hears_them(
     notify.listener_live(False)  # one of two listeners lost Redis; the other still hears
     try:
         submission_id = store_without_message("student@example.edu")
-        thread, outcome = wait_in_thread(app, submission_id, 20)
-        time.sleep(0.5)
-        grade_in_database(submission_id)
-        notify.finished(submission_id)  # what the live listener does when announced
-        thread.join(5)
+        # notify.finished is what the live listener does when the grading is announced.
+        finished, _ = wait_while(
+            app,
+            submission_id,
+            20,
+            0.5,
+            graded(submission_id),
+            partial(notify.finished, submission_id),
+        )
     finally:
         notify.listener_live(False)
-    assert outcome and outcome[0][0] is True
+    assert finished is True
     assert len(status_looks) == 2

@@ -137,18 +137,26 @@ def duplicates(values) -> list:
     return [value for value, count in Counter(values).items() if count > 1]
 
 
-def grade_in_database(submission_id: int) -> None:
-    """Mark a submission graded with another connection, as another process would."""
-    with db.engine.begin() as conn:
-        conn.execute(
-            sa.update(Submission)
-            .where(Submission.id == submission_id)
-            .values(status=SubmissionStatus.GRADED, score=1.0, result={"score": 1.0})
-        )
+def graded(submission_id: int):
+    """A step that marks a submission graded with another connection, as another process would."""
+
+    def mark() -> None:
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.update(Submission)
+                .where(Submission.id == submission_id)
+                .values(status=SubmissionStatus.GRADED, score=1.0, result={"score": 1.0})
+            )
+
+    return mark
 
 
-def wait_in_thread(app, submission_id: int, seconds: float) -> tuple[threading.Thread, list]:
-    """Long-poll for a submission in a thread; the list gets (finished, seconds taken)."""
+def wait_while(app, submission_id: int, seconds: float, *steps) -> tuple[bool, float]:
+    """Long-poll for a submission in a thread while the steps run; return how it ended.
+
+    A step is a pause in seconds or a callable. Returns whether the wait saw the
+    submission finished, and how long it took.
+    """
     outcome = []
 
     def run():
@@ -160,4 +168,8 @@ def wait_in_thread(app, submission_id: int, seconds: float) -> tuple[threading.T
 
     thread = threading.Thread(target=run)
     thread.start()
-    return thread, outcome
+    for step in steps:
+        time.sleep(step) if isinstance(step, int | float) else step()
+    thread.join(10)
+    assert outcome, "the waiter has not returned"
+    return outcome[0]

@@ -1,6 +1,7 @@
 """Workers announce finished gradings over Redis; each web process wakes its own waiters."""
 
 import time
+from functools import partial
 
 import pytest
 
@@ -11,9 +12,9 @@ from tests.scaleout.processes import free_port, redis_server, wait_until
 from tests.scaleout.support import (
     REFERENCE,
     SUBMIT,
-    grade_in_database,
+    graded,
     store_without_message,
-    wait_in_thread,
+    wait_while,
 )
 
 
@@ -29,12 +30,10 @@ def listening(app, cluster, demo, monkeypatch):
 
 def test_an_announcement_wakes_the_waiter_at_once(app, listening):
     submission_id = store_without_message("student@example.edu")
-    thread, outcome = wait_in_thread(app, submission_id, 20)
-    time.sleep(0.3)
-    grade_in_database(submission_id)
-    broadcast.announce(BROKER_URL, submission_id)  # as the worker that graded it does
-    thread.join(10)
-    assert outcome and outcome[0][0] is True and outcome[0][1] < 5
+    # Graded, then announced as the worker that graded it does.
+    announced = partial(broadcast.announce, BROKER_URL, submission_id)
+    finished, seconds = wait_while(app, submission_id, 20, 0.3, graded(submission_id), announced)
+    assert finished is True and seconds < 5
 
 
 def test_a_worker_announces_what_it_graded(app, client, listening, token_for):
@@ -50,12 +49,10 @@ def test_announcements_of_another_database_are_not_heard(app, listening):
     other = BROKER_URL.rsplit("/", 1)[0] + "/15"
     assert broadcast.channel(other) != broadcast.channel(BROKER_URL)
     submission_id = store_without_message("student@example.edu")
-    thread, outcome = wait_in_thread(app, submission_id, 3)
-    time.sleep(0.3)
-    grade_in_database(submission_id)
-    broadcast.announce(other, submission_id)  # another deployment on the same Redis
-    thread.join(10)
-    assert outcome and outcome[0][1] > 2.5  # not woken: it saw the result at the wait's end
+    # Graded, then announced by another deployment on the same Redis.
+    announced = partial(broadcast.announce, other, submission_id)
+    _, seconds = wait_while(app, submission_id, 3, 0.3, graded(submission_id), announced)
+    assert seconds > 2.5  # not woken: it saw the result at the wait's end
 
 
 def test_a_listener_hears_again_once_redis_returns(cluster, tmp_path, monkeypatch):
