@@ -2,12 +2,15 @@
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 
 from server.config import PROJECT_ROOT
 from server.extensions import db
 from server.models import Assignment, Submission, SubmissionStatus
+from server.models.types import utcnow
+from server.submissions import runner, service
 from server.submissions.queue import get_queue
 from tests.scaleout.support import store_without_message
 
@@ -151,6 +154,37 @@ def test_full_course_queue_answers_429(client, student, app):
 def _queued_row() -> int:
     """Store a queued submission directly, as if no grader had picked it up yet."""
     return store_without_message("student2@example.edu")
+
+
+def test_a_failed_grader_keeps_the_submission_in_error_and_schedules_a_retry(
+    app, demo, monkeypatch
+):
+    def engine_down(exercise, code):
+        raise RuntimeError("engine down")
+
+    monkeypatch.setattr(runner, "grade_with_demo", engine_down)
+    submission_id = _queued_row()
+    before = utcnow()
+    assert runner.process(submission_id) == "error"
+    db.session.expire_all()
+    row = db.session.get(Submission, submission_id)
+    assert row.status == SubmissionStatus.ERROR and row.error == "RuntimeError: engine down"
+    assert row.tries == 1 and row.claim is None and row.lease_until is None
+    assert row.score is None and row.result is None and row.graded_at is None
+    assert before + timedelta(seconds=5) <= row.retry_at <= utcnow() + timedelta(seconds=5)
+    assert service.claim(submission_id) is None  # not before its retry is due
+    # The last try leaves it in error for good, for an instructor to see. (Held as if
+    # claimed a last time; made due, a scale-out worker's sweep could take it first.)
+    row.status, row.claim = SubmissionStatus.RUNNING, "1-last"
+    row.lease_until = utcnow() + timedelta(minutes=1)
+    db.session.commit()
+    last = service.Claim(submission_id, "1-last", tries=service.MAX_TRIES)
+    assert service.record_failure(last, "RuntimeError: still down")
+    db.session.expire_all()
+    row = db.session.get(Submission, submission_id)
+    assert row.status == SubmissionStatus.ERROR and row.error == "RuntimeError: still down"
+    assert row.retry_at is None and row.claim is None
+    assert service.claim(submission_id) is None
 
 
 def test_attempt_limit_counts_submissions(client, student):
