@@ -1,10 +1,12 @@
 """The Celery side: one task, `rubric.grade`, run by `rubric worker` processes."""
 
+import functools
 import logging
 import threading
 
 import sqlalchemy as sa
 from celery import Celery, signals
+from celery.worker.consumer import Consumer as CeleryConsumer
 from flask import Flask
 
 from server.submissions import broadcast
@@ -14,6 +16,30 @@ log = logging.getLogger("rubric.worker")
 celery = Celery("rubric")
 QUEUE = "rubric-grading"
 _flask_app: Flask | None = None
+_sweeper = None  # this worker's, once it is ready
+# Between attempts to reach a lost broker: the first wait, how much each next one
+# adds, the longest. Kombu's default grows to 30 s: a worker would notice a Redis
+# that came back up to half a minute late, and gave up after 100 attempts.
+RECONNECT_SECONDS = (0.5, 0.5, 2.0)
+
+
+class Consumer(CeleryConsumer):
+    """Celery's consumer, retrying a lost broker every 2 s at most, and for ever.
+
+    Once reconnected it wakes the sweep: what was stored while the broker was down
+    was never sent, and can be now.
+    """
+
+    def ensure_connected(self, conn):
+        first, step, longest = RECONNECT_SECONDS
+        conn.ensure_connection = functools.partial(
+            conn.ensure_connection, interval_start=first, interval_step=step, interval_max=longest
+        )
+        conn = super().ensure_connected(conn)
+        if _sweeper is not None:
+            _sweeper.queue.broker_is_back()
+            _sweeper.wake()
+        return conn
 
 
 def configure(broker_url: str) -> Celery:
@@ -29,6 +55,8 @@ def configure(broker_url: str) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_timeout=2,
         broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,  # a grading worker has nothing else to do
+        worker_consumer=f"{__name__}:Consumer",
         broker_transport_options={"visibility_timeout": 300},
         worker_hijack_root_logger=False,
     )
@@ -85,5 +113,6 @@ def _on_ready(**_kwargs) -> None:
     from server.submissions.queue import CeleryQueue
     from server.submissions.sweep import Sweeper
 
+    global _sweeper
     threading.Thread(target=get_sandbox, name="rubric-warmup", daemon=True).start()
-    Sweeper(_flask_app, CeleryQueue(_flask_app))
+    _sweeper = Sweeper(_flask_app, CeleryQueue(_flask_app))

@@ -107,6 +107,10 @@ class CeleryQueue:
             return False
         return True
 
+    def broker_is_back(self) -> None:
+        """Try the broker again now, not after BROKER_RETRY_SECONDS (it answered elsewhere)."""
+        self.broker_down_until = 0.0
+
     def backlog(self) -> int | None:
         """How many messages wait in the broker for a worker; None when it cannot tell."""
         from server.submissions.celery_app import QUEUE

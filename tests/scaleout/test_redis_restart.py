@@ -4,9 +4,10 @@ The shared Redis is never touched: this test runs its own redis-server, worker a
 gunicorn on a database of its own, so no other grader can rescue its submissions.
 """
 
+import re
 import time
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -25,8 +26,16 @@ def private(cluster, databases, seeded_database, tmp_path):
     """A redis-server, a worker and a gunicorn of this test's own, on a new database."""
     url = databases.clone(seeded_database)
     port = free_port()
-    # A real rate limit, so its counters (kept in Redis) are exercised while Redis is down.
-    env = service_env(url, f"redis://127.0.0.1:{port}/0", RUBRIC_SUBMISSION_RATE="100/minute")
+    # A real rate limit, so its counters (kept in Redis) are exercised while Redis is down;
+    # the sweep's production settings, so that only a prompt reconnection, not a
+    # test-short grace period, gets the outage's submissions graded soon.
+    env = service_env(
+        url,
+        f"redis://127.0.0.1:{port}/0",
+        RUBRIC_SUBMISSION_RATE="100/minute",
+        RUBRIC_REQUEUE_AFTER_SECONDS="30",
+        RUBRIC_SWEEP_SECONDS="5",
+    )
     app = make_app(url)
     with ExitStack() as stack, app.app_context():
         parts = SimpleNamespace(
@@ -59,13 +68,21 @@ def test_submissions_made_while_redis_is_down_are_graded_after_it_returns(privat
     assert time.monotonic() - started < 8
     waiting = submissions()[1:]
     assert [row.status for row in waiting] == [SubmissionStatus.QUEUED] * 6
+    time.sleep(max(0.0, started + OUTAGE_SECONDS - time.monotonic()))
 
     restarted_at = datetime.now(UTC)
     private.redis.start()
-    # The worker reconnects (Celery backs off by up to a few seconds), and its sweep
-    # re-sends what the web process could not publish.
+    # The worker reconnects (it tries every 2 s at most), and once reconnected its
+    # sweep re-sends at once what the web process could not publish.
     rows = wait_until(lambda: all_graded(7), 45, "the submissions made during the outage")
     for row in rows[1:]:
         assert row.graded_at > restarted_at
         assert row.tries == 1
     assert [row.score for row in rows[1:]] == [7.5, 10.0] * 3
+    assert max(row.graded_at for row in rows) - restarted_at < timedelta(seconds=8)
+    waits = [float(s) for s in RETRY_LINE.findall(private.worker.log.read_text())]
+    assert len(waits) >= 3 and max(waits) <= 2.0, waits
+
+
+OUTAGE_SECONDS = 7  # long enough for Celery's own backoff to reach 4 s, then 6 s
+RETRY_LINE = re.compile(r"Trying again in ([0-9.]+) seconds?")
