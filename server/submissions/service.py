@@ -181,8 +181,8 @@ _HELD = (
     )
     .values(claim=None, lease_until=None)
 )
-# What each outcome sets besides that; the values come as parameters named after
-# their columns.
+# What each outcome sets besides that; its values are bound as new_<column>
+# (a bound parameter may not take a column's own name).
 _RECORD = _HELD.values(
     status=SubmissionStatus.GRADED,
     error="",
