@@ -41,18 +41,25 @@ def get_course(user: User, slug: str) -> Course:
     return course
 
 
+# One query for the course, the assignment and the user's enrollment: this sits on
+# the path of every attempt and submission, so it is built once and only bound.
+_ASSIGNMENT_FOR = (
+    sa.select(Course, Assignment, Enrollment.role)
+    .outerjoin(
+        Assignment, (Assignment.course_id == Course.id) & (Assignment.slug == sa.bindparam("slug"))
+    )
+    .outerjoin(
+        Enrollment,
+        (Enrollment.course_id == Course.id) & (Enrollment.user_id == sa.bindparam("user_id")),
+    )
+    .where(Course.slug == sa.bindparam("course_slug"))
+)
+
+
 def get_assignment(user: User, course_slug: str, slug: str) -> Assignment:
     """Return an assignment of a course the user belongs to."""
-    # One query for the course, the assignment and the user's enrollment: this sits
-    # on the path of every attempt and submission.
-    row = db.session.execute(
-        sa.select(Course, Assignment, Enrollment.role)
-        .outerjoin(Assignment, (Assignment.course_id == Course.id) & (Assignment.slug == slug))
-        .outerjoin(
-            Enrollment, (Enrollment.course_id == Course.id) & (Enrollment.user_id == user.id)
-        )
-        .where(Course.slug == course_slug)
-    ).first()
+    params = {"slug": slug, "user_id": user.id, "course_slug": course_slug}
+    row = db.session.execute(_ASSIGNMENT_FOR, params).first()
     if row is None or (row.role is None and user.role != Role.ADMIN):
         raise NotFound(f"no course {course_slug!r}")
     if row.Assignment is None:

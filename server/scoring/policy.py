@@ -27,15 +27,23 @@ class AttemptStatus:
     refusal: AttemptRefused | None
 
 
+# Per kind of assignment, the count of a student's attempts (built once: every
+# submission and attempt asks).
+_USED = {
+    kind: sa.select(sa.func.count(model.id)).where(
+        model.assignment_id == sa.bindparam("assignment_id"),
+        model.user_id == sa.bindparam("user_id"),
+    )
+    for kind, model in ((AssignmentKind.QUIZ, QuizAttempt), (AssignmentKind.EXERCISE, Submission))
+}
+
+
 def attempt_status(
     assignment: Assignment, user: User, now: datetime | None = None
 ) -> AttemptStatus:
     """Count a student's attempts and check the limit and the due date."""
-    model = QuizAttempt if assignment.kind == AssignmentKind.QUIZ else Submission
     used = db.session.scalar(
-        sa.select(sa.func.count(model.id)).where(
-            model.assignment_id == assignment.id, model.user_id == user.id
-        )
+        _USED[assignment.kind], {"assignment_id": assignment.id, "user_id": user.id}
     )
     limit = assignment.attempt_limit
     left = None if limit is None else max(0, limit - used)

@@ -19,14 +19,17 @@ _checked_lock = threading.Lock()
 CHECKED_VERSIONS = 256
 
 
+_NEWEST = (
+    sa.select(Exercise)
+    .where(Exercise.slug == sa.bindparam("slug"))
+    .order_by(Exercise.version.desc())
+    .limit(1)
+)
+
+
 def current_exercise(assignment: Assignment) -> Exercise:
     """Return the newest synced version of the assignment's exercise."""
-    row = db.session.scalar(
-        sa.select(Exercise)
-        .where(Exercise.slug == assignment.content_slug)
-        .order_by(Exercise.version.desc())
-        .limit(1)
-    )
+    row = db.session.scalar(_NEWEST, {"slug": assignment.content_slug})
     if row is None:
         raise LookupError(f"exercise {assignment.content_slug!r} has not been synced")
     return row

@@ -100,15 +100,18 @@ def _check_code(code: str) -> None:
         raise SubmissionRefused("code_too_large", f"the code is larger than {limit} bytes")
 
 
-def _check_course_queue(assignment: Assignment) -> None:
-    waiting = db.session.scalar(
-        sa.select(sa.func.count(Submission.id))
-        .join(Assignment)
-        .where(
-            Assignment.course_id == assignment.course_id,
-            Submission.status.in_([SubmissionStatus.QUEUED, SubmissionStatus.RUNNING]),
-        )
+_WAITING_IN_COURSE = (
+    sa.select(sa.func.count(Submission.id))
+    .join(Assignment)
+    .where(
+        Assignment.course_id == sa.bindparam("course_id"),
+        Submission.status.in_([SubmissionStatus.QUEUED, SubmissionStatus.RUNNING]),
     )
+)
+
+
+def _check_course_queue(assignment: Assignment) -> None:
+    waiting = db.session.scalar(_WAITING_IN_COURSE, {"course_id": assignment.course_id})
     cap = setting("RUBRIC_COURSE_QUEUE_CAP")
     if waiting >= cap:
         raise SubmissionRefused(
