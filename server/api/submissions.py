@@ -50,6 +50,11 @@ def create_submission(course: str, slug: str):
 
 # The longest a GET may wait for a grading (?wait=S); a longer wish waits this long.
 MAX_WAIT_SECONDS = 20.0
+# The result's JSON text as stored (CAST: PostgreSQL's driver would decode it), passed
+# through to the answer; built once, as every poll of a graded submission runs it.
+_STORED_RESULT = sa.select(sa.cast(Submission.result, sa.Text)).where(
+    Submission.id == sa.bindparam("submission_id")
+)
 
 
 @bp.get("/submissions/<int:submission_id>")
@@ -74,10 +79,7 @@ def show_submission(submission_id: int):
             submission = db.session.get(Submission, submission_id, populate_existing=True)
     stored_result = None
     if submission.status == SubmissionStatus.GRADED:
-        # The result's JSON text as stored (CAST: PostgreSQL's driver would decode it).
-        stored_result = db.session.scalar(
-            sa.select(sa.cast(Submission.result, sa.Text)).where(Submission.id == submission_id)
-        )
+        stored_result = db.session.scalar(_STORED_RESULT, {"submission_id": submission_id})
     body = submission_json(submission, stored_result)
     return current_app.response_class(body, mimetype="application/json")
 
