@@ -119,15 +119,20 @@ def _check_course_queue(assignment: Assignment) -> None:
         )
 
 
+SUBMISSION, EXERCISE = Submission.__table__, Exercise.__table__
+# Run for every message sent (each POST with workers, each re-send): built once, like
+# the claim and the record below.
+_SENT = (
+    sa.update(SUBMISSION)
+    .where(SUBMISSION.c.id == sa.bindparam("submission_id"))
+    .values(enqueued_at=sa.bindparam("sent_at", type_=SUBMISSION.c.enqueued_at.type))
+)
+
+
 def mark_enqueued(submission_id: int) -> None:
     """Note that a grading message was sent, so the sweep waits before sending another."""
-    db.session.execute(
-        sa.update(Submission).where(Submission.id == submission_id).values(enqueued_at=utcnow())
-    )
+    db.session.execute(_SENT, {"submission_id": submission_id, "sent_at": utcnow()})
     db.session.commit()
-
-
-SUBMISSION, EXERCISE = Submission.__table__, Exercise.__table__
 
 
 def _of_exercise(column: sa.Column) -> sa.ScalarSelect:
