@@ -7,6 +7,7 @@ from flask import Flask
 from server import config
 from server.extensions import csrf, db, limiter, login_manager, migrate
 from server.logs import configure_logging
+from server.models.types import json_text, json_value
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -20,6 +21,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(config.from_environment(app.instance_path))
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "json_serializer": json_text,
+        "json_deserializer": json_value,
+        **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+    }
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # A SQLite file cannot drop a connection the way a server can: pinging it at
         # every checkout would add a query to every transaction.
