@@ -27,6 +27,7 @@ W0 = 3.0
 # The data loss ½(w − TARGET)² pulls the weight towards TARGET while λ pulls it to 0:
 # the weight settles at TARGET / (1 + 2λ), so each λ visibly ends somewhere else.
 TARGET = 1.0
+SIGNIFICANT = 6  # digits of each point drawn: the chart needs no more, the JSON is smaller
 # Trusted-authored, but it runs in the sandbox after the student's file, so what it
 # returns is as untrusted as any output. It steps every λ at once (one call per step,
 # not one per step and λ: 11 times less sandbox time), then re-steps the last λ alone
@@ -116,7 +117,6 @@ def assemble(exercise: Exercise, returned, lams=LAMS, steps: int = STEPS) -> dic
     """Check the sandbox's trajectories and put them beside the reference's."""
     (result,) = returned
     value, error = result.value, _failure(result, steps, len(lams))
-    columns = value.astype(np.float64).T.tolist() if not error else [None] * len(lams)
     return {
         "function": FUNCTION,
         "lams": list(lams),
@@ -125,7 +125,7 @@ def assemble(exercise: Exercise, returned, lams=LAMS, steps: int = STEPS) -> dic
         "w0": W0,
         "target": TARGET,
         "reference": reference_trajectories(exercise, lams, steps),
-        "student": [None if c is None else [_point(x) for x in c] for c in columns],
+        "student": [None] * len(lams) if error else _points(value.T),
         "student_error": error,
     }
 
@@ -145,7 +145,7 @@ def _reference_points(exercise: Exercise, lam: float, steps: int) -> list[float 
     for _ in range(steps):
         w = exercise.call_reference(FUNCTION, w, w - target, lr, np.array(lam))
         out.append(float(np.asarray(w, dtype=np.float64).reshape(-1)[0]))
-    return [_point(x) for x in out]
+    return _points(np.array(out))
 
 
 def _failure(returned, steps: int, count: int) -> str:
@@ -160,4 +160,31 @@ def _failure(returned, steps: int, count: int) -> str:
 
 def _point(x: float) -> float | None:
     """Round for a chart; None for NaN or infinity (JSON has neither)."""
-    return float(f"{x:.6g}") if math.isfinite(x) else None
+    return float(f"{x:.{SIGNIFICANT}g}") if math.isfinite(x) else None
+
+
+def _points(values: np.ndarray) -> list:
+    """Round every value as _point does, at once: 1,111 by one call each cost ~0.5 ms.
+
+    An integer divided by an exact power of ten (up to 1e22) rounds once, to the double
+    nearest the decimal, as float() of the formatted digits does. Values too small or
+    too large for that, NaN and infinity go through _point one by one.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    size = np.abs(values)
+    plain = (size == 0) | ((size >= 1e-15) & (size < 1e15))
+    with np.errstate(invalid="ignore"):
+        exponent = np.floor(np.log10(np.where(plain & (size > 0), size, 1.0)))
+        decimals = SIGNIFICANT - 1 - exponent  # between -9 and 20
+        scale = 10.0 ** np.abs(decimals)
+        rounded = np.where(
+            decimals >= 0, np.rint(values * scale) / scale, np.rint(values / scale) * scale
+        )
+    points = rounded.tolist()
+    for index in np.argwhere(~plain):
+        *outer, last = index
+        row = points
+        for i in outer:
+            row = row[i]
+        row[last] = _point(float(values[tuple(index)]))
+    return points

@@ -1,10 +1,20 @@
 """The weight-decay demo: the student's trajectory from the sandbox, the reference's trusted."""
 
 import json
+import math
 
+import numpy as np
 import pytest
 
-from server.grading.demo import LAMS, STEPS, TARGET, grade_with_demo, trajectories
+from server.grading.demo import (
+    LAMS,
+    STEPS,
+    TARGET,
+    _point,
+    _points,
+    grade_with_demo,
+    trajectories,
+)
 
 
 def test_reference_code_follows_the_reference_and_settles_where_theory_says(l2, reference_source):
@@ -85,3 +95,13 @@ def test_a_step_that_is_not_elementwise_in_lam_is_still_drawn_as_it_behaves(l2):
     assert demo["student_error"] == ""
     for mine, reference in zip(demo["student"], demo["reference"], strict=True):
         assert mine == pytest.approx(reference)
+
+
+def test_points_round_all_at_once_exactly_as_one_by_one():
+    rng = np.random.default_rng(7)
+    wide = rng.normal(size=(40, 250)) * 10.0 ** rng.integers(-20, 20, size=(40, 250))
+    wide.flat[:8] = [0.0, -0.0, math.nan, math.inf, -math.inf, 5e-324, 1e300, 0.5]
+    expected = [[_point(x) for x in row] for row in wide.tolist()]
+    assert _points(wide) == expected
+    assert _points(wide[3]) == expected[3]
+    assert [repr(x) for x in _points(wide[0])[:2]] == ["0.0", "-0.0"]
