@@ -16,11 +16,15 @@ class Forbidden(PermissionError):
 
 def course_role(user: User, course: Course) -> Role | None:
     """Return the user's role in a course (admins count as instructors), or None."""
+    return _role_in(user, course.id)
+
+
+def _role_in(user: User, course_id: int) -> Role | None:
     if user.role == Role.ADMIN:
         return Role.INSTRUCTOR
     return db.session.scalar(
         sa.select(Enrollment.role).where(
-            Enrollment.course_id == course.id, Enrollment.user_id == user.id
+            Enrollment.course_id == course_id, Enrollment.user_id == user.id
         )
     )
 
@@ -88,6 +92,9 @@ def enroll(user: User, course: Course, role: Role = Role.STUDENT) -> Enrollment:
 
 def can_see_submission(user: User, submission: Submission) -> bool:
     """A student sees their own submissions; an instructor those of their course."""
-    if submission.user_id == user.id:
-        return True
-    return course_role(user, submission.assignment.course) == Role.INSTRUCTOR
+    return can_see_work_of(user, submission.user_id, submission.assignment.course_id)
+
+
+def can_see_work_of(user: User, owner_id: int, course_id: int) -> bool:
+    """A student sees their own work; an instructor that of their course."""
+    return owner_id == user.id or _role_in(user, course_id) == Role.INSTRUCTOR

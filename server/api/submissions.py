@@ -2,26 +2,24 @@
 
 import math
 
-import sqlalchemy as sa
 from flask import current_app, g, request
 
 from server.api import bp
 from server.api.assignments import json_body
 from server.api.auth import token_required
 from server.api.errors import ApiError
-from server.courses import NotFound, can_see_submission, get_assignment
+from server.courses import NotFound, can_see_work_of, get_assignment
 from server.extensions import (
     SUBMISSION_SCOPE,
-    db,
     limiter,
     submission_rate,
     submission_rate_off,
 )
-from server.models import AssignmentKind, Submission, SubmissionStatus
+from server.models import AssignmentKind, SubmissionStatus
 from server.submissions.notify import wait_slots, wait_until_finished
 from server.submissions.queue import dispatch
 from server.submissions.service import submit
-from server.submissions.views import submission_json, submission_view
+from server.submissions.views import shown_submission, submission_json, submission_view
 
 
 def _user_key() -> str:
@@ -50,11 +48,6 @@ def create_submission(course: str, slug: str):
 
 # The longest a GET may wait for a grading (?wait=S); a longer wish waits this long.
 MAX_WAIT_SECONDS = 20.0
-# The result's JSON text as stored (CAST: PostgreSQL's driver would decode it), passed
-# through to the answer; built once, as every poll of a graded submission runs it.
-_STORED_RESULT = sa.select(sa.cast(Submission.result, sa.Text)).where(
-    Submission.id == sa.bindparam("submission_id")
-)
 
 
 @bp.get("/submissions/<int:submission_id>")
@@ -66,22 +59,18 @@ def show_submission(submission_id: int):
     whichever comes first: one request instead of a poll every few milliseconds.
     """
     wait = _wait_seconds()
-    submission = db.session.get(Submission, submission_id)
-    if submission is None or not can_see_submission(g.user, submission):
+    shown = shown_submission(submission_id)
+    if shown is None or not can_see_work_of(g.user, shown.user_id, shown.course_id):
         raise NotFound(f"no submission {submission_id}")
-    if wait and submission.status not in (SubmissionStatus.GRADED, SubmissionStatus.ERROR):
+    if wait and shown.status not in (SubmissionStatus.GRADED, SubmissionStatus.ERROR):
         slots = wait_slots(current_app)
         if slots.acquire(blocking=False):  # else every other thread waits: answer now
             try:
                 wait_until_finished(submission_id, wait)
             finally:
                 slots.release()
-            submission = db.session.get(Submission, submission_id, populate_existing=True)
-    stored_result = None
-    if submission.status == SubmissionStatus.GRADED:
-        stored_result = db.session.scalar(_STORED_RESULT, {"submission_id": submission_id})
-    body = submission_json(submission, stored_result)
-    return current_app.response_class(body, mimetype="application/json")
+            shown = shown_submission(submission_id)
+    return current_app.response_class(submission_json(shown), mimetype="application/json")
 
 
 def _wait_seconds() -> float:

@@ -100,27 +100,38 @@ def waiting_count() -> int:
 def wait_until_finished(submission_id: int, seconds: float) -> bool:
     """Wait up to `seconds` for the submission to be graded (or to fail grading).
 
-    Holds no database transaction or connection while it waits. Returns whether it
-    finished.
+    Call it after seeing the submission unfinished. Holds no database transaction or
+    connection while it waits. Returns whether it finished.
     """
     deadline = time.monotonic() + seconds
     looks = iter(LOOK_AFTER)
     # Watch before the first look: a result recorded between the look and the wait
     # sets the event, so the wait returns at once instead of missing it.
     with _watching(submission_id) as event:
+        # A grader of this process that still holds it will set the event when done,
+        # so the caller's own look stands for the first one.
+        look = not _held_here(submission_id)
         while True:
-            status = db.session.scalar(
-                sa.select(Submission.status).where(Submission.id == submission_id)
-            )
+            status = db.session.scalar(_STATUS, {"submission_id": submission_id}) if look else None
             db.session.rollback()  # give the connection back while waiting
             if status in FINISHED:
                 return True
+            look = True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            if _listeners_live > 0 or submission_id in _graded_here:
+            if _listeners_live > 0 or _held_here(submission_id):
                 pause = LOOK_WHEN_TOLD
             else:
                 pause = next(looks, LOOK_AFTER[-1])
             if event.wait(min(remaining, pause)):
                 event.clear()  # the look below decides; a stale wake-up must not spin
+
+
+_STATUS = sa.select(Submission.status).where(Submission.id == sa.bindparam("submission_id"))
+
+
+def _held_here(submission_id: int) -> bool:
+    """Tell whether a grader of this process has the submission and will say when done."""
+    with _lock:
+        return submission_id in _graded_here

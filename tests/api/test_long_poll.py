@@ -141,7 +141,22 @@ def test_while_a_grader_here_holds_it_the_waiter_does_not_poll(
         app, submission_id, 20, 0.5, graded(submission_id), partial(notify.done_here, submission_id)
     )
     assert finished is True and seconds < 3
-    assert len(status_looks) == 2  # the first look, and the one the wake-up asked for
+    # Only the look the wake-up asked for: the caller's own look stands for the first.
+    assert len(status_looks) == 1
+
+
+def test_a_grader_here_that_finished_before_the_wait_began_is_seen_at_once(
+    app, student, monkeypatch, status_looks
+):
+    monkeypatch.setattr(notify, "LOOK_AFTER", (30.0,))
+    monkeypatch.setattr(notify, "LOOK_WHEN_TOLD", 30.0)
+    submission_id = store_without_message("student@example.edu")
+    notify.grading_here(submission_id)
+    graded(submission_id)()
+    notify.done_here(submission_id)  # between the caller's look and its wait: no waiter yet
+    started = time.monotonic()
+    assert notify.wait_until_finished(submission_id, 20) is True
+    assert time.monotonic() - started < 3 and len(status_looks) == 1
 
 
 def test_a_grader_here_that_gives_up_hands_back_to_polling(app, student, monkeypatch):
