@@ -55,43 +55,62 @@ def setting(name: str) -> Any:
 def submit(assignment: Assignment, user: User, code: str, key: str | None = None) -> Submission:
     """Store a submission (committed) or raise SubmissionRefused / AttemptRefused.
 
-    With an idempotency key, a retried request returns the first submission.
+    With an idempotency key, a retried request returns the first submission. It is
+    looked up only when storing fails or is refused, not before every first request:
+    the key is unique per user, so a repeated one cannot be stored twice.
     """
-    if key and (earlier := _by_key(user, key)):
-        return earlier
-    _check_code(code)
-    _check_course_queue(assignment)
-    exercise = current_exercise(assignment)
-    for _ in range(NUMBER_RETRIES):
-        status = attempt_status(assignment, user)
-        if status.refusal:
-            raise status.refusal
-        submission = Submission(
-            assignment=assignment,
-            user=user,
-            exercise=exercise,
-            number=status.used + 1,
-            code=code,
-            idempotency_key=key,
-            max_score=exercise.max_score,
-        )
-        db.session.add(submission)
-        try:
-            db.session.commit()
-            return submission
-        except IntegrityError:
-            db.session.rollback()
-            if key and (earlier := _by_key(user, key)):
-                return earlier
+    try:
+        _check_code(code)
+        _check_course_queue(assignment)
+        exercise = current_exercise(assignment)
+        for _ in range(NUMBER_RETRIES):
+            status = attempt_status(assignment, user)
+            if status.refusal:
+                raise status.refusal
+            try:
+                return _store(assignment, user, exercise, status.used + 1, code, key)
+            except IntegrityError:  # the number was taken meanwhile, or the key is known
+                db.session.rollback()
+                if key and (earlier := _by_key(user, key)):
+                    return earlier
+    except AttemptRefused:
+        if key and (earlier := _by_key(user, key)):
+            return earlier
+        raise
     raise SubmissionRefused("conflict", "too many simultaneous submissions; try again")
 
 
-def _by_key(user: User, key: str) -> Submission | None:
-    return db.session.scalar(
-        sa.select(Submission).where(
-            Submission.user_id == user.id, Submission.idempotency_key == key
-        )
+def _store(
+    assignment: Assignment, user: User, exercise: Exercise, number: int, code: str, key: str | None
+) -> Submission:
+    """INSERT the submission and commit; the row comes back by RETURNING, not a flush."""
+    submission = db.session.scalar(
+        _INSERT,
+        [
+            {
+                "assignment_id": assignment.id,
+                "user_id": user.id,
+                "exercise_id": exercise.id,
+                "number": number,
+                "code": code,
+                "idempotency_key": key,
+                "max_score": exercise.max_score,
+            }
+        ],
     )
+    db.session.commit()
+    return submission
+
+
+_INSERT = sa.insert(Submission).returning(Submission)
+_BY_KEY = sa.select(Submission).where(
+    Submission.user_id == sa.bindparam("user_id"),
+    Submission.idempotency_key == sa.bindparam("key"),
+)
+
+
+def _by_key(user: User, key: str) -> Submission | None:
+    return db.session.scalar(_BY_KEY, {"user_id": user.id, "key": key})
 
 
 def _check_code(code: str) -> None:

@@ -196,6 +196,22 @@ def test_attempt_limit_counts_submissions(client, student):
     assert response.status_code == 409 and response.json["error"]["code"] == "attempt_limit"
 
 
+def test_a_retry_with_its_key_gets_the_first_submission_even_with_no_attempt_left(
+    client, student, app
+):
+    assignment = db.session.scalar(db.select(Assignment).filter_by(slug="l2-regularization"))
+    assignment.attempt_limit = 1
+    db.session.commit()
+    headers = student | {"Idempotency-Key": "last-attempt"}
+    first = client.post(URL, json={"code": "x = 1"}, headers=headers)
+    app.config["RUBRIC_COURSE_QUEUE_CAP"] = 0  # and the course's queue is full meanwhile
+    again = client.post(URL, json={"code": "x = 1"}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json["id"] == first.json["id"] and len(stored()) == 1
+    refused = client.post(URL, json={"code": "x = 1"}, headers=student | {"Idempotency-Key": "n"})
+    assert refused.status_code == 429 and refused.json["error"]["code"] == "course_queue_full"
+
+
 def test_only_the_owner_and_instructors_see_a_submission(client, student, token_for):
     submission_id = client.post(URL, json={"code": "x = 1"}, headers=student).json["id"]
     other = token_for("student2@example.edu")
