@@ -48,7 +48,8 @@ def _broker() -> str:
     import redis
 
     try:
-        redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping()
+        with redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1) as client:
+            client.ping()
         return "ok"
     except redis.RedisError as exc:
         return f"unreachable: {type(exc).__name__}"

@@ -36,7 +36,8 @@ def reachable(url: str) -> str | None:
     """Return why a PostgreSQL or Redis URL cannot be reached, or None when it answers."""
     try:
         if url.startswith("redis"):
-            redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+            with redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) as client:
+                client.ping()
         else:
             engine = sa.create_engine(url, connect_args={"connect_timeout": 2})
             with engine.connect():

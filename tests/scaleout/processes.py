@@ -142,7 +142,8 @@ def _answers_http(port: int) -> Callable:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
             conn.request("GET", "/api/v1/openapi.json")
-            return conn.getresponse().status == 200
+            with conn.getresponse() as response:
+                return response.status == 200
         except OSError:
             return False
         finally:
@@ -156,7 +157,8 @@ def _redis_pings(port: int) -> Callable:
         import redis
 
         try:
-            return redis.Redis(port=port, socket_connect_timeout=0.5).ping()
+            with redis.Redis(port=port, socket_connect_timeout=0.5) as client:
+                return client.ping()
         except redis.RedisError:
             return False
 

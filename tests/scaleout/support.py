@@ -39,8 +39,8 @@ def call(port: int, method: str, path: str, headers: dict, body=None, timeout: f
     try:
         payload = json.dumps(body) if body is not None else None
         conn.request(method, path, body=payload, headers=headers | _json_type(payload))
-        response = conn.getresponse()
-        raw = response.read().decode()
+        with conn.getresponse() as response:
+            raw = response.read().decode()
     finally:
         conn.close()
     is_json = response.getheader("Content-Type", "").startswith("application/json")
