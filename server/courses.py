@@ -20,6 +20,7 @@ def course_role(user: User, course: Course) -> Role | None:
 
 
 def _role_in(user: User, course_id: int) -> Role | None:
+    """course_role by the course's id."""
     if user.role == Role.ADMIN:
         return Role.INSTRUCTOR
     return db.session.scalar(

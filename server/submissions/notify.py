@@ -97,6 +97,9 @@ def waiting_count() -> int:
         return len(_waiting)
 
 
+_STATUS = sa.select(Submission.status).where(Submission.id == sa.bindparam("submission_id"))
+
+
 def wait_until_finished(submission_id: int, seconds: float) -> bool:
     """Wait up to `seconds` for the submission to be graded (or to fail grading).
 
@@ -126,9 +129,6 @@ def wait_until_finished(submission_id: int, seconds: float) -> bool:
                 pause = next(looks, LOOK_AFTER[-1])
             if event.wait(min(remaining, pause)):
                 event.clear()  # the look below decides; a stale wake-up must not spin
-
-
-_STATUS = sa.select(Submission.status).where(Submission.id == sa.bindparam("submission_id"))
 
 
 def _held_here(submission_id: int) -> bool:

@@ -80,6 +80,13 @@ def submit(assignment: Assignment, user: User, code: str, key: str | None = None
     raise SubmissionRefused("conflict", "too many simultaneous submissions; try again")
 
 
+_INSERT = sa.insert(Submission).returning(Submission)
+_BY_KEY = sa.select(Submission).where(
+    Submission.user_id == sa.bindparam("user_id"),
+    Submission.idempotency_key == sa.bindparam("key"),
+)
+
+
 def _store(
     assignment: Assignment, user: User, exercise: Exercise, number: int, code: str, key: str | None
 ) -> Submission:
@@ -100,13 +107,6 @@ def _store(
     )
     db.session.commit()
     return submission
-
-
-_INSERT = sa.insert(Submission).returning(Submission)
-_BY_KEY = sa.select(Submission).where(
-    Submission.user_id == sa.bindparam("user_id"),
-    Submission.idempotency_key == sa.bindparam("key"),
-)
 
 
 def _by_key(user: User, key: str) -> Submission | None:
