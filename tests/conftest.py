@@ -24,6 +24,9 @@ from tests.databases import PostgresDatabases, databases_for_tests
 from tests.scaleout.cluster import Cluster, reachable
 from tests.scaleout.processes import LOGS, log_tail
 
+# A socket left open and found only by the collector is reported with where it connected.
+pytest_plugins = ["tests.socket_origins"]
+
 BROKER_URL = os.environ.get("RUBRIC_TEST_BROKER_URL") or None
 SCALE_OUT = BROKER_URL is not None
 
