@@ -1,23 +1,11 @@
-/* The exercise page, enhanced: typeset math, a code editor, live results and the decay chart.
-   Without this script the page is a plain form that posts and redirects; everything here
-   is an addition to that, never a replacement. */
+/* The exercise page, enhanced: a code editor, live results and the decay chart (math.js
+   typesets the formulas). Without this script the page is a plain form that posts and
+   redirects; everything here is an addition to that, never a replacement. */
 (function () {
   "use strict";
 
   var POLL_MS = [300, 300, 500, 500, 800, 1000];  // quick at first: grading takes ~0.1 s
   var editor = null;
-
-  function typesetMath(root) {
-    if (!window.katex) return;
-    root.querySelectorAll(".math").forEach(function (el) {
-      var display = el.classList.contains("math-display");
-      try {
-        window.katex.render(el.textContent, el, { displayMode: display, throwOnError: false });
-      } catch (err) {
-        /* keep the TeX text: still readable */
-      }
-    });
-  }
 
   function setUpEditor() {
     var area = document.getElementById("code");
@@ -205,7 +193,6 @@
     show();
   }
 
-  typesetMath(document);
   setUpEditor();
   setUpUpload();
   setUpForm();

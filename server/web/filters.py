@@ -1,8 +1,12 @@
-"""Template filters: dates in UTC and scores without trailing zeros."""
+"""Template filters: dates in UTC, scores without trailing zeros, instructors' Markdown."""
 
 from datetime import UTC, datetime
 
 from server.web import bp
+from server.web.markdown import render_inline, render_markdown
+
+bp.add_app_template_filter(render_markdown, "markdown")
+bp.add_app_template_filter(render_inline, "markdown_inline")
 
 
 @bp.app_template_filter("utc")

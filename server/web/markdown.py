@@ -1,4 +1,7 @@
-"""Exercise prompts as HTML: CommonMark with raw HTML escaped, math left for KaTeX."""
+"""Instructors' Markdown as HTML: CommonMark with raw HTML escaped, math left for KaTeX.
+
+Exercise prompts, and a quiz's description, questions, choices and explanations.
+"""
 
 from functools import cache
 
@@ -15,6 +18,17 @@ def render_prompt(text: str) -> Markup:
     if tokens and tokens[0].type == "heading_open" and tokens[0].tag == "h1":
         tokens = tokens[3:]
     return Markup(md.renderer.render(tokens, md.options, {}))
+
+
+def render_markdown(text: str) -> Markup:
+    """Render Markdown paragraphs (a quiz's description, an explanation)."""
+    md = _parser()
+    return Markup(md.render(text))
+
+
+def render_inline(text: str) -> Markup:
+    """Render one line of Markdown without a paragraph around it (a question, a choice)."""
+    return Markup(_parser().renderInline(text))
 
 
 @cache

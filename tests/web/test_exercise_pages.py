@@ -77,6 +77,7 @@ def test_vendored_assets_are_served_with_their_licences(client):
         "vendor/chartjs/chart.umd.min.js",
         "vendor/chartjs/LICENSE.md",
         "exercise.js",
+        "math.js",
     ):
         response = client.get(f"/static/{path}")
         assert response.status_code == 200, path

@@ -7,8 +7,11 @@ from html.parser import HTMLParser
 import pytest
 
 from server.accounts import find_user
+from server.config import PROJECT_ROOT
+from server.content.sync import sync_quizzes
 from server.extensions import db
 from server.models.types import utcnow
+from server.scoring import quizzes
 from server.scoring.questions import kind_of
 from server.scoring.quizzes import current_quiz, question_params
 
@@ -179,3 +182,32 @@ def test_unknown_things_are_not_found(student, path):
 def test_exercise_assignment_is_not_a_quiz_form(student, quiz_assignment):
     page = student.get("/courses/demo/assignments/l2-regularization").get_data(as_text=True)
     assert "Submit for grading" in page and "Submit answers" not in page
+
+
+def test_quiz_texts_are_markdown_with_math_and_no_raw_html(
+    student, quiz_assignment, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(quizzes, "_versions", {})  # a new version's id is another quiz elsewhere
+    source = (PROJECT_ROOT / "quizzes" / "l2-regularization-quiz.toml").read_text()
+    edits = {
+        "Check your understanding": "Check **your** understanding",
+        'prompt = "L2 regularization modifies': 'prompt = "`L2` regularization modifies',
+        '"setting the smallest weights exactly to zero"': '"setting $w_i$ <b>to</b> zero"',
+        "The gradient of λ‖w‖² is 2λw,": "The gradient of λ‖w‖² is $2 w_j^2$ or *2λw*,",
+    }
+    for old, new in edits.items():
+        assert old in source
+        source = source.replace(old, new)
+    (tmp_path / "quizzes").mkdir()
+    (tmp_path / "quizzes" / "l2-regularization-quiz.toml").write_text(source)
+    assert sync_quizzes(tmp_path).created == ["l2-regularization-quiz v2"]
+
+    form = student.get(QUIZ_URL).get_data(as_text=True)
+    assert "Check <strong>your</strong> understanding" in form
+    assert "<code>L2</code> regularization modifies" in form
+    assert '<span class="math math-inline">w_i</span> &lt;b&gt;to&lt;/b&gt; zero' in form
+    assert "/static/math.js" in form and "/static/vendor/katex/katex.min.css" in form
+    location = student.submit({"q1": "b"}).headers["Location"]
+    result = student.get(location).get_data(as_text=True)
+    explanation = 'is <span class="math math-inline">2 w_j^2</span> or <em>2λw</em>,'
+    assert explanation in result and "/static/math.js" in result
