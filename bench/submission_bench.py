@@ -17,8 +17,10 @@ client asks once, GET /api/v1/submissions/ID?wait=10, answered when graded; with
 --poll interval it polls every 25-100 ms, which adds up to that interval. Half
 the submissions are the reference, half a registered mistake merged into it.
 Afterwards the database is read: every answered 202 must be stored and graded, none
-twice (each grader logs every result it records). Traffic goes to 127.0.0.1 only;
-the scale-out mode uses a database of its own and Redis DB 10, emptied before and after.
+twice (each grader logs every result it records). The CPU each kind of process spent
+per graded submission in the closed loop is read from /proc: where a submission's cost
+goes. Traffic goes to 127.0.0.1 only; the scale-out mode uses a database of its own and
+Redis DB 10, emptied before and after.
 """
 
 import argparse
@@ -327,6 +329,37 @@ def rss_of_groups(groups: set[int]) -> int:
     return total
 
 
+CPU_ROLES = ("web workers", "rubric workers", "zygotes", "sandboxes", "load generator")
+
+
+def cpu_by_role(groups: set[int]) -> Counter:
+    """CPU seconds spent so far by the services' processes, by role, and by this process.
+
+    Each sandbox is reaped by its zygote, so the sandboxes' CPU is the zygotes' children's.
+    """
+    tick, spent = os.sysconf("SC_CLK_TCK"), Counter()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes() if int(fields[2]) in groups else b""
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while we looked
+        own = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        children = (int(fields[13]) + int(fields[14])) / tick  # of its reaped children
+        if b"rubric_sandbox" in command:
+            spent["zygotes"] += own
+            spent["sandboxes"] += children
+        elif b"gunicorn" in command:
+            spent["web workers"] += own
+        elif b"worker" in command:
+            spent["rubric workers"] += own
+    times = os.times()
+    spent["load generator"] = times.user + times.system
+    return spent
+
+
 def audit(database_url: str, accepted: list[int], logs: list[Path]) -> dict:
     """Read the database (and the graders' logs): lost, duplicated, graded twice."""
     engine = sa.create_engine(database_url)
@@ -408,7 +441,11 @@ def bench_mode(deployment: Deployment, args) -> dict:
         tokens = make_students(deployment.database_url, max(args.clients, args.open_clients))
         memory = MemoryPeak(deployment.process_groups)
         run_phase(port, tokens[:4], None, 1.5, args.poll)  # warm-up: connections, fork servers
+        before = cpu_by_role(deployment.process_groups())
         closed = run_phase(port, tokens[: args.clients], None, args.seconds, args.poll)
+        after = cpu_by_role(deployment.process_groups())
+        graded = max(1, len(closed.accepted))
+        cpu = {role: (after[role] - before[role]) * 1000 / graded for role in CPU_ROLES}
         # Open loop twice: at the target rate, and at half of what the closed loop reached.
         half = max(1.0, round(len(closed.accepted) / closed.elapsed / 2))
         phases = {"closed": closed, "half": None, "target": None}
@@ -422,7 +459,7 @@ def bench_mode(deployment: Deployment, args) -> dict:
     finally:
         deployment.stop()
     result = {key: figures(phase, server) for key, phase in phases.items()}
-    return result | {"half_rate": half, "memory_mb": peak / 2**20, **checks}
+    return result | {"half_rate": half, "memory_mb": peak / 2**20, "cpu_ms": cpu, **checks}
 
 
 def report(results: dict[str, dict], args) -> None:
@@ -446,6 +483,9 @@ def report(results: dict[str, dict], args) -> None:
     _phase_rows(row, "target")
     row("stored / lost / duplicated / graded twice", _integrity)
     row("peak memory (all Rubric processes, RSS)", lambda r: f"{r['memory_mb']:.0f} MB")
+    print("  CPU per graded submission in the closed loop:")
+    for role in CPU_ROLES:
+        row(f"  {role}", lambda r, role=role: f"{r['cpu_ms'][role]:.1f} ms")
     for name, result in results.items():
         for key in ("closed", "half", "target"):
             if result[key]["failures"]:
