@@ -24,6 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         "json_serializer": json_text,
         "json_deserializer": json_value,
+        "pool_size": _pool_size(app.config),
         **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
     }
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -51,6 +52,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     cli.register(app)
     return app
+
+
+def _pool_size(config) -> int:
+    """Keep a database connection for every thread that may hold one at once.
+
+    A request thread (RUBRIC_WEB_THREADS, as gunicorn_conf reads it), a grading thread,
+    the sweep and the announcements' listener: with SQLAlchemy's default of 5, a worker
+    of 8 threads opened and closed a PostgreSQL connection for most requests.
+    """
+    threads = int(os.environ.get("RUBRIC_WEB_THREADS", "2"))
+    return max(5, threads + config["RUBRIC_GRADING_THREADS"] + 2)
 
 
 def _limiter_storage(config) -> str:

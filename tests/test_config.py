@@ -29,3 +29,19 @@ def test_database_defaults_to_sqlite_under_instance(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("RUBRIC_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1/test")
     assert from_environment(str(tmp_path))["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+
+def test_the_connection_pool_keeps_one_connection_per_thread(tmp_path, monkeypatch):
+    from server import create_app
+    from server.extensions import db
+
+    monkeypatch.setenv("RUBRIC_WEB_THREADS", "8")
+    settings = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/pool.sqlite3", "TESTING": True}
+    app = create_app(settings | {"RUBRIC_GRADING_THREADS": 3})
+    with app.app_context():
+        assert db.engine.pool.size() == 8 + 3 + 2  # requests, gradings, sweep and listener
+        db.engine.dispose()
+    explicit = {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 4}}
+    with create_app(settings | explicit).app_context():
+        assert db.engine.pool.size() == 4  # an operator's own setting wins
+        db.engine.dispose()
