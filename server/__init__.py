@@ -54,15 +54,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-def _pool_size(config) -> int:
+def _pool_size(settings) -> int:
     """Keep a database connection for every thread that may hold one at once.
 
-    A request thread (RUBRIC_WEB_THREADS, as gunicorn_conf reads it), a grading thread,
+    A request thread (web_threads, gunicorn's own setting), a grading thread,
     the sweep and the announcements' listener: with SQLAlchemy's default of 5, a worker
     of 8 threads opened and closed a PostgreSQL connection for most requests.
     """
-    threads = int(os.environ.get("RUBRIC_WEB_THREADS", "2"))
-    return max(5, threads + config["RUBRIC_GRADING_THREADS"] + 2)
+    return max(5, config.web_threads() + settings["RUBRIC_GRADING_THREADS"] + 2)
 
 
 def _limiter_storage(config) -> str:

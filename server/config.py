@@ -8,6 +8,11 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def web_threads() -> int:
+    """Threads per gunicorn worker (RUBRIC_WEB_THREADS): gunicorn's setting and the pool's size."""
+    return int(os.environ.get("RUBRIC_WEB_THREADS", "2"))
+
+
 def load_secret_key(instance_path: str) -> str:
     """Return RUBRIC_SECRET_KEY, or one generated once and kept under instance/."""
     if key := os.environ.get("RUBRIC_SECRET_KEY"):

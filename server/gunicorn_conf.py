@@ -1,10 +1,10 @@
 """gunicorn settings for `rubric serve`: threads per worker, and grading started per worker."""
 
-import os
+from server.config import web_threads
 
 worker_class = "gthread"
 # 4 workers x 2 threads measured best on 2 cores (bench/quiz_bench.py).
-threads = int(os.environ.get("RUBRIC_WEB_THREADS", "2"))
+threads = web_threads()
 graceful_timeout = 20  # let gradings in progress finish on restart
 # gunicorn >= 25 opens a control socket at one path per user ($HOME/.gunicorn), so a
 # second gunicorn on the host (another instance, a test, a benchmark) takes it over.
