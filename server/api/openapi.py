@@ -64,6 +64,16 @@ PATHS = {
             body={"schema": {"$ref": "#/components/schemas/SubmissionRequest"}},
             params=["course", "slug", "idempotency"],
         ),
+        "get": _op(
+            "List submissions to an exercise, newest first, without their results: a "
+            "student's own, or everyone's for an instructor; each says if it counts",
+            {"200": _json("SubmissionList")},
+            403,
+            404,
+            409,
+            422,
+            params=["course", "slug", "student", "status"],
+        ),
     },
     "/submissions/{submission_id}": {
         "get": _op(
@@ -262,6 +272,40 @@ SCHEMAS = {
             "result": {"$ref": "#/components/schemas/GradingResult"},
         },
     },
+    "SubmissionList": {
+        "type": "object",
+        "properties": {
+            "assignment": {"type": "string"},
+            "submissions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "assignment": {"type": "string"},
+                        "number": {"type": "integer"},
+                        "status": {
+                            "type": "string",
+                            "enum": ["queued", "running", "graded", "error"],
+                        },
+                        "submitted_at": {"type": "string", "format": "date-time"},
+                        "graded_at": {"type": ["string", "null"], "format": "date-time"},
+                        "score": NUMBER_OR_NULL,
+                        "max_score": {"type": "number"},
+                        "student": {
+                            "type": "object",
+                            "properties": {"email": {"type": "string"}, "name": {"type": "string"}},
+                        },
+                        "counts": {
+                            "type": "boolean",
+                            "description": "the submission whose score the gradebook counts "
+                            "for its student, under the assignment's policy (best or last)",
+                        },
+                    },
+                },
+            },
+        },
+    },
     "GradingResult": {
         "type": "object",
         "properties": {
@@ -367,6 +411,21 @@ DOCUMENT = {
                 "already waiting answers at once: then pause before asking again. 422 when "
                 "not a number of seconds >= 0",
                 "schema": {"type": "number", "minimum": 0, "maximum": 20, "default": 0},
+            },
+            "student": {
+                "name": "student",
+                "in": "query",
+                "required": False,
+                "description": "an instructor's listing narrowed to one student's email; a "
+                "student may name only themselves (403 otherwise)",
+                "schema": {"type": "string"},
+            },
+            "status": {
+                "name": "status",
+                "in": "query",
+                "required": False,
+                "description": "keep only submissions in this state; 422 for another value",
+                "schema": {"type": "string", "enum": ["queued", "running", "graded", "error"]},
             },
             "format": {
                 "name": "format",

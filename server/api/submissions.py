@@ -15,11 +15,17 @@ from server.extensions import (
     submission_rate,
     submission_rate_off,
 )
-from server.models import AssignmentKind, SubmissionStatus
+from server.models import Assignment, AssignmentKind, SubmissionStatus
+from server.submissions.history import visible_submissions
 from server.submissions.notify import wait_slots, wait_until_finished
 from server.submissions.queue import dispatch
 from server.submissions.service import submit
-from server.submissions.views import shown_submission, submission_json, submission_view
+from server.submissions.views import (
+    listed_view,
+    shown_submission,
+    submission_json,
+    submission_view,
+)
 
 
 def _user_key() -> str:
@@ -33,9 +39,7 @@ def _user_key() -> str:
 )
 def create_submission(course: str, slug: str):
     """Store a code submission and queue it for grading."""
-    assignment = get_assignment(g.user, course, slug)
-    if assignment.kind != AssignmentKind.EXERCISE:
-        raise ApiError(409, "not_an_exercise", f"{slug!r} is a quiz; post attempts instead")
+    assignment = _exercise(course, slug)
     code = json_body().get("code")
     if not isinstance(code, str):
         raise ApiError(422, "invalid_code", "the body needs a 'code' string")
@@ -44,6 +48,41 @@ def create_submission(course: str, slug: str):
     if submission.status == "queued" and submission.enqueued_at is None:
         dispatch(current_app._get_current_object(), submission.id)
     return submission_view(submission), 202, {"Location": f"/api/v1/submissions/{submission.id}"}
+
+
+@bp.get("/courses/<course>/assignments/<slug>/submissions")
+@token_required
+def list_submissions(course: str, slug: str):
+    """List submissions to an exercise, newest first, without their results.
+
+    A student gets their own; an instructor everyone's (?student=EMAIL for one). Each
+    says whether it is the one that counts in the gradebook. ?status= keeps one state.
+    """
+    assignment = _exercise(course, slug)
+    listed = visible_submissions(
+        g.user, assignment, request.args.get("student", ""), _status_filter()
+    )
+    return {"assignment": slug, "submissions": [listed_view(item, slug) for item in listed]}
+
+
+def _exercise(course: str, slug: str) -> Assignment:
+    """Return a code exercise assignment the user belongs to; 409 for a quiz."""
+    assignment = get_assignment(g.user, course, slug)
+    if assignment.kind != AssignmentKind.EXERCISE:
+        raise ApiError(409, "not_an_exercise", f"{slug!r} is a quiz; post attempts instead")
+    return assignment
+
+
+def _status_filter() -> SubmissionStatus | None:
+    """Read ?status=: one of the submission states, or none."""
+    raw = request.args.get("status")
+    if raw is None:
+        return None
+    try:
+        return SubmissionStatus(raw)
+    except ValueError:
+        states = ", ".join(s.value for s in SubmissionStatus)
+        raise ApiError(422, "invalid_status", f"'status' is one of {states}") from None
 
 
 # The longest a GET may wait for a grading (?wait=S); a longer wish waits this long.

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import Assignment, Submission, SubmissionStatus
+from server.submissions.history import Listed
 
 ERROR_MESSAGE = "The grader itself failed; your submission is kept and will be graded again."
 
@@ -63,6 +64,15 @@ def submission_json(shown: sa.Row) -> str:
         return text
     # The result comes last, as in submission_view.
     return text[:-1] + ', "result": ' + (shown.result or "null") + "}"
+
+
+def listed_view(listed: Listed, assignment: str) -> dict[str, Any]:
+    """A submission in a listing: its fields without the result, its student, if it counts."""
+    submission = listed.submission
+    view = _fields(submission, assignment)
+    view["student"] = {"email": submission.user.email, "name": submission.user.name}
+    view["counts"] = listed.counts
+    return view
 
 
 def _fields(submission: Submission | sa.Row, assignment: str) -> dict[str, Any]:

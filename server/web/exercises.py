@@ -27,12 +27,13 @@ from server.extensions import (
 from server.models import Assignment, AssignmentKind, Course, Role, Submission, SubmissionStatus
 from server.scoring.policy import AttemptRefused, attempt_status
 from server.submissions.exercises import current_exercise
+from server.submissions.history import all_submissions, counting_submission, submissions_of
 from server.submissions.queue import dispatch
 from server.submissions.service import submit
 from server.submissions.views import ERROR_MESSAGE, submission_view
 from server.web import bp
 from server.web.markdown import render_prompt
-from server.web.results import counting_submission, outcome_filter, result_blocks
+from server.web.results import outcome_filter, result_blocks
 
 # "… (line 4, column 24)" at the end of a load error: where to put the cursor.
 LOCATION = re.compile(r"\(line (\d+)(?:, column (\d+))?\)\s*$")
@@ -137,7 +138,7 @@ def submissions(course: str, slug: str):
     assignment = _exercise(course, slug)
     require_instructor(current_user, assignment.course)
     student, outcome = request.args.get("student", ""), request.args.get("outcome", "")
-    everyone = _all_submissions(assignment)
+    everyone = all_submissions(assignment)
     shown = [
         s
         for s in everyone
@@ -261,17 +262,6 @@ def _history_html(assignment: Assignment, user) -> str:
     )
 
 
-def submissions_of(assignment: Assignment, user) -> list[Submission]:
-    """Return a student's submissions to an assignment, oldest first."""
-    return list(
-        db.session.scalars(
-            sa.select(Submission)
-            .where(Submission.assignment_id == assignment.id, Submission.user_id == user.id)
-            .order_by(Submission.number)
-        )
-    )
-
-
 def _starter(assignment: Assignment) -> str:
     return current_exercise(assignment).public["starter"]
 
@@ -304,16 +294,6 @@ def _visible_submission(course: str, submission_id: int) -> Submission:
     ):
         abort(404)
     return found
-
-
-def _all_submissions(assignment: Assignment) -> list[Submission]:
-    return list(
-        db.session.scalars(
-            sa.select(Submission)
-            .where(Submission.assignment_id == assignment.id)
-            .order_by(Submission.id.desc())
-        )
-    )
 
 
 def _submission_url(submission: Submission, suffix: str = "") -> str:

@@ -20,8 +20,9 @@ from server.scoring.quizzes import (
     public_questions,
     submit_attempt,
 )
+from server.submissions.history import submissions_of
 from server.web import bp
-from server.web.exercises import code_submission_limit, exercise_page, submissions_of
+from server.web.exercises import code_submission_limit, exercise_page
 
 
 @bp.get("/")

@@ -5,8 +5,7 @@ from collections import Counter
 from typing import Any
 
 from server.grading.exercise import example
-from server.models import ScorePolicy, Submission, SubmissionStatus
-from server.scoring.gradebook import counted
+from server.models import Submission, SubmissionStatus
 from server.submissions.exercises import loaded
 
 OUTCOME_LABELS = {
@@ -52,17 +51,6 @@ def _part(part: dict, examples: dict, hidden: dict) -> dict[str, Any]:
         "hints": shared,
         "tests": tests,
     }
-
-
-def counting_submission(policy: ScorePolicy, submissions: list[Submission]) -> Submission | None:
-    """Return the submission that counts in the gradebook (oldest first in, as counted() reads)."""
-    graded = [s for s in submissions if s.score is not None]
-    if not graded:
-        return None
-    pair = counted(policy, [(s.score, s.max_score) for s in graded])
-    if policy == ScorePolicy.LAST:
-        return graded[-1]
-    return next(s for s in graded if (s.score, s.max_score) == pair)
 
 
 def outcome_filter(submission: Submission, outcome: str) -> bool:

@@ -1,0 +1,83 @@
+"""Who submitted what to an assignment, and which submission counts in the gradebook."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from server.courses import Forbidden, course_role
+from server.extensions import db
+from server.models import Assignment, Role, ScorePolicy, Submission, SubmissionStatus, User
+from server.scoring.gradebook import counted
+
+
+def submissions_of(assignment: Assignment, user: User) -> list[Submission]:
+    """Return a student's submissions to an assignment, oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Submission)
+            .where(Submission.assignment_id == assignment.id, Submission.user_id == user.id)
+            .order_by(Submission.number)
+        )
+    )
+
+
+def all_submissions(assignment: Assignment, email: str = "") -> list[Submission]:
+    """Return every submission to an assignment (one student's, given an email), newest first."""
+    query = (
+        sa.select(Submission)
+        .where(Submission.assignment_id == assignment.id)
+        .options(so.joinedload(Submission.user))  # one query, not one per student
+        .order_by(Submission.id.desc())
+    )
+    if email:
+        query = query.join(User, User.id == Submission.user_id).where(User.email == email)
+    return list(db.session.scalars(query))
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A submission in a listing, and whether it is the one its student's grade counts."""
+
+    submission: Submission
+    counts: bool
+
+
+def visible_submissions(
+    user: User, assignment: Assignment, email: str = "", status: SubmissionStatus | None = None
+) -> list[Listed]:
+    """List, newest first, a student's own submissions, or everyone's for an instructor.
+
+    email narrows an instructor's listing to one student; a student may name only
+    themselves. status keeps the submissions in that state.
+    """
+    email = email.strip().lower()
+    if course_role(user, assignment.course) == Role.INSTRUCTOR:
+        found = all_submissions(assignment, email)
+    elif email and email != user.email:
+        raise Forbidden("a student sees only their own submissions")
+    else:
+        found = submissions_of(assignment, user)[::-1]
+    counting = counting_ids(assignment.score_policy, found)
+    return [Listed(s, s.id in counting) for s in found if status in (None, s.status)]
+
+
+def counting_submission(policy: ScorePolicy, submissions: list[Submission]) -> Submission | None:
+    """Return the submission that counts in the gradebook (oldest first in, as counted() reads)."""
+    graded = [s for s in submissions if s.score is not None]
+    if not graded:
+        return None
+    pair = counted(policy, [(s.score, s.max_score) for s in graded])
+    if policy == ScorePolicy.LAST:
+        return graded[-1]
+    return next(s for s in graded if (s.score, s.max_score) == pair)
+
+
+def counting_ids(policy: ScorePolicy, submissions: list[Submission]) -> set[int]:
+    """Return the ids of the submissions that count, one per student at most."""
+    by_student: dict[int, list[Submission]] = defaultdict(list)
+    for submission in sorted(submissions, key=lambda s: s.number):
+        by_student[submission.user_id].append(submission)
+    counting = (counting_submission(policy, mine) for mine in by_student.values())
+    return {submission.id for submission in counting if submission is not None}
