@@ -29,6 +29,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(serve)
     app.cli.add_command(worker)
     app.cli.add_command(grade)
+    app.cli.add_command(submissions)
 
 
 @click.group()
@@ -63,6 +64,31 @@ def content_sync() -> None:
     click.echo(f"{len(report.created)} new, {len(report.unchanged)} unchanged")
     if report.refused:
         sys.exit(1)
+
+
+@click.group()
+def submissions() -> None:
+    """Manage code submissions."""
+
+
+@submissions.command("regrade")
+@click.argument("course")
+@click.argument("assignment")
+@click.option("--student", default="", help="only this student's (e-mail)")
+@with_appcontext
+def submissions_regrade(course: str, assignment: str, student: str) -> None:
+    """Grade again, against the newest exercise version, what was graded on an older one."""
+    from server.courses import assignment_by_slugs
+    from server.submissions.regrade import NotAnExercise, regrade
+
+    try:  # an unknown course, assignment or student; a quiz; an exercise never synced
+        done = regrade(assignment_by_slugs(course, assignment), student)
+    except (LookupError, NotAnExercise) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"{done.submissions} submission(s) queued to be graded again on version "
+        f"{done.version}; the old scores count until then (graded when the queue is idle)"
+    )
 
 
 @click.command("seed-demo")

@@ -72,6 +72,15 @@ def get_assignment(user: User, course_slug: str, slug: str) -> Assignment:
     return row.Assignment
 
 
+def assignment_by_slugs(course_slug: str, slug: str) -> Assignment:
+    """Return an assignment by its course's slug and its own, for operators (no user)."""
+    query = sa.select(Assignment).join(Course)
+    assignment = db.session.scalar(query.where(Course.slug == course_slug, Assignment.slug == slug))
+    if assignment is None:
+        raise NotFound(f"no assignment {slug!r} in course {course_slug!r}")
+    return assignment
+
+
 def require_instructor(user: User, course: Course) -> None:
     """Raise Forbidden unless the user teaches the course."""
     if course_role(user, course) != Role.INSTRUCTOR:

@@ -5,14 +5,17 @@ from server.api import bp
 ERROR = {"$ref": "#/components/responses/Error"}
 
 
-def _op(summary: str, ok: dict, *errors: int, body: dict | None = None, params=()) -> dict:
+def _op(
+    summary: str, ok: dict, *errors: int, body: dict | None = None, optional_body=False, params=()
+) -> dict:
     operation = {
         "summary": summary,
         "parameters": [{"$ref": f"#/components/parameters/{p}"} for p in params],
         "responses": ok | {str(code): ERROR for code in (401, *errors)},
     }
     if body:
-        operation["requestBody"] = {"required": True, "content": {"application/json": body}}
+        content = {"application/json": body}
+        operation["requestBody"] = {"required": not optional_body, "content": content}
     return operation
 
 
@@ -73,6 +76,22 @@ PATHS = {
             409,
             422,
             params=["course", "slug", "student", "status"],
+        ),
+    },
+    "/courses/{course}/assignments/{slug}/regrade": {
+        "post": _op(
+            "Queue the submissions graded on an older version of the exercise to be graded "
+            "again on the newest (instructors); the old scores count until the new results "
+            "land, and regrades wait for an idle queue",
+            {"202": _json("Regrade", "Queued")},
+            400,
+            403,
+            404,
+            409,
+            422,
+            body={"schema": {"$ref": "#/components/schemas/RegradeRequest"}},
+            optional_body=True,
+            params=["course", "slug"],
         ),
     },
     "/submissions/{submission_id}": {
@@ -270,6 +289,18 @@ SCHEMAS = {
             "max_score": {"type": "number"},
             "error": {"type": "string", "description": "when the grader itself failed"},
             "result": {"$ref": "#/components/schemas/GradingResult"},
+        },
+    },
+    "RegradeRequest": {
+        "type": "object",
+        "properties": {"student": {"type": "string", "description": "only this student's"}},
+    },
+    "Regrade": {
+        "type": "object",
+        "properties": {
+            "assignment": {"type": "string"},
+            "queued": {"type": "integer", "description": "submissions queued again"},
+            "version": {"type": "integer", "description": "the exercise version they go to"},
         },
     },
     "SubmissionList": {

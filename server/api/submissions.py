@@ -8,7 +8,7 @@ from server.api import bp
 from server.api.assignments import json_body
 from server.api.auth import token_required
 from server.api.errors import ApiError
-from server.courses import NotFound, can_see_work_of, get_assignment
+from server.courses import NotFound, can_see_work_of, get_assignment, require_instructor
 from server.extensions import (
     SUBMISSION_SCOPE,
     limiter,
@@ -19,6 +19,7 @@ from server.models import Assignment, AssignmentKind, SubmissionStatus
 from server.submissions.history import visible_submissions
 from server.submissions.notify import wait_slots, wait_until_finished
 from server.submissions.queue import dispatch
+from server.submissions.regrade import regrade
 from server.submissions.service import submit
 from server.submissions.views import (
     listed_view,
@@ -63,6 +64,23 @@ def list_submissions(course: str, slug: str):
         g.user, assignment, request.args.get("student", ""), _status_filter()
     )
     return {"assignment": slug, "submissions": [listed_view(item, slug) for item in listed]}
+
+
+@bp.post("/courses/<course>/assignments/<slug>/regrade")
+@token_required
+def regrade_submissions(course: str, slug: str):
+    """Queue what was graded on an older version of the exercise to be graded again.
+
+    Instructors only; body (optional) {"student": EMAIL} for one student's. The old
+    scores count until the new results land; regrades wait for an idle queue.
+    """
+    assignment = _exercise(course, slug)
+    require_instructor(g.user, assignment.course)
+    student = (json_body() if request.get_data() else {}).get("student", "")
+    if not isinstance(student, str):
+        raise ApiError(422, "invalid_student", "'student' is a student's e-mail address")
+    done = regrade(assignment, student)
+    return {"assignment": slug, "queued": done.submissions, "version": done.version}, 202
 
 
 def _exercise(course: str, slug: str) -> Assignment:

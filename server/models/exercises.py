@@ -76,6 +76,9 @@ class Submission(db.Model):
     enqueued_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     started_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     graded_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # Set when an instructor queued it to be graded again (a fixed exercise): until the
+    # new result lands, the old score keeps counting.
+    regraded_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     claim: so.Mapped[str | None] = so.mapped_column(sa.String(32))
     lease_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     tries: so.Mapped[int] = so.mapped_column(default=0)

@@ -125,6 +125,9 @@ _WAITING_IN_COURSE = (
     .where(
         Assignment.course_id == sa.bindparam("course_id"),
         Submission.status.in_([SubmissionStatus.QUEUED, SubmissionStatus.RUNNING]),
+        # A regrade waits for an idle queue (see regrade.py): it must not make the
+        # course's students wait for a place.
+        Submission.regraded_at.is_(None),
     )
 )
 
@@ -213,7 +216,7 @@ _HELD = (
 _RECORD = _HELD.values(
     status=SubmissionStatus.GRADED,
     error="",
-    **{name: sa.bindparam(f"new_{name}") for name in ("result", "score", "graded_at")},
+    **{name: sa.bindparam(f"new_{name}") for name in ("result", "score", "max_score", "graded_at")},
 )
 _FAIL = _HELD.values(
     status=SubmissionStatus.ERROR,
@@ -239,7 +242,16 @@ def claim(submission_id: int) -> Claim | None:
 
 def record_result(claim: Claim, result: dict[str, Any]) -> bool:
     """Store the grading result; False when the claim was lost (someone else records)."""
-    return _finish(_RECORD, claim, result=result, score=result["score"], graded_at=utcnow())
+    # The maximum comes with the result too: a regrade may be against a version whose
+    # points differ from the one the submission was stored with.
+    return _finish(
+        _RECORD,
+        claim,
+        result=result,
+        score=result["score"],
+        max_score=result["max_score"],
+        graded_at=utcnow(),
+    )
 
 
 def record_failure(claim: Claim, message: str) -> bool:

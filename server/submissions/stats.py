@@ -29,7 +29,8 @@ def grading_stats() -> GradingStats:
     by_status = {status.value: counts.get(status, 0) for status in SubmissionStatus}
     recent = db.session.execute(
         sa.select(Submission.submitted_at, Submission.graded_at)
-        .where(Submission.status == SubmissionStatus.GRADED)
+        # A regrade's submit-to-graded time says nothing of the service's latency.
+        .where(Submission.status == SubmissionStatus.GRADED, Submission.regraded_at.is_(None))
         .order_by(Submission.id.desc())
         .limit(RECENT)
     ).all()
