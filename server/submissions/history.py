@@ -28,7 +28,8 @@ def all_submissions(assignment: Assignment, email: str = "") -> list[Submission]
     query = (
         sa.select(Submission)
         .where(Submission.assignment_id == assignment.id)
-        .options(so.joinedload(Submission.user))  # one query, not one per student
+        # One query, not one per student; the version's big columns stay deferred.
+        .options(so.joinedload(Submission.user), so.joinedload(Submission.exercise))
         .order_by(Submission.id.desc())
     )
     if email:

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import (
     abort,
     current_app,
+    flash,
     jsonify,
     redirect,
     render_template,
@@ -29,6 +30,7 @@ from server.scoring.policy import AttemptRefused, attempt_status
 from server.submissions.exercises import current_exercise
 from server.submissions.history import all_submissions, counting_submission, submissions_of
 from server.submissions.queue import dispatch
+from server.submissions.regrade import regrade
 from server.submissions.service import submit
 from server.submissions.views import ERROR_MESSAGE, submission_view
 from server.web import bp
@@ -139,6 +141,7 @@ def submissions(course: str, slug: str):
     require_instructor(current_user, assignment.course)
     student, outcome = request.args.get("student", ""), request.args.get("outcome", "")
     everyone = all_submissions(assignment)
+    newest = current_exercise(assignment)
     shown = [
         s
         for s in everyone
@@ -152,7 +155,23 @@ def submissions(course: str, slug: str):
         student=student,
         outcome=outcome,
         total=len(everyone),
+        newest=newest.version,
+        older=sum(s.exercise_id != newest.id for s in everyone),
     )
+
+
+@bp.post("/courses/<course>/assignments/<slug>/regrade")
+@login_required
+def regrade_submissions(course: str, slug: str):
+    """Queue what was graded on an older version of the exercise to be graded again."""
+    assignment = _exercise(course, slug)
+    require_instructor(current_user, assignment.course)
+    done = regrade(assignment)
+    flash(
+        f"{done.submissions} submission(s) will be graded again on version {done.version} "
+        "once no student's submission waits; their old scores count until then."
+    )
+    return redirect(url_for("web.submissions", course=course, slug=slug))
 
 
 def page_view(submission: Submission) -> dict[str, Any]:
