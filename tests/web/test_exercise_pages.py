@@ -250,7 +250,7 @@ def test_instructor_grades_again_what_an_older_version_graded(
     sync_version_2(tmp_path)
 
     page = instructor.get(LIST_URL).get_data(as_text=True)
-    assert "1 submission was graded on an older version" in page and "(older)" in page
+    assert "1 submission was made to an older version" in page and "(older)" in page
     refused = student.post(
         URL + "/regrade", data={"csrf_token": student.csrf_token(URL)}
     )  # a student may not
