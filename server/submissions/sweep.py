@@ -18,6 +18,9 @@ BATCH = 500
 # has no message anywhere: it is re-sent this long after it was stored, whatever the
 # backlog. The wait only covers the moment between storing and noting the send.
 UNSENT_AFTER_SECONDS = 2
+# Regrades sent per round, and only when the queue is idle: a student's submission
+# that arrives just after never waits behind more than these.
+REGRADE_BATCH = 20
 
 
 def stuck_submissions(include_queued: bool = True, notes_sends: bool = False) -> list[int]:
@@ -36,13 +39,21 @@ def stuck_submissions(include_queued: bool = True, notes_sends: bool = False) ->
         sa.and_(Submission.status == SubmissionStatus.RUNNING, Submission.lease_until < now),
         sa.and_(Submission.status == SubmissionStatus.ERROR, Submission.retry_at <= now),
     ]
+    regrade = Submission.regraded_at.is_not(None)
     if include_queued:
-        stuck.append(sa.and_(queued, last_sent < now - grace))
+        stuck.append(sa.and_(queued, ~regrade, last_sent < now - grace))
     if notes_sends:
         stored_before = now - timedelta(seconds=UNSENT_AFTER_SECONDS)
         unsent = sa.and_(queued, Submission.enqueued_at.is_(None))
         stuck.append(sa.and_(unsent, Submission.submitted_at < stored_before))
-    query = sa.select(Submission.id).where(sa.or_(*stuck)).order_by(Submission.id).limit(BATCH)
+    found = _ids(sa.or_(*stuck), BATCH)
+    if include_queued:  # regrades (regrade.py) last, a few at a time
+        found += _ids(sa.and_(queued, regrade, last_sent < now - grace), REGRADE_BATCH)
+    return sorted(set(found))
+
+
+def _ids(condition: sa.ColumnElement[bool], limit: int) -> list[int]:
+    query = sa.select(Submission.id).where(condition).order_by(Submission.id).limit(limit)
     return list(db.session.scalars(query))
 
 

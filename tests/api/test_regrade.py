@@ -14,7 +14,7 @@ from server.content.sync import store_exercise
 from server.extensions import db
 from server.models import Assignment, Submission, SubmissionStatus
 from server.models.types import utcnow
-from server.submissions import service
+from server.submissions import service, sweep
 from server.submissions.queue import get_queue
 from server.submissions.regrade import regrade
 from server.submissions.stats import grading_stats
@@ -135,6 +135,19 @@ def test_regrades_do_not_fill_the_courses_queue(app, client, student, instructor
     response = client.post(URL, json={"code": REFERENCE}, headers=student)
 
     assert response.status_code == 202  # two regrades wait, yet a student may submit
+
+
+def test_the_sweep_sends_regrades_a_few_at_a_time(
+    app, client, student, instructor, tmp_path, monkeypatch
+):
+    for _ in range(3):
+        graded(client, student, REFERENCE)
+    sync_version_2(tmp_path)
+    assert client.post(REGRADE, headers=instructor).json["queued"] == 3
+    monkeypatch.setattr(sweep, "REGRADE_BATCH", 2)
+    app.config["RUBRIC_REQUEUE_AFTER_SECONDS"] = 0
+
+    assert sweep.stuck_submissions() == [s.id for s in rows()][:2]
 
 
 def test_one_students_submissions(client, student, instructor, token_for, tmp_path):
