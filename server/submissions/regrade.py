@@ -6,7 +6,8 @@ queued again on the new one. Nothing is lost meanwhile: the old score keeps coun
 until the new result is recorded, and a grader holding one of them now loses its
 claim, so only the new grading records. Regrades give way to live work: each is noted
 as sent, so the sweep sends it once the queue is idle and RUBRIC_REQUEUE_AFTER_SECONDS
-have passed, in batches; and they do not count toward the course's queue cap.
+have passed, a few per round (sweep.REGRADE_BATCH); and they do not count toward the
+course's queue cap.
 """
 
 from dataclasses import dataclass
