@@ -154,6 +154,17 @@ TEST_RESULT = {
         "feedback": {"type": "string"},
     },
 }
+# What every view of a submission has, in one submission and in a listing.
+SUBMISSION_FIELDS = {
+    "id": {"type": "integer"},
+    "assignment": {"type": "string"},
+    "number": {"type": "integer"},
+    "status": {"type": "string", "enum": ["queued", "running", "graded", "error"]},
+    "submitted_at": {"type": "string", "format": "date-time"},
+    "graded_at": {"type": ["string", "null"], "format": "date-time"},
+    "score": NUMBER_OR_NULL,
+    "max_score": {"type": "number"},
+}
 SCHEMAS = {
     "Error": {
         "type": "object",
@@ -278,15 +289,8 @@ SCHEMAS = {
     },
     "Submission": {
         "type": "object",
-        "properties": {
-            "id": {"type": "integer"},
-            "assignment": {"type": "string"},
-            "number": {"type": "integer"},
-            "status": {"type": "string", "enum": ["queued", "running", "graded", "error"]},
-            "submitted_at": {"type": "string", "format": "date-time"},
-            "graded_at": {"type": ["string", "null"], "format": "date-time"},
-            "score": NUMBER_OR_NULL,
-            "max_score": {"type": "number"},
+        "properties": SUBMISSION_FIELDS
+        | {
             "error": {"type": "string", "description": "when the grader itself failed"},
             "result": {"$ref": "#/components/schemas/GradingResult"},
         },
@@ -311,18 +315,8 @@ SCHEMAS = {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "properties": {
-                        "id": {"type": "integer"},
-                        "assignment": {"type": "string"},
-                        "number": {"type": "integer"},
-                        "status": {
-                            "type": "string",
-                            "enum": ["queued", "running", "graded", "error"],
-                        },
-                        "submitted_at": {"type": "string", "format": "date-time"},
-                        "graded_at": {"type": ["string", "null"], "format": "date-time"},
-                        "score": NUMBER_OR_NULL,
-                        "max_score": {"type": "number"},
+                    "properties": SUBMISSION_FIELDS
+                    | {
                         "student": {
                             "type": "object",
                             "properties": {"email": {"type": "string"}, "name": {"type": "string"}},

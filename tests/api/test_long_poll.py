@@ -20,11 +20,6 @@ URL = "/api/v1/courses/demo/assignments/l2-regularization/submissions"
 REFERENCE = (PROJECT_ROOT / "exercises" / "l2-regularization" / "reference.py").read_text()
 
 
-@pytest.fixture
-def student(demo, token_for):
-    return token_for("student@example.edu")
-
-
 def show(client, submission_id: int, headers, wait: str | float) -> tuple[float, object]:
     started = time.monotonic()
     response = client.get(f"/api/v1/submissions/{submission_id}?wait={wait}", headers=headers)

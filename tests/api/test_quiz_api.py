@@ -10,11 +10,6 @@ from server.scoring.quizzes import current_quiz, question_params
 QUIZ = "/api/v1/courses/demo/assignments/l2-regularization-quiz"
 
 
-@pytest.fixture
-def student(demo, token_for):
-    return token_for("student@example.edu")
-
-
 def correct_answers(email: str = "student@example.edu") -> dict:
     """Return the right answers for a student, q5 from their own parameters."""
     from server.accounts import find_user

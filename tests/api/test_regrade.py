@@ -19,21 +19,11 @@ from server.submissions.queue import get_queue
 from server.submissions.regrade import regrade
 from server.submissions.stats import grading_stats
 from server.submissions.sweep import sweep_once
-from tests.api.test_submissions import FORGOT_TWO, REFERENCE, URL, wait_graded
+from tests.api.test_submissions import FORGOT_TWO, REFERENCE, URL, graded, wait_graded
 from tests.scaleout.support import store_without_message
 
 REGRADE = "/api/v1/courses/demo/assignments/l2-regularization/regrade"
 GRADEBOOK = "/api/v1/courses/demo/gradebook"
-
-
-@pytest.fixture
-def student(demo, token_for):
-    return token_for("student@example.edu")
-
-
-@pytest.fixture
-def instructor(demo, token_for):
-    return token_for("instructor@example.edu")
 
 
 def sync_version_2(tmp_path) -> None:
@@ -46,11 +36,6 @@ def sync_version_2(tmp_path) -> None:
     toml.write_text(first + "points = 3" + gradient + "points = 5" + rest)
     assert store_exercise(folder).version == 2
     db.session.commit()
-
-
-def graded(client, headers, code: str) -> dict:
-    submission_id = client.post(URL, json={"code": code}, headers=headers).json["id"]
-    return wait_graded(client, submission_id, headers)
 
 
 def parts(submission: dict) -> dict[str, tuple[float, float]]:
@@ -150,9 +135,9 @@ def test_the_sweep_sends_regrades_a_few_at_a_time(
     assert sweep.stuck_submissions() == [s.id for s in rows()][:2]
 
 
-def test_one_students_submissions(client, student, instructor, token_for, tmp_path):
+def test_one_students_submissions(client, student, other, instructor, tmp_path):
     mine = graded(client, student, REFERENCE)
-    graded(client, token_for("student2@example.edu"), REFERENCE)
+    graded(client, other, REFERENCE)
     sync_version_2(tmp_path)
 
     response = client.post(REGRADE, json={"student": "Student@example.edu"}, headers=instructor)

@@ -8,37 +8,16 @@ import pytest
 
 from server.extensions import db
 from server.models import Assignment, ScorePolicy
-from tests.api.test_submissions import FORGOT_TWO, REFERENCE, URL, wait_graded
+from tests.api.test_submissions import FORGOT_TWO, REFERENCE, URL, graded
 from tests.scaleout.support import store_without_message
 
 DEMO = "/api/v1/courses/demo/assignments"
-
-
-@pytest.fixture
-def student(demo, token_for):
-    return token_for("student@example.edu")
-
-
-@pytest.fixture
-def other(demo, token_for):
-    return token_for("student2@example.edu")
-
-
-@pytest.fixture
-def instructor(demo, token_for):
-    return token_for("instructor@example.edu")
 
 
 def set_policy(policy: ScorePolicy) -> None:
     assignment = db.session.scalar(db.select(Assignment).filter_by(slug="l2-regularization"))
     assignment.score_policy = policy
     db.session.commit()
-
-
-def graded(client, headers, code: str) -> dict:
-    """Submit code and wait until it is graded; return the graded submission."""
-    submission_id = client.post(URL, json={"code": code}, headers=headers).json["id"]
-    return wait_graded(client, submission_id, headers)
 
 
 def listing(client, headers, query: str = ""):

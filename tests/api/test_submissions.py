@@ -20,11 +20,6 @@ REFERENCE = (EXERCISE / "reference.py").read_text()
 FORGOT_TWO = REFERENCE.replace("2 * lam * w", "lam * w")
 
 
-@pytest.fixture
-def student(demo, token_for):
-    return token_for("student@example.edu")
-
-
 def wait_graded(client, submission_id: int, headers, timeout: float = 30) -> dict:
     """Poll a submission until it is graded (or fail after the timeout)."""
     deadline = time.monotonic() + timeout
@@ -34,6 +29,12 @@ def wait_graded(client, submission_id: int, headers, timeout: float = 30) -> dic
             return body
         time.sleep(0.05)
     raise AssertionError(f"submission {submission_id} not graded in {timeout} s: {body}")
+
+
+def graded(client, headers, code: str) -> dict:
+    """Submit code through the API and wait until it is graded; return the graded view."""
+    submission_id = client.post(URL, json={"code": code}, headers=headers).json["id"]
+    return wait_graded(client, submission_id, headers)
 
 
 def stored() -> list[Submission]:
