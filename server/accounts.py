@@ -50,6 +50,18 @@ def create_token(user: User) -> str:
     return token
 
 
+def revoke_tokens(user: User) -> int:
+    """Delete every API token of a user; return how many there were."""
+    result = db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user.id))
+    return result.rowcount
+
+
+def revoke_token(token: str) -> bool:
+    """Delete one API token, given its value; False if it was not known."""
+    result = db.session.execute(sa.delete(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    return result.rowcount == 1
+
+
 # On the path of every API request: built once, only the digest is bound per call
 # (building and keying the statement each time cost as much as running it).
 _TOKEN_OWNER = sa.select(User).join(ApiToken).where(ApiToken.token_hash == sa.bindparam("digest"))

@@ -124,6 +124,30 @@ def token_create(email: str) -> None:
     click.echo(value)
 
 
+@token.command("revoke")
+@click.argument("email", required=False)
+@click.option("--token", "value", help="revoke only this token (its value, as printed)")
+@with_appcontext
+def token_revoke(email: str | None, value: str | None) -> None:
+    """Revoke every API token of a user, or one token given with --token."""
+    from server.accounts import find_user, revoke_token, revoke_tokens
+    from server.extensions import db
+
+    if (email is None) == (value is None):
+        raise click.UsageError("give a user's e-mail or --token TOKEN, not both")
+    if value is not None:
+        if not revoke_token(value.strip()):
+            raise click.ClickException("no such token (already revoked?)")
+        revoked = 1
+    else:
+        user = find_user(email)
+        if user is None:
+            raise click.ClickException(f"no user with e-mail {email!r}")
+        revoked = revoke_tokens(user)
+    db.session.commit()
+    click.echo(f"revoked {revoked} token(s)")
+
+
 def gunicorn_command(bind: str, workers: int, *extra: str) -> list[str]:
     """Return the command that serves the app with `rubric serve`'s gunicorn settings."""
     # gthread workers, and each worker starts its grading pool and sweep at boot.

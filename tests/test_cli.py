@@ -41,3 +41,46 @@ def test_token_create_for_unknown_user_fails_clearly(runner, demo):
     result = runner.invoke(args=["token", "create", "nobody@example.edu"])
     assert result.exit_code == 1
     assert "no user with e-mail 'nobody@example.edu'" in result.output
+
+
+def make_token(runner, email: str) -> str:
+    result = runner.invoke(args=["token", "create", email])
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+def test_token_revoke_one_token_leaves_the_others_working(runner, demo):
+    leaked, kept = (make_token(runner, "student@example.edu") for _ in range(2))
+
+    result = runner.invoke(args=["token", "revoke", "--token", leaked])
+    again = runner.invoke(args=["token", "revoke", "--token", leaked])
+
+    assert result.exit_code == 0 and result.output.strip() == "revoked 1 token(s)"
+    assert user_for_token(leaked) is None and user_for_token(kept).email == "student@example.edu"
+    assert again.exit_code == 1 and "no such token" in again.output
+
+
+def test_token_revoke_a_users_tokens_only_theirs(runner, demo, client):
+    mine = [make_token(runner, "student@example.edu") for _ in range(2)]
+    theirs = make_token(runner, "student2@example.edu")
+
+    result = runner.invoke(args=["token", "revoke", "Student@example.edu"])
+
+    assert result.exit_code == 0 and result.output.strip() == "revoked 2 token(s)"
+    for token in mine:
+        response = client.get("/api/v1/courses/demo/assignments", headers=bearer(token))
+        assert response.status_code == 401
+    assert client.get("/api/v1/courses/demo/assignments", headers=bearer(theirs)).status_code == 200
+
+
+def test_token_revoke_needs_exactly_one_of_email_and_token(runner, demo):
+    neither = runner.invoke(args=["token", "revoke"])
+    both = runner.invoke(args=["token", "revoke", "student@example.edu", "--token", "x"])
+    unknown = runner.invoke(args=["token", "revoke", "nobody@example.edu"])
+
+    assert neither.exit_code == both.exit_code == 2 and "not both" in both.output
+    assert unknown.exit_code == 1 and "no user with e-mail 'nobody@example.edu'" in unknown.output
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
