@@ -1,4 +1,4 @@
-"""Assignments and quiz attempts."""
+"""Courses, their assignments, and quiz attempts."""
 
 from flask import g, request
 
@@ -6,9 +6,21 @@ from server.api import bp
 from server.api.auth import token_required
 from server.api.errors import ApiError
 from server.api.serialize import assignment_detail, assignment_summary
-from server.courses import get_assignment, get_course
+from server.courses import course_role, courses_for, get_assignment, get_course
 from server.models import AssignmentKind
 from server.scoring.quizzes import submit_attempt
+
+
+@bp.get("/courses")
+@token_required
+def list_courses():
+    """List the courses the user belongs to, with the user's role in each."""
+    return {
+        "courses": [
+            {"slug": c.slug, "title": c.title, "role": course_role(g.user, c).value}
+            for c in courses_for(g.user)
+        ]
+    }
 
 
 @bp.get("/courses/<course>/assignments")

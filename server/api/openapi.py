@@ -25,6 +25,13 @@ def _json(schema: str, description: str = "OK") -> dict:
 
 
 PATHS = {
+    "/courses": {
+        "get": _op(
+            "List the courses the user belongs to (every course for an admin), with the "
+            "user's role in each",
+            {"200": _json("CourseList")},
+        ),
+    },
     "/courses/{course}/assignments": {
         "get": _op(
             "List the assignments a user may see",
@@ -196,6 +203,22 @@ SCHEMAS = {
             "score_policy": {"type": "string", "enum": ["best", "last"]},
             "attempts_used": {"type": "integer"},
             "attempts_left": {"type": ["integer", "null"]},
+        },
+    },
+    "CourseList": {
+        "type": "object",
+        "properties": {
+            "courses": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "slug": {"type": "string"},
+                        "title": {"type": "string"},
+                        "role": {"type": "string", "enum": ["student", "instructor"]},
+                    },
+                },
+            }
         },
     },
     "AssignmentList": {
