@@ -5,8 +5,8 @@ from flask import g, request
 from server.api import bp
 from server.api.auth import token_required
 from server.api.errors import ApiError
-from server.api.serialize import assignment_detail, assignment_summary
-from server.courses import course_role, courses_for, get_assignment, get_course
+from server.api.serialize import assignment_detail, assignment_summary, course_summary
+from server.courses import courses_for, get_assignment, get_course
 from server.models import AssignmentKind
 from server.scoring.quizzes import submit_attempt
 
@@ -15,12 +15,7 @@ from server.scoring.quizzes import submit_attempt
 @token_required
 def list_courses():
     """List the courses the user belongs to, with the user's role in each."""
-    return {
-        "courses": [
-            {"slug": c.slug, "title": c.title, "role": course_role(g.user, c).value}
-            for c in courses_for(g.user)
-        ]
-    }
+    return {"courses": [course_summary(c, g.user) for c in courses_for(g.user)]}
 
 
 @bp.get("/courses/<course>/assignments")

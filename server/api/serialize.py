@@ -1,9 +1,15 @@
-"""Assignments as JSON, shared by the API and the web pages' data."""
+"""Courses and assignments as JSON, shared by the API and the web pages' data."""
 
 from typing import Any
 
-from server.models import Assignment, AssignmentKind, User
+from server.courses import course_role
+from server.models import Assignment, AssignmentKind, Course, User
 from server.scoring.quizzes import attempt_status, current_quiz, public_questions
+
+
+def course_summary(course: Course, user: User) -> dict[str, Any]:
+    """Return a course's listing fields and the user's role in it."""
+    return {"slug": course.slug, "title": course.title, "role": course_role(user, course).value}
 
 
 def assignment_summary(assignment: Assignment, user: User) -> dict[str, Any]:
