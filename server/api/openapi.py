@@ -137,6 +137,12 @@ PATHS = {
     },
 }
 
+
+def _listing(key: str, items: dict, **fields: dict) -> dict:
+    """An object holding an array of items under key, after any other fields."""
+    return {"type": "object", "properties": fields | {key: {"type": "array", "items": items}}}
+
+
 NUMBER_OR_NULL = {"type": ["number", "null"]}
 TEST_RESULT = {
     "type": "object",
@@ -205,31 +211,18 @@ SCHEMAS = {
             "attempts_left": {"type": ["integer", "null"]},
         },
     },
-    "CourseList": {
-        "type": "object",
-        "properties": {
-            "courses": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "slug": {"type": "string"},
-                        "title": {"type": "string"},
-                        "role": {"type": "string", "enum": ["student", "instructor"]},
-                    },
-                },
-            }
+    "CourseList": _listing(
+        "courses",
+        {
+            "type": "object",
+            "properties": {
+                "slug": {"type": "string"},
+                "title": {"type": "string"},
+                "role": {"type": "string", "enum": ["student", "instructor"]},
+            },
         },
-    },
-    "AssignmentList": {
-        "type": "object",
-        "properties": {
-            "assignments": {
-                "type": "array",
-                "items": {"$ref": "#/components/schemas/AssignmentSummary"},
-            }
-        },
-    },
+    ),
+    "AssignmentList": _listing("assignments", {"$ref": "#/components/schemas/AssignmentSummary"}),
     "Question": {
         "type": "object",
         "properties": {
@@ -330,30 +323,25 @@ SCHEMAS = {
             "version": {"type": "integer", "description": "the exercise version they go to"},
         },
     },
-    "SubmissionList": {
-        "type": "object",
-        "properties": {
-            "assignment": {"type": "string"},
-            "submissions": {
-                "type": "array",
-                "items": {
+    "SubmissionList": _listing(
+        "submissions",
+        {
+            "type": "object",
+            "properties": SUBMISSION_FIELDS
+            | {
+                "student": {
                     "type": "object",
-                    "properties": SUBMISSION_FIELDS
-                    | {
-                        "student": {
-                            "type": "object",
-                            "properties": {"email": {"type": "string"}, "name": {"type": "string"}},
-                        },
-                        "counts": {
-                            "type": "boolean",
-                            "description": "the submission whose score the gradebook counts "
-                            "for its student, under the assignment's policy (best or last)",
-                        },
-                    },
+                    "properties": {"email": {"type": "string"}, "name": {"type": "string"}},
+                },
+                "counts": {
+                    "type": "boolean",
+                    "description": "the submission whose score the gradebook counts "
+                    "for its student, under the assignment's policy (best or last)",
                 },
             },
         },
-    },
+        assignment={"type": "string"},
+    ),
     "GradingResult": {
         "type": "object",
         "properties": {
