@@ -1,6 +1,6 @@
 """Typed SQLAlchemy models; tables come only from Alembic migrations."""
 
-from server.models.accounts import ApiToken, Role, User
+from server.models.accounts import ApiToken, LoginFailures, LoginSession, Role, User
 from server.models.attempts import QuizAnswer, QuizAttempt
 from server.models.content import Question, Quiz
 from server.models.courses import Assignment, AssignmentKind, Course, Enrollment, ScorePolicy
@@ -13,6 +13,8 @@ __all__ = [
     "Course",
     "Enrollment",
     "Exercise",
+    "LoginFailures",
+    "LoginSession",
     "Question",
     "Quiz",
     "QuizAnswer",

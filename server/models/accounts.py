@@ -1,4 +1,4 @@
-"""Users and their API tokens."""
+"""Users, their log-in sessions and API tokens, and the log-in throttle's counters."""
 
 import enum
 from datetime import datetime
@@ -32,6 +32,17 @@ class User(UserMixin, db.Model):
     tokens: so.WriteOnlyMapped["ApiToken"] = so.relationship(
         back_populates="user", passive_deletes=True
     )
+    sessions: so.WriteOnlyMapped["LoginSession"] = so.relationship(
+        back_populates="user", passive_deletes=True
+    )
+    # The raw id of the log-in session this request runs in; never stored (only its digest).
+    session_id = None  # a str once log_in or the user loader sets it
+
+    def get_session_id(self) -> str:
+        """Return what Flask-Login keeps in the cookie: the session's id, not the user's."""
+        if self.session_id is None:
+            raise RuntimeError("log in through server.web.auth.log_in, which opens a session")
+        return self.session_id
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"
@@ -46,5 +57,36 @@ class ApiToken(db.Model):
     )
     token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # None: the token never expires (only when asked for with --no-expiry).
+    expires_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     user: so.Mapped[User] = so.relationship(back_populates="tokens")
+
+
+class LoginSession(db.Model):
+    """A browser's log-in: the cookie holds its random id, the table only its SHA-256 digest."""
+
+    __tablename__ = "login_session"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    user_agent: so.Mapped[str] = so.mapped_column(sa.String(256), default="")
+    address: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
+
+    user: so.Mapped[User] = so.relationship(back_populates="sessions")
+
+
+class LoginFailures(db.Model):
+    """Failed log-ins counted for one account or one address, for the throttle's backoff."""
+
+    __tablename__ = "login_failures"
+
+    # "account:EMAIL" or "address:IP"
+    key: so.Mapped[str] = so.mapped_column(sa.String(300), primary_key=True)
+    count: so.Mapped[int] = so.mapped_column(default=0)
+    last_failed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
