@@ -4,7 +4,7 @@ import os
 
 from flask import Flask
 
-from server import config
+from server import config, security
 from server.extensions import csrf, db, limiter, login_manager, migrate
 from server.logs import configure_logging
 from server.models.types import json_text, json_value
@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.testing:
         configure_logging(os.environ.get("RUBRIC_LOG_LEVEL", "INFO"))
 
+    security.init_app(app)  # first: a bad setting stops the start before anything else
     db.init_app(app)
     app.teardown_request(_release_session)
     migrate.init_app(app, db)

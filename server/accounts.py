@@ -1,13 +1,26 @@
-"""Accounts: users, passwords and API tokens. Knows nothing of HTTP."""
+"""Accounts: users, passwords, log-in sessions, the log-in throttle and API tokens.
+
+Knows nothing of HTTP: the web layer passes in addresses, user agents and settings.
+"""
 
 import hashlib
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.extensions import db
-from server.models import ApiToken, Role, User
+from server.models import ApiToken, LoginFailures, LoginSession, Role, User
+from server.models.types import utcnow
+
+# `rubric token create` without --expires-in: long enough for a term, not forever.
+DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
+# "Last seen" is written at most this often, so a page view rarely costs a write.
+_LAST_SEEN_EVERY = timedelta(minutes=1)
 
 # A valid hash to compare against when the e-mail is unknown, so a failed
 # log-in takes as long for a missing account as for a wrong password.
@@ -39,14 +52,28 @@ def authenticate(email: str, password: str) -> User | None:
     return user if check_password_hash(user.password_hash, password) else None
 
 
+def set_password(user: User, password: str) -> None:
+    """Store a new password for a user (hashed)."""
+    user.password_hash = generate_password_hash(password)
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(user: User) -> str:
-    """Make a new API token for a user; only its digest is stored."""
+class TokenExpired(Exception):
+    """An API token that was valid once, but whose time is up."""
+
+    def __init__(self, expired_at: datetime):
+        super().__init__(f"the API token expired at {expired_at.isoformat(timespec='seconds')}")
+        self.expired_at = expired_at
+
+
+def create_token(user: User, lifetime: timedelta | None = DEFAULT_TOKEN_LIFETIME) -> str:
+    """Make a new API token for a user, valid for `lifetime` (None: forever); store its digest."""
     token = "rbc_" + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, token_hash=_digest(token)))
+    expires_at = utcnow() + lifetime if lifetime is not None else None
+    db.session.add(ApiToken(user_id=user.id, token_hash=_digest(token), expires_at=expires_at))
     return token
 
 
@@ -64,10 +91,173 @@ def revoke_token(token: str) -> bool:
 
 # On the path of every API request: built once, only the digest is bound per call
 # (building and keying the statement each time cost as much as running it).
-_TOKEN_OWNER = sa.select(User).join(ApiToken).where(ApiToken.token_hash == sa.bindparam("digest"))
+_TOKEN_OWNER = (
+    sa.select(User, ApiToken.expires_at)
+    .join(ApiToken)
+    .where(ApiToken.token_hash == sa.bindparam("digest"))
+)
 
 
 def user_for_token(token: str) -> User | None:
-    """Return the owner of a bearer token, if the token is known."""
+    """Return the owner of a bearer token, if the token is known; raise TokenExpired if old."""
     # A SHA-256 digest of a 256-bit random token needs no slow hash or salt.
-    return db.session.scalar(_TOKEN_OWNER, {"digest": _digest(token)})
+    row = db.session.execute(_TOKEN_OWNER, {"digest": _digest(token)}).first()
+    if row is None:
+        return None
+    user, expires_at = row
+    if expires_at is not None and expires_at <= utcnow():
+        raise TokenExpired(expires_at)
+    return user
+
+
+# Log-in sessions: the browser's cookie holds a random id, the table its SHA-256 digest.
+
+
+def open_session(user: User, user_agent: str, address: str) -> str:
+    """Start a log-in session for a user; return its id (for the cookie), set on the user."""
+    session_id = "rbs_" + secrets.token_urlsafe(32)
+    row = LoginSession(
+        user_id=user.id,
+        token_hash=_digest(session_id),
+        user_agent=user_agent[:256],
+        address=address[:64],
+    )
+    db.session.add(row)
+    user.session_id = session_id
+    return session_id
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """How long a log-in lasts in all, and without a request."""
+
+    lifetime: timedelta
+    idle: timedelta
+
+    def expired(self, row: LoginSession, now: datetime) -> bool:
+        """Tell whether a session is past its lifetime or has been idle too long."""
+        return now >= row.created_at + self.lifetime or now >= row.last_seen_at + self.idle
+
+
+_SESSION_OWNER = (
+    sa.select(LoginSession, User)
+    .join(User, LoginSession.user_id == User.id)
+    .where(LoginSession.token_hash == sa.bindparam("digest"))
+)
+
+
+def user_for_session(session_id: str, limits: SessionLimits) -> User | None:
+    """Return the user of a live session (ending it if expired), noting when it was last seen."""
+    row = db.session.execute(_SESSION_OWNER, {"digest": _digest(session_id)}).first()
+    if row is None:
+        return None
+    login, user = row
+    now = utcnow()
+    if limits.expired(login, now):
+        db.session.delete(login)
+        db.session.commit()
+        return None
+    if now - login.last_seen_at >= _LAST_SEEN_EVERY:
+        login.last_seen_at = now
+        db.session.commit()
+    user.session_id = session_id
+    return user
+
+
+def end_session(session_id: str) -> None:
+    """End one log-in session, wherever its cookie is."""
+    digest = _digest(session_id)
+    db.session.execute(sa.delete(LoginSession).where(LoginSession.token_hash == digest))
+
+
+def end_sessions(user: User, keep: str | None = None) -> int:
+    """End every log-in session of a user, but `keep` (a session id) if given; return how many."""
+    query = sa.delete(LoginSession).where(LoginSession.user_id == user.id)
+    if keep is not None:
+        query = query.where(LoginSession.token_hash != _digest(keep))
+    return db.session.execute(query).rowcount
+
+
+def sessions_of(user: User) -> list[LoginSession]:
+    """Return a user's log-in sessions, the most recently used first."""
+    query = user.sessions.select().order_by(LoginSession.last_seen_at.desc())
+    return list(db.session.scalars(query))
+
+
+def is_session(row: LoginSession, session_id: str | None) -> bool:
+    """Tell whether a session row is the one with this id."""
+    return session_id is not None and row.token_hash == _digest(session_id)
+
+
+def change_password(user: User, current: str, new: str) -> bool:
+    """Set a new password if the current one matches, ending the user's other sessions."""
+    if not check_password_hash(user.password_hash, current):
+        return False
+    set_password(user, new)
+    end_sessions(user, keep=user.session_id)
+    return True
+
+
+# The log-in throttle: failures counted per account and per address, with a bounded backoff.
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Failed log-ins let through free, and the longest wait the backoff asks for."""
+
+    free_per_account: int
+    free_per_address: int
+    max_delay: timedelta
+
+    @property
+    def forget_after(self) -> timedelta:
+        """Failures older than this are forgotten (so a typo last week costs nothing)."""
+        return 4 * self.max_delay
+
+    def delay(self, failures: int, free: int) -> timedelta:
+        """The wait after `failures` failures: none for the free ones, then 1 s, 2 s, 4 s..."""
+        if failures < free:
+            return timedelta(0)
+        return min(timedelta(seconds=2 ** min(failures - free, 30)), self.max_delay)
+
+
+def throttle_keys(email: str, address: str) -> dict[str, str]:
+    """Return the counters a log-in attempt touches, by scope."""
+    return {"account": "account:" + email.strip().lower()[:254], "address": "address:" + address}
+
+
+def login_wait(throttle: Throttle, keys: dict[str, str]) -> tuple[str, int] | None:
+    """Return the scope and seconds to wait if a log-in must wait, else None."""
+    now = utcnow()
+    rows = db.session.scalars(sa.select(LoginFailures).where(LoginFailures.key.in_(keys.values())))
+    by_key = {row.key: row for row in rows}
+    free = {"account": throttle.free_per_account, "address": throttle.free_per_address}
+    waits = []
+    for scope, key in keys.items():
+        row = by_key.get(key)
+        if row is None or now - row.last_failed_at >= throttle.forget_after:
+            continue
+        left = row.last_failed_at + throttle.delay(row.count, free[scope]) - now
+        if left > timedelta(0):
+            waits.append((-(-left // timedelta(seconds=1)), scope))  # whole seconds, rounded up
+    return max(waits)[::-1] if waits else None
+
+
+def record_failure(throttle: Throttle, keys: dict[str, str]) -> None:
+    """Count a failed log-in against each key, in one statement per key (parallel tries count)."""
+    now = utcnow()
+    insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    stale = LoginFailures.last_failed_at < now - throttle.forget_after
+    for key in keys.values():
+        query = insert(LoginFailures).values(key=key, count=1, last_failed_at=now)
+        count = sa.case((stale, 1), else_=LoginFailures.count + 1)
+        query = query.on_conflict_do_update(
+            index_elements=[LoginFailures.key], set_={"count": count, "last_failed_at": now}
+        )
+        db.session.execute(query)
+    db.session.commit()
+
+
+def clear_failures(key: str) -> None:
+    """Forget the failures counted against one key (an account, after its right password)."""
+    db.session.execute(sa.delete(LoginFailures).where(LoginFailures.key == key))

@@ -110,16 +110,27 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("email")
+@click.option(
+    "--expires-in",
+    "days",
+    type=click.IntRange(1, 36500),
+    help="days until the token stops working [default: 90]",
+)
+@click.option("--no-expiry", is_flag=True, help="a token that never expires (avoid)")
 @with_appcontext
-def token_create(email: str) -> None:
-    """Print a new API token for a user (the only thing printed)."""
+def token_create(email: str, days: int | None, no_expiry: bool) -> None:
+    """Print a new API token for a user (the only thing printed); it expires in 90 days."""
+    from datetime import timedelta
+
     from server.accounts import create_token, find_user
     from server.extensions import db
 
+    if no_expiry and days is not None:
+        raise click.UsageError("give --expires-in DAYS or --no-expiry, not both")
     user = find_user(email)
     if user is None:
         raise click.ClickException(f"no user with e-mail {email!r}")
-    value = create_token(user)
+    value = create_token(user, None if no_expiry else timedelta(days=days or 90))
     db.session.commit()
     click.echo(value)
 

@@ -45,11 +45,24 @@ GRADING_DEFAULTS = {
 }
 
 
+# Sessions, log-ins and proxies (docs/security.md), each overridable the same way.
+SECURITY_DEFAULTS = {
+    "RUBRIC_SESSION_LIFETIME_HOURS": 12,  # a log-in ends this long after it began
+    "RUBRIC_SESSION_IDLE_MINUTES": 120,  # ... or after this long without a request
+    "RUBRIC_LOGIN_FREE_ATTEMPTS": 5,  # failed log-ins to one account before the backoff
+    "RUBRIC_LOGIN_FREE_ATTEMPTS_PER_ADDRESS": 50,  # ... from one address (a classroom's NAT)
+    "RUBRIC_LOGIN_MAX_DELAY_SECONDS": 900,  # the backoff's cap: no one is locked out longer
+    "RUBRIC_TRUSTED_PROXIES": 0,  # proxies in front whose X-Forwarded-* headers are believed
+}
+
+
 def from_environment(instance_path: str) -> dict:
     """Build the config mapping from RUBRIC_* environment variables."""
     default_db = f"sqlite:///{Path(instance_path) / 'rubric.sqlite3'}"
     grading = {name: int(os.environ.get(name, value)) for name, value in GRADING_DEFAULTS.items()}
-    return grading | {
+    security = {name: int(os.environ.get(name, value)) for name, value in SECURITY_DEFAULTS.items()}
+    security["RUBRIC_FRAME_ANCESTORS"] = os.environ.get("RUBRIC_FRAME_ANCESTORS", "")
+    return grading | security | {
         "SQLALCHEMY_DATABASE_URI": os.environ.get("RUBRIC_DATABASE_URL", default_db),
         "RUBRIC_BROKER_URL": os.environ.get("RUBRIC_BROKER_URL") or None,
         "RUBRIC_SUBMISSION_RATE": os.environ.get("RUBRIC_SUBMISSION_RATE", "10/minute"),

@@ -1,5 +1,8 @@
 """The `rubric` commands for accounts and the demo course."""
 
+import hashlib
+from datetime import UTC, datetime, timedelta
+
 from server.accounts import user_for_token
 from server.extensions import db
 from server.models import ApiToken, Assignment, Enrollment, User
@@ -84,3 +87,49 @@ def test_token_revoke_needs_exactly_one_of_email_and_token(runner, demo):
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def stored_expiry(token: str):
+    """Return when a token expires, as stored (None: never)."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    return db.session.scalar(db.select(ApiToken.expires_at).filter_by(token_hash=digest))
+
+
+def test_token_create_expires_in_90_days_unless_told(runner, demo):
+    default = make_token(runner, "student@example.edu")
+    week = runner.invoke(args=["token", "create", "student@example.edu", "--expires-in", "7"])
+    never = runner.invoke(args=["token", "create", "student@example.edu", "--no-expiry"])
+
+    now = datetime.now(UTC)
+    assert abs(stored_expiry(default) - (now + timedelta(days=90))) < timedelta(minutes=1)
+    assert abs(stored_expiry(week.output.strip()) - (now + timedelta(days=7))) < timedelta(
+        minutes=1
+    )
+    assert never.exit_code == 0 and stored_expiry(never.output.strip()) is None
+
+
+def test_token_create_refuses_contradictory_or_bad_expiry(runner, demo):
+    both = runner.invoke(
+        args=["token", "create", "student@example.edu", "--no-expiry", "--expires-in", "3"]
+    )
+    zero = runner.invoke(args=["token", "create", "student@example.edu", "--expires-in", "0"])
+
+    assert both.exit_code == 2 and "not both" in both.output
+    assert zero.exit_code == 2 and "--expires-in" in zero.output
+
+
+def test_expired_token_answers_401_token_expired(runner, demo, client):
+    token = make_token(runner, "student@example.edu")
+    url = "/api/v1/courses/demo/assignments"
+    assert client.get(url, headers=bearer(token)).status_code == 200
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    db.session.execute(db.update(ApiToken).filter_by(token_hash=digest).values(expires_at=past))
+    db.session.commit()
+
+    response = client.get(url, headers=bearer(token))
+
+    assert response.status_code == 401
+    error = response.get_json()["error"]
+    assert error["code"] == "token_expired" and "expired" in error["message"]
+    assert error["expired_at"] == past.isoformat(timespec="seconds")

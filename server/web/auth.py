@@ -1,25 +1,56 @@
-"""Log-in and log-out with e-mail and password."""
+"""Log-in and log-out, the account page (sessions, password) and the log-in throttle."""
 
+import logging
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
-from server.accounts import authenticate
+from server import accounts
 from server.extensions import db, login_manager
 from server.models import User
 from server.web import bp
 
 login_manager.login_view = "web.login"
+# The cookie holds the log-in session's id (User.get_session_id), never the user's id:
+# a session ended on the server cannot be brought back with a copied cookie.
+login_manager.id_attribute = "get_session_id"
+log = logging.getLogger("rubric.auth")
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """Return the logged-in user from the session cookie."""
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def load_user(session_id: str) -> User | None:
+    """Return the user of the cookie's log-in session, if it is still live."""
+    return accounts.user_for_session(session_id, _session_limits())
+
+
+def _session_limits() -> accounts.SessionLimits:
+    config = current_app.config
+    return accounts.SessionLimits(
+        lifetime=timedelta(hours=config["RUBRIC_SESSION_LIFETIME_HOURS"]),
+        idle=timedelta(minutes=config["RUBRIC_SESSION_IDLE_MINUTES"]),
+    )
+
+
+def _throttle() -> accounts.Throttle:
+    config = current_app.config
+    return accounts.Throttle(
+        free_per_account=config["RUBRIC_LOGIN_FREE_ATTEMPTS"],
+        free_per_address=config["RUBRIC_LOGIN_FREE_ATTEMPTS_PER_ADDRESS"],
+        max_delay=timedelta(seconds=config["RUBRIC_LOGIN_MAX_DELAY_SECONDS"]),
+    )
+
+
+def log_in(user: User) -> None:
+    """Open a server-side session for the user and put its id in the cookie."""
+    agent = request.user_agent.string or ""
+    accounts.open_session(user, agent, request.remote_addr or "")
+    db.session.commit()
+    login_user(user)
 
 
 class LoginForm(FlaskForm):
@@ -29,26 +60,92 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
 
 
+class PasswordForm(FlaskForm):
+    """The current password, and the new one twice."""
+
+    current = PasswordField("Current password", validators=[DataRequired()])
+    new = PasswordField("New password", validators=[DataRequired(), Length(min=8, max=200)])
+    confirm = PasswordField(
+        "New password again", validators=[DataRequired(), EqualTo("new", "The two differ.")]
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Show the log-in form and log the user in."""
+    """Show the log-in form and log the user in, unless too many attempts failed."""
     if current_user.is_authenticated:
         return redirect(url_for("web.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
+        keys = accounts.throttle_keys(form.email.data, request.remote_addr or "")
+        if wait := accounts.login_wait(_throttle(), keys):
+            return _throttled(form, keys, *wait)
+        user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
-            login_user(user)
+            accounts.clear_failures(keys["account"])
+            log_in(user)
             return redirect(_safe_next(request.args.get("next")))
+        accounts.record_failure(_throttle(), keys)
         flash("Wrong e-mail or password.", "error")
     return render_template("login.html", form=form), 200 if not form.errors else 400
+
+
+def _throttled(form: LoginForm, keys: dict[str, str], scope: str, seconds: int):
+    """Answer 429 without checking the password, and log the attempt."""
+    extra = {"scope": scope, "key": keys[scope], "retry_after": seconds}
+    log.warning("log-in throttled", extra=extra | {"address": request.remote_addr})
+    flash(f"Too many failed log-ins. Try again in {seconds} seconds.", "error")
+    page = render_template("login.html", form=form)
+    return page, 429, {"Retry-After": str(seconds)}
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    """Log the user out."""
+    """End this log-in session on the server, and forget it in the browser."""
+    accounts.end_session(current_user.session_id)
+    db.session.commit()
     logout_user()
+    return redirect(url_for("web.login"))
+
+
+@bp.get("/account")
+@login_required
+def account():
+    """The account page: the log-in sessions, and the password form."""
+    return _account_page(PasswordForm())
+
+
+def _account_page(form: PasswordForm, status: int = 200):
+    sessions = accounts.sessions_of(current_user)
+    mine = next((s for s in sessions if accounts.is_session(s, current_user.session_id)), None)
+    page = render_template("account.html", form=form, sessions=sessions, current=mine)
+    return page, status
+
+
+@bp.post("/account/password")
+@login_required
+def change_password():
+    """Change the password (the current one first); every other session ends."""
+    form = PasswordForm()
+    if not form.validate_on_submit():
+        return _account_page(form, 400)
+    if not accounts.change_password(current_user, form.current.data, form.new.data):
+        form.current.errors = ["This is not your current password."]
+        return _account_page(form, 400)
+    db.session.commit()
+    flash("Your password is changed. Your other sessions are logged out.", "info")
+    return redirect(url_for("web.account"))
+
+
+@bp.post("/account/sessions/end")
+@login_required
+def end_all_sessions():
+    """Log out every session of this user, this one included."""
+    accounts.end_sessions(current_user)
+    db.session.commit()
+    logout_user()
+    flash("All your sessions are logged out.", "info")
     return redirect(url_for("web.login"))
 
 
