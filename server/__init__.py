@@ -46,7 +46,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
 
     from server import api, cli, ops, web
+    from server.api.inputs import IdConverter
 
+    # Before any route is added: every <int:...> id is then bounded to what a row id can be.
+    app.url_map.converters["int"] = IdConverter
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)

@@ -1,10 +1,11 @@
 """Courses, their assignments, and quiz attempts."""
 
-from flask import g, request
+from flask import g
 
 from server.api import bp
 from server.api.auth import token_required
 from server.api.errors import ApiError
+from server.api.inputs import json_body
 from server.api.serialize import assignment_detail, assignment_summary, course_summary
 from server.courses import courses_for, get_assignment, get_course
 from server.models import AssignmentKind
@@ -44,13 +45,3 @@ def create_attempt(course: str, slug: str):
     if "answers" not in body:
         raise ApiError(422, "invalid_answer", "the body needs an 'answers' object")
     return submit_attempt(assignment, g.user, body["answers"]).result, 201
-
-
-def json_body() -> dict:
-    """Return the request's JSON object, or raise a 400 that says what is wrong."""
-    body = request.get_json(force=True, silent=True)
-    if body is None:
-        raise ApiError(400, "invalid_json", "the request body is not valid JSON")
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
-    return body

@@ -4,7 +4,7 @@ import logging
 
 import sqlalchemy as sa
 from flask import jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from server.api import bp
 from server.courses import Forbidden, NotFound
@@ -48,7 +48,11 @@ def _invalid_answers(exc: InvalidAnswers):
 
 
 # Refusals are 409 (the state forbids it) unless their nature has its own status.
-REFUSAL_STATUS = {"code_too_large": 413, "course_queue_full": 429}
+REFUSAL_STATUS = {
+    "code_too_large": 413,
+    "course_queue_full": 429,
+    "idempotency_key_reused": 422,
+}
 
 
 @bp.errorhandler(AttemptRefused)
@@ -78,4 +82,11 @@ def http_error(exc: HTTPException):
         body.headers.extend((k, v) for k, v in exc.response.headers if k.lower() != "content-type")
     elif retry_after := getattr(exc, "retry_after", None):
         body.headers["Retry-After"] = str(retry_after)
+    allow_methods(body, exc)
     return body, status
+
+
+def allow_methods(response, exc: HTTPException) -> None:
+    """Give a 405 its Allow header (RFC 9110), which a handler's own response would lose."""
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))

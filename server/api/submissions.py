@@ -1,13 +1,13 @@
 """Code submissions: stored before 202, graded in the background, polled by id."""
 
-import math
+import re
 
 from flask import current_app, g, request
 
 from server.api import bp
-from server.api.assignments import json_body
 from server.api.auth import token_required
 from server.api.errors import ApiError
+from server.api.inputs import json_body
 from server.courses import NotFound, can_see_work_of, get_assignment, require_instructor
 from server.extensions import (
     SUBMISSION_SCOPE,
@@ -42,10 +42,10 @@ def create_submission(course: str, slug: str):
     """Store a code submission and queue it for grading."""
     assignment = _exercise(course, slug)
     code = json_body().get("code")
-    if not isinstance(code, str):
-        raise ApiError(422, "invalid_code", "the body needs a 'code' string")
-    key = request.headers.get("Idempotency-Key", "").strip()[:128] or None
-    submission = submit(assignment, g.user, code, key)
+    if not isinstance(code, str) or not code.strip():
+        # The same rule as the page's form: blank code is a mistake, not an attempt.
+        raise ApiError(422, "invalid_code", "the body needs a non-blank 'code' string")
+    submission = submit(assignment, g.user, code, _idempotency_key())
     if submission.status == "queued" and submission.enqueued_at is None:
         dispatch(current_app._get_current_object(), submission.id)
     return submission_view(submission), 202, {"Location": f"/api/v1/submissions/{submission.id}"}
@@ -83,6 +83,23 @@ def regrade_submissions(course: str, slug: str):
     return {"assignment": slug, "queued": done.submissions, "version": done.version}, 202
 
 
+# The longest Idempotency-Key kept (the column's width): a longer one is refused, not cut,
+# since two keys cut to the same prefix would be taken for one request.
+MAX_KEY_LENGTH = 128
+
+
+def _idempotency_key() -> str | None:
+    """Read the Idempotency-Key header: None without one, 422 when too long."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > MAX_KEY_LENGTH:
+        raise ApiError(
+            422,
+            "invalid_idempotency_key",
+            f"'Idempotency-Key' is at most {MAX_KEY_LENGTH} characters",
+        )
+    return key or None
+
+
 def _exercise(course: str, slug: str) -> Assignment:
     """Return a code exercise assignment the user belongs to; 409 for a quiz."""
     assignment = get_assignment(g.user, course, slug)
@@ -103,8 +120,11 @@ def _status_filter() -> SubmissionStatus | None:
         raise ApiError(422, "invalid_status", f"'status' is one of {states}") from None
 
 
-# The longest a GET may wait for a grading (?wait=S); a longer wish waits this long.
+# The longest a GET may wait for a grading (?wait=S), as the OpenAPI document says.
 MAX_WAIT_SECONDS = 20.0
+# Seconds as JSON or a person writes a number, in ASCII: float() alone would also take
+# "١٠", "1_0", "nan" and "infinity".
+SECONDS = re.compile(r"([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 @bp.get("/submissions/<int:submission_id>")
@@ -131,14 +151,15 @@ def show_submission(submission_id: int):
 
 
 def _wait_seconds() -> float:
-    """Read ?wait=S: how long to wait for the grading (0 without it), at most 20 s."""
+    """Read ?wait=S: how long to wait for the grading (0 without it), 0 to 20 s, else 422."""
     raw = request.args.get("wait")
     if raw is None:
         return 0.0
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1.0
-    if not (math.isfinite(seconds) and seconds >= 0):
-        raise ApiError(422, "invalid_wait", "'wait' is a number of seconds, 0 or more")
-    return min(seconds, MAX_WAIT_SECONDS)
+    if not SECONDS.fullmatch(raw) or float(raw) > MAX_WAIT_SECONDS:
+        raise ApiError(
+            422,
+            "invalid_wait",
+            f"'wait' is a number of seconds from 0 to {MAX_WAIT_SECONDS:g}",
+            field="wait",
+        )
+    return float(raw)

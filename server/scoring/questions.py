@@ -103,9 +103,11 @@ class ChoiceKind(QuestionKind):
         return super().public(spec, params) | {"choices": labelled}
 
     def _choice(self, spec, raw: Any) -> str:
-        if not isinstance(raw, str) or raw not in spec["choices"]:
-            allowed = ", ".join(spec["choices"])
-            raise AnswerError(f"{raw!r} is not one of the choices ({allowed})")
+        allowed = ", ".join(spec["choices"])
+        if not isinstance(raw, str):
+            raise AnswerError(f"expected a choice label ({allowed}), got {_type_name(raw)}")
+        if raw not in spec["choices"]:
+            raise AnswerError(f"{raw[:40]!r} is not one of the choices ({allowed})")
         return raw
 
 
@@ -150,7 +152,8 @@ class MultipleChoice(ChoiceKind):
             raw = [raw]
         if not isinstance(raw, list):
             raise AnswerError("expected a list of choice labels")
-        return sorted({self._choice(spec, item) for item in raw})
+        # No box ticked is a blank answer, as on the form.
+        return sorted({self._choice(spec, item) for item in raw}) or None
 
     def score(self, spec, params, response):
         correct = set(spec["answer"])
@@ -206,19 +209,43 @@ class Numeric(QuestionKind):
 
     def parse(self, spec, raw):
         if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-            raise AnswerError(f"expected a number, got {raw!r}")
+            raise AnswerError(f"expected a number, got {_type_name(raw)}")
+        if isinstance(raw, str):
+            raw = _typed_number(raw)
         try:
-            value = float(raw.strip() if isinstance(raw, str) else raw)
-        except ValueError:
-            raise AnswerError(f"expected a number, got {raw!r}") from None
+            value = float(raw)
+        except OverflowError:  # an integer beyond any float
+            value = math.inf
         if not math.isfinite(value):
-            raise AnswerError(f"expected a finite number, got {raw!r}")
+            raise AnswerError("expected a finite number")
         return value
 
     def score(self, spec, params, response):
         expected = self.correct_value(spec, params)
         tolerance = spec.get("atol", 0.0) + spec.get("rtol", 0.0) * abs(expected)
         return 1.0 if abs(response - expected) <= tolerance else 0.0
+
+
+# A number as a student types it: ASCII digits, an optional sign, decimal point and
+# exponent ("-0.998", "+1", ".5", "9.98e-1"). float() alone would also take Unicode
+# digits ("٠.٩٩٨"), underscores ("0.99_8"), "nan" and "infinity".
+TYPED_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def _typed_number(raw: str) -> str:
+    """Return a typed answer stripped of surrounding spaces, if it is a plain number."""
+    text = raw.strip()
+    if TYPED_NUMBER.fullmatch(text):
+        return text
+    if re.fullmatch(r"[+-]?[0-9]*,[0-9]+", text):
+        raise AnswerError(f"write the decimal point as '.', not ',': {text[:40]!r}")
+    raise AnswerError(f"expected a number such as 0.25, -3 or 1.5e-3, got {text[:40]!r}")
+
+
+def _type_name(raw: Any) -> str:
+    """Name a JSON value's type, without echoing a value that may be huge or deep."""
+    names = {bool: "a boolean", list: "a list", dict: "an object", type(None): "null"}
+    return names.get(type(raw), type(raw).__name__)
 
 
 KINDS: dict[str, QuestionKind] = {

@@ -124,14 +124,27 @@ def parse_answers(quiz: QuizVersion, answers: Any) -> dict[str, Any]:
     problems = {key: "no such question in this quiz" for key in answers if key not in by_key}
     parsed = {}
     for key, raw in answers.items():
-        if key in by_key and raw is not None and raw != "" and raw != []:
-            try:
-                parsed[key] = kind_of(by_key[key].kind).parse(by_key[key].spec, raw)
-            except AnswerError as exc:
-                problems[key] = str(exc)
+        if key not in by_key or _blank(raw):
+            continue
+        try:
+            value = kind_of(by_key[key].kind).parse(by_key[key].spec, raw)
+        except AnswerError as exc:
+            problems[key] = str(exc)
+            continue
+        if value is not None:  # e.g. no box ticked: blank, like an omitted question
+            parsed[key] = value
     if problems:
         raise InvalidAnswers(problems)
     return parsed
+
+
+def _blank(raw: Any) -> bool:
+    """Tell a blank response (null, or a string of nothing but spaces) from a given one.
+
+    A list, an object or a boolean is not blank: each kind judges it (422 if it is not
+    the kind's type), so a client's mistake is not silently recorded as unanswered.
+    """
+    return raw is None or (isinstance(raw, str) and not raw.strip())
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,9 @@ def submit(assignment: Assignment, user: User, code: str, key: str | None = None
 
     With an idempotency key, a retried request returns the first submission. It is
     looked up only when storing fails or is refused, not before every first request:
-    the key is unique per user, so a repeated one cannot be stored twice.
+    the key is unique per user, so a repeated one cannot be stored twice. The same key
+    with another assignment or other code is refused (422), as Stripe does: returning
+    the first submission would silently drop the new code.
     """
     try:
         _check_code(code)
@@ -72,10 +74,10 @@ def submit(assignment: Assignment, user: User, code: str, key: str | None = None
             except IntegrityError:  # the number was taken meanwhile, or the key is known
                 db.session.rollback()
                 if key and (earlier := _by_key(user, key)):
-                    return earlier
+                    return _same_request(earlier, assignment, code)
     except AttemptRefused:
         if key and (earlier := _by_key(user, key)):
-            return earlier
+            return _same_request(earlier, assignment, code)
         raise
     raise SubmissionRefused("conflict", "too many simultaneous submissions; try again")
 
@@ -111,6 +113,17 @@ def _store(
 
 def _by_key(user: User, key: str) -> Submission | None:
     return db.session.scalar(_BY_KEY, {"user_id": user.id, "key": key})
+
+
+def _same_request(earlier: Submission, assignment: Assignment, code: str) -> Submission:
+    """Return the submission first stored under a key, if this request is the same one."""
+    if earlier.assignment_id != assignment.id or earlier.code != code:
+        raise SubmissionRefused(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different request (another assignment "
+            "or other code); use a new key for a new submission",
+        )
+    return earlier
 
 
 def _check_code(code: str) -> None:

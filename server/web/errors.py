@@ -1,10 +1,10 @@
 """Error pages: HTML for the site, the JSON shape under /api/ and for the pages' .json."""
 
-from flask import render_template, request
+from flask import make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from server.api.errors import error_response, http_error
+from server.api.errors import allow_methods, error_response, http_error
 from server.courses import Forbidden, NotFound
 from server.web import bp
 
@@ -39,7 +39,10 @@ def _http_error(exc: HTTPException):
     if _wants_json():
         return http_error(exc)
     # Werkzeug's own descriptions talk to developers, so users get plainer words.
-    return error_page(exc.code or 500, exc.name)
+    page, status = error_page(exc.code or 500, exc.name)
+    response = make_response(page, status)
+    allow_methods(response, exc)
+    return response
 
 
 @bp.app_errorhandler(CSRFError)

@@ -17,6 +17,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from server.api.errors import REFUSAL_STATUS
+from server.api.inputs import parse_id
 from server.courses import can_see_submission, course_role, get_assignment, require_instructor
 from server.extensions import (
     SUBMISSION_SCOPE,
@@ -289,7 +290,8 @@ def _restored_code(assignment: Assignment, restore: str) -> str | None:
     """Return the code of one of the user's own earlier submissions, to edit again."""
     if not restore:
         return None
-    found = db.session.get(Submission, int(restore)) if restore.isdigit() else None
+    submission_id = parse_id(restore)
+    found = db.session.get(Submission, submission_id) if submission_id else None
     if found is None or found.assignment_id != assignment.id or found.user_id != current_user.id:
         abort(404)
     return found.code

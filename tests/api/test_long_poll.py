@@ -43,11 +43,21 @@ def test_wait_ends_after_the_given_seconds_when_nobody_grades(client, student):
     assert notify.waiting_count() == 0
 
 
-def test_a_longer_wait_is_cut_to_the_maximum(client, student, monkeypatch):
+def test_a_wait_up_to_the_maximum_is_kept(client, student, monkeypatch):
     monkeypatch.setattr(submissions_api, "MAX_WAIT_SECONDS", 0.3)
     submission_id = store_without_message("student@example.edu")
-    elapsed, response = show(client, submission_id, student, 3600)
+    elapsed, response = show(client, submission_id, student, "3e-1")
     assert response.json["status"] == "queued" and 0.25 <= elapsed < 2
+
+
+@pytest.mark.parametrize("wait", ["21", "20.001", "3600", "1e400"])
+def test_a_wait_beyond_the_documented_maximum_is_422_naming_it(client, student, wait):
+    """The OpenAPI document says at most 20: a longer one is refused, not silently cut."""
+    submission_id = store_without_message("student@example.edu")
+    _, response = show(client, submission_id, student, wait)
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "invalid_wait"
+    assert response.json["error"]["field"] == "wait" and "20" in response.json["error"]["message"]
 
 
 def test_without_a_free_slot_the_answer_comes_at_once(app, client, student):
@@ -58,7 +68,7 @@ def test_without_a_free_slot_the_answer_comes_at_once(app, client, student):
     assert response.json["status"] == "queued" and elapsed < 1
 
 
-@pytest.mark.parametrize("wait", ["soon", "-1", "nan", "inf", ""])
+@pytest.mark.parametrize("wait", ["soon", "-1", "nan", "inf", "", "²", "١", "1_0", " 1"])
 def test_invalid_wait_is_422(client, student, wait):
     submission_id = store_without_message("student@example.edu")
     _, response = show(client, submission_id, student, wait)
