@@ -4,7 +4,6 @@ import pytest
 
 from server.extensions import db
 from server.models import Assignment, AssignmentKind
-
 from tests.api.test_bad_input import error_of
 from tests.api.test_quiz_api import QUIZ, attempts_recorded
 from tests.api.test_submissions import REFERENCE, URL, stored
