@@ -65,14 +65,21 @@ def configure(broker_url: str) -> Celery:
 
 @celery.task(name="rubric.grade")
 def grade(submission_id: int) -> str:
-    """Grade one submission in this worker."""
-    from server.submissions.runner import process
+    """Grade one submission in this worker: the one next in fair order, not necessarily this one.
+
+    A message is a turn at the graders, not an order: each submission sends one, and
+    each turn takes whichever claimable submission comes next round-robin by student
+    (service.claim_next), so one student's burst of messages queued in the broker
+    cannot make everybody else's wait behind it. Duplicates and stale messages find
+    nothing to claim; a lost one leaves a submission queued for the sweep to re-send.
+    """
+    from server.submissions.runner import process_next
 
     with _flask_app.app_context():
         try:
-            outcome = process(submission_id)
+            outcome, graded_id = process_next(hint=submission_id)
             if outcome in ("graded", "error"):  # the web processes' waiters may look now
-                broadcast.announce(_flask_app.config["RUBRIC_BROKER_URL"], submission_id)
+                broadcast.announce(_flask_app.config["RUBRIC_BROKER_URL"], graded_id)
             return outcome
         except sa.exc.DBAPIError as exc:  # the claim or record failed; the sweep retries
             log.warning(

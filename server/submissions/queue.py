@@ -7,12 +7,14 @@ submission N"; losing one delays grading until the sweep, it never loses work.
 import logging
 import threading
 import time
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 from flask import Flask
 
 from server.extensions import db
+from server.models import Submission
 from server.submissions import broadcast, notify, runner, service, sweep
 from server.submissions.sessions import first_line, release_session
 
@@ -23,13 +25,71 @@ log = logging.getLogger("rubric.queue")
 BROKER_RETRY_SECONDS = 5.0
 
 
+class FairOrder:
+    """Submissions waiting in this process, handed out round-robin by student.
+
+    The next is the oldest of the student with the fewest gradings running here (ties:
+    whose oldest waited longest), so one student's burst takes one turn in each round
+    while every other student waiting gets one too; regrades (regrade.py) come after
+    all live work. The same order as service.claim_next's, kept in memory because the
+    submissions were handed to this process. Not thread-safe: the queue holds its lock.
+    """
+
+    def __init__(self) -> None:
+        # (regrade?, student) -> submission ids, oldest first
+        self.lines: dict[tuple[bool, int], deque[int]] = {}
+        self.student_of: dict[int, int] = {}  # waiting submission -> its student
+        self.running: Counter[int] = Counter()  # student -> gradings taken, not done
+
+    def __contains__(self, submission_id: int) -> bool:
+        return submission_id in self.student_of
+
+    def __len__(self) -> int:
+        return len(self.student_of)
+
+    def add(self, submission_id: int, student: int, regrade: bool) -> None:
+        """Put a submission at the end of its student's line."""
+        self.lines.setdefault((regrade, student), deque()).append(submission_id)
+        self.student_of[submission_id] = student
+
+    def take(self) -> tuple[int, int]:
+        """Remove the submission whose turn it is; return it and its student, now running."""
+        # A scan of the students waiting (at most the course queue cap): no heap to
+        # keep in step with the running counts, which change as gradings end.
+        key = min(self.lines, key=self.turn)
+        line = self.lines[key]
+        submission_id = line.popleft()
+        if not line:
+            del self.lines[key]
+        student = self.student_of.pop(submission_id)
+        self.running[student] += 1
+        return submission_id, student
+
+    def turn(self, key: tuple[bool, int]) -> tuple:
+        """Sort key of a line's first submission: the smallest goes next."""
+        regrade, student = key
+        return regrade, self.running[student], self.lines[key][0]
+
+    def done(self, student: int) -> None:
+        """A grading taken for this student ended, graded or not."""
+        self.running[student] -= 1
+        if self.running[student] <= 0:
+            del self.running[student]
+
+
+_STUDENT = sa.select(Submission.user_id, Submission.regraded_at.is_not(None)).where(
+    Submission.id == sa.bindparam("submission_id")
+)
+
+
 class EmbeddedQueue:
-    """Grade in threads of this process, feeding the local fork server."""
+    """Grade in threads of this process, feeding the local fork server, in fair order."""
 
     # A hand-over to this process's pool is lost only if the process dies, and then
     # the sweep finds the submission by its submitted_at: noting the send would cost
     # a second write transaction per submission and tell the sweep nothing new.
     notes_sends = False
+    order_class = FairOrder  # the fairness benchmark swaps in first-in-first-out
 
     def __init__(self, app: Flask):
         self.app = app
@@ -37,26 +97,31 @@ class EmbeddedQueue:
             app.config["RUBRIC_GRADING_THREADS"], thread_name_prefix="rubric-grader"
         )
         self.lock = threading.Lock()
-        self.waiting: set[int] = set()  # handed to the pool, not started yet
+        # Handed to the pool, not started yet. The pool gets one task per submission
+        # added here, and each task takes whichever submission's turn it is then.
+        self.order = self.order_class()
         self.sweeper = sweep.Sweeper(app, self)
 
     def enqueue(self, submission_id: int) -> bool:
         """Hand a submission to the pool, unless it is already waiting there."""
+        row = db.session.execute(_STUDENT, {"submission_id": submission_id}).first()
+        if row is None:
+            return False  # nothing to grade
         with self.lock:
-            if submission_id in self.waiting:
+            if submission_id in self.order:
                 return True  # a second copy would only lose the claim later
-            self.waiting.add(submission_id)
+            self.order.add(submission_id, *row)
         notify.grading_here(submission_id)  # its waiters here need not poll the database
-        self.pool.submit(self._grade, submission_id)
+        self.pool.submit(self._grade_next)
         return True
 
     def backlog(self) -> int:
         """How many submissions wait in this process for a grading thread."""
-        return len(self.waiting)
+        return len(self.order)
 
-    def _grade(self, submission_id: int) -> None:
+    def _grade_next(self) -> None:
         with self.lock:
-            self.waiting.discard(submission_id)
+            submission_id, student = self.order.take()
         with self.app.app_context():
             try:
                 runner.process(submission_id)
@@ -69,6 +134,8 @@ class EmbeddedQueue:
             except Exception:  # a bug: worth its traceback; the sweep retries too
                 log.exception("grading failed", extra={"submission_id": submission_id})
             finally:
+                with self.lock:
+                    self.order.done(student)
                 notify.done_here(submission_id)
                 release_session()
 

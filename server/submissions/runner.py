@@ -17,6 +17,24 @@ def process(submission_id: int) -> str:
     if claim is None:
         log.info("not claimed", extra={"submission_id": submission_id})
         return "not_claimed"
+    return grade(claim)
+
+
+def process_next(hint: int | None = None) -> tuple[str, int | None]:
+    """Grade whichever submission comes next in fair order; return what happened, and its id.
+
+    hint: the submission the message was sent for, only logged when nothing is left.
+    """
+    claim = service.claim_next()
+    if claim is None:
+        log.info("nothing to claim", extra={"submission_id": hint})
+        return "not_claimed", None
+    return grade(claim), claim.submission_id
+
+
+def grade(claim: service.Claim) -> str:
+    """Grade a claimed submission and record the result (or the grader's failure)."""
+    submission_id = claim.submission_id
     started = time.perf_counter()
     try:
         # The claim brought the code and the exercise version; the version's files are

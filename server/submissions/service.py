@@ -175,44 +175,84 @@ def _of_exercise(column: sa.Column) -> sa.ScalarSelect:
     return sa.select(column).where(EXERCISE.c.id == SUBMISSION.c.exercise_id).scalar_subquery()
 
 
+def _claimable(table: sa.TableClause) -> sa.ColumnElement[bool]:
+    """Queued, held by a grader whose lease ran out, or failed and due for a retry."""
+    now = sa.bindparam("now", type_=table.c.lease_until.type)
+    return sa.or_(
+        table.c.status == SubmissionStatus.QUEUED,
+        sa.and_(table.c.status == SubmissionStatus.RUNNING, table.c.lease_until < now),
+        sa.and_(table.c.status == SubmissionStatus.ERROR, table.c.retry_at <= now),
+    )
+
+
+def _fair_pick() -> sa.ScalarSelect:
+    """The id of the claimable submission that comes next in fair order, locked.
+
+    Round-robin by student: a submission's place is how many of its student's
+    submissions are being graded now plus how many of theirs wait before it, so a
+    student with 16 waiting is served once per turn like one with a single one.
+    Regrades (regrade.py) come after all live work. On PostgreSQL the row is taken
+    with FOR UPDATE SKIP LOCKED, so concurrent workers each take a different one;
+    SQLite serialises writers and needs no lock.
+    """
+    active, candidate = SUBMISSION.alias("active"), SUBMISSION.alias("candidate")
+    now = sa.bindparam("now", type_=SUBMISSION.c.lease_until.type)
+    held = sa.and_(active.c.status == SubmissionStatus.RUNNING, active.c.lease_until >= now)
+    # Within a student, the ones being graded count first, then live work, then regrades.
+    rank = sa.case((held, 0), (active.c.regraded_at.is_not(None), 2), else_=1)
+    places = (
+        sa.select(
+            active.c.id,
+            sa.func.row_number()
+            .over(partition_by=active.c.user_id, order_by=(rank, active.c.id))
+            .label("place"),
+        )
+        .where(sa.or_(held, _claimable(active)))
+        .subquery("places")
+    )
+    return (
+        sa.select(candidate.c.id)
+        .join(places, places.c.id == candidate.c.id)
+        .where(_claimable(candidate))
+        .order_by(candidate.c.regraded_at.is_not(None), places.c.place, candidate.c.id)
+        .limit(1)
+        .with_for_update(of=candidate, skip_locked=True)
+        .scalar_subquery()
+    )
+
+
+def _claim_statement(which: sa.ColumnElement) -> sa.Update:
+    """Take the submission `which` names, if it is still claimable, with a new lease."""
+    return (
+        sa.update(SUBMISSION)
+        .where(SUBMISSION.c.id == which, _claimable(SUBMISSION))
+        .values(
+            status=SubmissionStatus.RUNNING,
+            claim=sa.bindparam("token"),
+            lease_until=sa.bindparam("lease_until", type_=SUBMISSION.c.lease_until.type),
+            started_at=sa.bindparam("now"),
+            tries=SUBMISSION.c.tries + 1,
+            retry_at=None,
+        )
+        .returning(
+            SUBMISSION.c.id,
+            SUBMISSION.c.tries,
+            SUBMISSION.c.code,
+            SUBMISSION.c.exercise_id,
+            _of_exercise(EXERCISE.c.slug),
+            _of_exercise(EXERCISE.c.content_hash),
+        )
+    )
+
+
 # The claim and the record run once per submission each: their statements are built
 # once, on the table rather than the mapped class, and only values are bound per call.
 # Built per call, or run through the ORM (which copies a statement on every execution),
 # each was re-keyed for SQLAlchemy's compiled cache: ~0.3 ms per grading, more than
 # SQLite takes to run it. A grader holds no Submission object, so the ORM has nothing
 # to synchronise.
-_CLAIM = (
-    sa.update(SUBMISSION)
-    .where(
-        SUBMISSION.c.id == sa.bindparam("submission_id"),
-        sa.or_(
-            SUBMISSION.c.status == SubmissionStatus.QUEUED,
-            sa.and_(
-                SUBMISSION.c.status == SubmissionStatus.RUNNING,
-                SUBMISSION.c.lease_until < sa.bindparam("now"),
-            ),
-            sa.and_(
-                SUBMISSION.c.status == SubmissionStatus.ERROR,
-                SUBMISSION.c.retry_at <= sa.bindparam("now"),
-            ),
-        ),
-    )
-    .values(
-        status=SubmissionStatus.RUNNING,
-        claim=sa.bindparam("token"),
-        lease_until=sa.bindparam("lease_until", type_=SUBMISSION.c.lease_until.type),
-        started_at=sa.bindparam("now"),
-        tries=SUBMISSION.c.tries + 1,
-        retry_at=None,
-    )
-    .returning(
-        SUBMISSION.c.tries,
-        SUBMISSION.c.code,
-        SUBMISSION.c.exercise_id,
-        _of_exercise(EXERCISE.c.slug),
-        _of_exercise(EXERCISE.c.content_hash),
-    )
-)
+_CLAIM = _claim_statement(sa.bindparam("submission_id"))
+_CLAIM_NEXT = _claim_statement(_fair_pick())
 # Only the current holder of the claim may write: a grader whose lease ran out and
 # was re-claimed elsewhere finds no row here, so a result lands exactly once.
 _HELD = (
@@ -239,17 +279,26 @@ _FAIL = _HELD.values(
 
 def claim(submission_id: int) -> Claim | None:
     """Take the submission for grading if nobody holds it; None when someone does."""
+    return _take(_CLAIM, {"submission_id": submission_id})
+
+
+def claim_next() -> Claim | None:
+    """Take the submission that comes next in fair order (see _fair_pick); None when none waits."""
+    return _take(_CLAIM_NEXT, {})
+
+
+def _take(statement: sa.Update, params: dict[str, Any]) -> Claim | None:
     now = utcnow()
     # The token names the process holding the claim, so an operator (or a fault test)
     # can tell which grader has a submission; the random part keeps it unique.
     token = f"{os.getpid()}-{secrets.token_hex(8)}"
     lease = timedelta(seconds=setting("RUBRIC_GRADING_LEASE_SECONDS"))
-    params = {"submission_id": submission_id, "now": now, "token": token}
-    row = db.session.execute(_CLAIM, params | {"lease_until": now + lease}).first()
+    params = params | {"now": now, "token": token, "lease_until": now + lease}
+    row = db.session.execute(statement, params).first()
     db.session.commit()
     if row is None:
         return None
-    tries, code, exercise_id, slug, content_hash = row
+    submission_id, tries, code, exercise_id, slug, content_hash = row
     return Claim(submission_id, token, tries, code, exercise_id, (slug, content_hash))
 
 

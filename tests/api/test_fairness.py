@@ -1,0 +1,120 @@
+"""Fair grading: one student's burst of submissions does not make everybody else wait.
+
+Graders take submissions round-robin by student (the embedded queue in memory, the
+scale-out workers through service.claim_next), so another student's submission waits
+for at most about one grading per grading thread, not for the whole burst. Asserted on
+the order of the claims (each claim sets started_at), never on how long anything took.
+"""
+
+from datetime import timedelta
+
+import pytest
+
+from server.extensions import db
+from server.models import Submission
+from server.models.types import utcnow
+from server.submissions import service
+from server.submissions.queue import FairOrder
+from tests.api.test_submissions import REFERENCE, URL, stored, wait_graded
+from tests.conftest import SCALE_OUT
+from tests.scaleout.support import slow_reference, store_without_message
+
+BURST = 16
+# Each of the burst's submissions holds a grading thread this long, so that most of
+# the burst still waits when the other student submits.
+SLOW_SECONDS = 0.3
+
+
+def queued(email: str, count: int = 1) -> list[int]:
+    """Store queued submissions directly, with no message sent: only claim_next takes them."""
+    ids = []
+    for _ in range(count):
+        ids.append(store_without_message(email))
+        db.session.execute(  # it numbers each 1000: free that number for the next one
+            db.update(Submission).where(Submission.id == ids[-1]).values(number=Submission.id)
+        )
+        db.session.commit()
+    return ids
+
+
+@pytest.fixture
+def graders(request, app) -> int:
+    """How many submissions can be graded at once: every grading thread there is."""
+    if SCALE_OUT:
+        cluster = request.getfixturevalue("cluster")
+        return len(cluster.workers) * 2  # tests.scaleout.processes.worker's concurrency
+    return app.config["RUBRIC_GRADING_THREADS"]
+
+
+def test_a_burst_of_one_student_delays_another_by_at_most_a_grading_per_thread(
+    client, student, other, graders
+):
+    slow = slow_reference(SLOW_SECONDS)
+    burst = [client.post(URL, json={"code": slow}, headers=student) for _ in range(BURST)]
+    assert [r.status_code for r in burst] == [202] * BURST
+    theirs = client.post(URL, json={"code": REFERENCE}, headers=other).json["id"]
+
+    assert wait_graded(client, theirs, other)["score"] == 10
+    for response in burst:
+        wait_graded(client, response.json["id"], student)
+
+    rows = stored()
+    mine = next(r for r in rows if r.id == theirs)
+    waited_behind = [
+        r.id for r in rows if r.id != theirs and mine.submitted_at < r.started_at < mine.started_at
+    ]
+    # Still waiting when the other student came, most of the burst (FIFO: all of it)
+    # would be claimed first; in turn, at most the thread that frees up first.
+    assert sum(r.started_at > mine.submitted_at for r in rows if r.id != theirs) > graders
+    assert len(waited_behind) <= graders, waited_behind
+
+
+@pytest.mark.skipif(SCALE_OUT, reason="the cluster's workers would claim the rows themselves")
+def test_claim_next_takes_turns_by_student_and_leaves_regrades_last(app, demo):
+    a = queued("student@example.edu", 3)
+    (regrade,) = queued("student3@example.edu")
+    (b,) = queued("student2@example.edu")
+    db.session.execute(
+        db.update(Submission).where(Submission.id == regrade).values(regraded_at=utcnow())
+    )
+    db.session.commit()
+
+    first = service.claim_next()  # a's oldest; it is now being graded
+    second = service.claim_next()  # b's: a already has one running
+
+    assert (first.submission_id, second.submission_id) == (a[0], b)
+    assert [service.claim_next().submission_id for _ in range(3)] == [a[1], a[2], regrade]
+    assert service.claim_next() is None
+
+
+@pytest.mark.skipif(SCALE_OUT, reason="the cluster's workers would claim the rows themselves")
+def test_claim_next_takes_back_an_expired_lease_in_its_turn(app, demo):
+    a = queued("student@example.edu", 2)
+    (b,) = queued("student2@example.edu")
+    held = service.claim(a[0])
+    db.session.execute(
+        db.update(Submission)
+        .where(Submission.id == held.submission_id)
+        .values(lease_until=utcnow() - timedelta(seconds=1))  # its grader died
+    )
+    db.session.commit()
+
+    taken = [service.claim_next().submission_id for _ in range(3)]
+
+    assert taken == [a[0], b, a[1]]  # a's dead grading no longer counts as running
+
+
+def test_the_embedded_order_takes_turns_by_student_and_leaves_regrades_last():
+    order = FairOrder()
+    for submission_id in (1, 2, 3):
+        order.add(submission_id, student=10, regrade=False)
+    order.add(4, student=30, regrade=True)
+    order.add(5, student=20, regrade=False)
+
+    first, second = order.take(), order.take()
+    order.done(10)  # student 10's first grading ended
+    rest = [order.take() for _ in range(3)]
+
+    assert (first, second) == ((1, 10), (5, 20))
+    assert rest == [(2, 10), (3, 10), (4, 30)]
+    assert len(order) == 0 and 4 not in order
