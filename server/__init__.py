@@ -14,13 +14,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app: defaults, then the environment or the test dict."""
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(config.DEFAULTS)
+    app.config.from_mapping(config.from_environment(app.instance_path))
+    app.config.from_mapping(test_config or {})
+    # Before the secret key is written there and before SQLite creates its file.
+    config.make_private(app.instance_path, app.config["SQLALCHEMY_DATABASE_URI"])
     if test_config is None:
-        app.config.from_mapping(config.from_environment(app.instance_path))
         app.config["SECRET_KEY"] = config.load_secret_key(app.instance_path)
-    else:
-        app.config.from_mapping(config.from_environment(app.instance_path))
-        app.config.from_mapping(test_config)
-    os.makedirs(app.instance_path, exist_ok=True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         "json_serializer": json_text,
         "json_deserializer": json_value,

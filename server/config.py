@@ -13,6 +13,44 @@ def web_threads() -> int:
     return int(os.environ.get("RUBRIC_WEB_THREADS", "2"))
 
 
+def make_private(instance_path: str, database_url: str) -> None:
+    """Keep instance/ (0700) and a SQLite database file (0600) readable by their owner only.
+
+    The secret key under instance/ signs every session, and the database holds password
+    hashes and API token digests. SQLite gives its -wal and -shm files the database
+    file's own mode, so creating that file 0600 before SQLite does covers all three.
+    Existing ones are tightened too: an older install made them world-readable.
+    """
+    folder = Path(instance_path)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _restrict(folder, 0o700)
+    database = _sqlite_file(database_url)
+    if database is None or not database.parent.is_dir():
+        return
+    os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+    for path in (database, *(Path(f"{database}{end}") for end in ("-wal", "-shm", "-journal"))):
+        _restrict(path, 0o600)
+
+
+def _sqlite_file(database_url: str) -> Path | None:
+    """Return the file of a sqlite:/// URL, or None for a server or an in-memory database."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return None if url.query.get("mode") == "memory" else Path(url.database)
+
+
+def _restrict(path: Path, mode: int) -> None:
+    """chmod a file or folder of ours that exists; leave one owned by someone else alone."""
+    try:
+        if path.exists() and path.stat().st_uid == os.geteuid():
+            path.chmod(mode)
+    except OSError:
+        pass  # e.g. a read-only volume: its owner chose its modes
+
+
 def load_secret_key(instance_path: str) -> str:
     """Return RUBRIC_SECRET_KEY, or one generated once and kept under instance/."""
     if key := os.environ.get("RUBRIC_SECRET_KEY"):
@@ -67,6 +105,9 @@ def from_environment(instance_path: str) -> dict:
         "RUBRIC_BROKER_URL": os.environ.get("RUBRIC_BROKER_URL") or None,
         "RUBRIC_SUBMISSION_RATE": os.environ.get("RUBRIC_SUBMISSION_RATE", "10/minute"),
         "RUBRIC_CONTENT_ROOT": os.environ.get("RUBRIC_CONTENT_ROOT", str(PROJECT_ROOT)),
+        # Who may read /metrics (server/ops.py): a bearer token, or these addresses.
+        "RUBRIC_METRICS_TOKEN": os.environ.get("RUBRIC_METRICS_TOKEN", ""),
+        "RUBRIC_METRICS_ALLOW": os.environ.get("RUBRIC_METRICS_ALLOW", "127.0.0.1,::1"),
     }
 
 

@@ -1,8 +1,13 @@
 """Operations: health check and counters an operator (or Prometheus) can read."""
 
-import sqlalchemy as sa
-from flask import Blueprint, Response, current_app
+import functools
+import hmac
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, request
+
+from server.api.errors import error_response
 from server.extensions import db
 from server.submissions.stats import grading_stats
 
@@ -78,9 +83,67 @@ def _announcements() -> str:
     return "listening" if listener.live.is_set() else "reconnecting"
 
 
+@bp.record_once
+def _check_metrics_allow(state) -> None:
+    """Refuse to start with a RUBRIC_METRICS_ALLOW that names no address or network."""
+    metrics_networks(state.app.config["RUBRIC_METRICS_ALLOW"])
+
+
+@functools.cache
+def metrics_networks(setting: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Parse RUBRIC_METRICS_ALLOW: comma-separated addresses or CIDR networks."""
+    try:
+        return tuple(
+            ip_network(item.strip(), strict=False) for item in setting.split(",") if item.strip()
+        )
+    except ValueError as exc:
+        raise ValueError(f"RUBRIC_METRICS_ALLOW: {exc}") from None
+
+
+def _metrics_refusal() -> tuple[Response, int] | None:
+    """Say why this request may not read /metrics (a 401 or 403), or None when it may.
+
+    A matching bearer token (RUBRIC_METRICS_TOKEN) or a client address in
+    RUBRIC_METRICS_ALLOW (loopback by default, so a Prometheus on the same host keeps
+    working). The address is the one ProxyFix leaves (RUBRIC_TRUSTED_PROXIES): behind a
+    proxy on the same host, allow the scrapers' own addresses, not loopback.
+    """
+    token = current_app.config["RUBRIC_METRICS_TOKEN"]
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    if token and scheme.lower() == "bearer" and _same_secret(sent.strip(), token):
+        return None
+    if _address_allowed(request.remote_addr):
+        return None
+    if token:
+        refusal = error_response(401, "unauthorized", "send 'Authorization: Bearer TOKEN'")
+        refusal[0].headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return refusal
+    return error_response(
+        403, "forbidden", "metrics are served only to the addresses in RUBRIC_METRICS_ALLOW"
+    )
+
+
+def _same_secret(sent: str, token: str) -> bool:
+    """Compare in constant time; as bytes, since compare_digest refuses non-ASCII str."""
+    return hmac.compare_digest(sent.encode("utf-8", "replace"), token.encode("utf-8", "replace"))
+
+
+def _address_allowed(address: str | None) -> bool:
+    try:
+        client = ip_address(address or "")
+    except ValueError:
+        return False
+    networks = metrics_networks(current_app.config["RUBRIC_METRICS_ALLOW"])
+    # An IPv4 client reached over an IPv6 socket arrives as ::ffff:a.b.c.d.
+    mapped = getattr(client, "ipv4_mapped", None) or client
+    return any(mapped in network for network in networks if network.version == mapped.version)
+
+
 @bp.get("/metrics")
 def metrics():
     """Expose queue depth and grading latency in Prometheus' text format."""
+    if (refusal := _metrics_refusal()) is not None:
+        return refusal
     stats = grading_stats()
     lines = ["# TYPE rubric_submissions gauge"]
     lines += [f'rubric_submissions{{status="{s}"}} {n}' for s, n in stats.by_status.items()]
