@@ -64,7 +64,10 @@ class PasswordForm(FlaskForm):
     """The current password, and the new one twice."""
 
     current = PasswordField("Current password", validators=[DataRequired()])
-    new = PasswordField("New password", validators=[DataRequired(), Length(min=8, max=200)])
+    new = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(8, 200, "Between 8 and 200 characters, please.")],
+    )
     confirm = PasswordField(
         "New password again", validators=[DataRequired(), EqualTo("new", "The two differ.")]
     )

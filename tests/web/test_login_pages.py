@@ -1,11 +1,18 @@
-"""Logging in and out, pages that need a log-in, CSRF and redirects after log-in."""
+"""Logging in and out, pages that need a log-in, CSRF, redirects after log-in, throttling."""
+
+import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from server import accounts
 from server.accounts import ensure_user
 from server.extensions import db
+from server.models import LoginFailures
+from server.web import auth
 
-from .support import QUIZ_URL, STUDENT, csrf_token_in
+from .support import QUIZ_URL, STUDENT, STUDENT2, csrf_token_in
 
 PROTECTED = [
     "/",
@@ -98,3 +105,80 @@ def test_user_without_courses_is_told_so(new_client):
     page = new_client(("lonely@example.edu", "secret")).get("/").get_data(as_text=True)
     assert "You are not enrolled in any course yet." in page
     assert "/courses/demo/gradebook" not in page
+
+
+@pytest.fixture
+def auth_log(caplog):
+    """The records of the rubric.auth logger (which may not propagate, see server.logs)."""
+    logger = logging.getLogger("rubric.auth")
+    logger.addHandler(caplog.handler)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def throttled(records) -> logging.LogRecord:
+    return next(r for r in records if r.getMessage() == "log-in throttled")
+
+
+def fail(client, email: str = STUDENT[0]):
+    return client.login(email, "not the password")
+
+
+def test_sixth_failure_in_a_row_is_throttled_with_retry_after(new_client, auth_log):
+    client = new_client()
+    assert [fail(client).status_code for _ in range(5)] == [200] * 5
+
+    response = client.login(*STUDENT)  # even the right password waits: nothing is checked
+
+    assert response.status_code == 429
+    assert 1 <= int(response.headers["Retry-After"]) <= 2
+    assert "Too many failed log-ins. Try again in" in response.get_data(as_text=True)
+    assert client.get("/courses/demo").status_code == 302
+    record = throttled(auth_log.records)
+    assert record.scope == "account" and record.key == "account:" + STUDENT[0]
+    assert record.address == "127.0.0.1" and record.retry_after >= 1
+
+
+def test_another_account_is_not_throttled_by_one_accounts_failures(new_client):
+    client = new_client()
+    for _ in range(6):
+        fail(client)
+    assert client.login(*STUDENT2).status_code == 302
+
+
+def test_a_right_password_clears_the_accounts_failures(new_client):
+    client = new_client()
+    for _ in range(4):
+        fail(client)
+    assert new_client().login(*STUDENT).status_code == 302
+    assert [fail(client).status_code for _ in range(4)] == [200] * 4
+
+
+def test_backoff_is_bounded_so_no_one_is_locked_out_for_ever(app, new_client):
+    throttle = auth._throttle()
+    keys = accounts.throttle_keys(STUDENT[0], "203.0.113.7")  # an attacker, elsewhere
+    for _ in range(40):  # 2**35 seconds without a cap
+        accounts.record_failure(throttle, keys)
+    client = new_client()
+
+    response = client.login(*STUDENT)
+    longest = app.config["RUBRIC_LOGIN_MAX_DELAY_SECONDS"]
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) == longest
+
+    past = datetime.now(UTC) - timedelta(seconds=longest)
+    db.session.execute(sa.update(LoginFailures).values(last_failed_at=past))
+    db.session.commit()
+    assert client.login(*STUDENT).status_code == 302
+
+
+def test_one_address_trying_many_accounts_is_throttled(app, new_client, auth_log):
+    app.config["RUBRIC_LOGIN_FREE_ATTEMPTS_PER_ADDRESS"] = 3
+    client = new_client()
+    for n in (3, 4, 5):
+        assert fail(client, f"student{n}@example.edu").status_code == 200
+
+    response = client.login(*STUDENT)
+
+    assert response.status_code == 429
+    record = throttled(auth_log.records)
+    assert record.scope == "address" and record.key == "address:127.0.0.1"
