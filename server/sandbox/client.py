@@ -46,11 +46,22 @@ SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
 # zygote never runs server/__init__.py (the Flask app) nor anything else of the
 # service, nor even this module (logging, subprocess and their at-fork hooks, which
 # every child would run).
+# Its modules are compiled under the name /rubric_sandbox/NAME.py: a frame or a
+# traceback a student looks at must not name the checkout (zygote.forget_host).
 BOOTSTRAP = """\
 import sys, types
+from importlib import machinery
+class Loader(machinery.SourceFileLoader):
+    def get_code(self, fullname):
+        name = "/rubric_sandbox/" + self.path.rpartition("/")[2]
+        return compile(self.get_data(self.path), name, "exec", dont_inherit=True)
 package = types.ModuleType("rubric_sandbox")
 package.__path__ = [sys.argv.pop(1)]
+sys.path_importer_cache[package.__path__[0]] = machinery.FileFinder(
+    package.__path__[0], (Loader, [".py"])
+)
 sys.modules["rubric_sandbox"] = package
+del types, machinery, Loader, package
 from rubric_sandbox import zygote
 zygote.main()
 """
@@ -63,7 +74,12 @@ ZYGOTE_ENV = {
     "MKL_NUM_THREADS": "1",
     "NUMEXPR_NUM_THREADS": "1",
 }
-CGROUP_ROOT_ENV = "RUBRIC_SANDBOX_CGROUP_ROOT"  # where cgroup v1 hierarchies are mounted
+# Where the cgroup v1 hierarchies are mounted, the cgroup v2 hierarchy is mounted (this
+# process's own group is then used: systemd Delegate=yes, a container's namespace), or a
+# v2 directory delegated to the service (used as it is). See cgroups.py.
+CGROUP_ROOT_ENV = "RUBRIC_SANDBOX_CGROUP_ROOT"
+HELLO = "HELO"  # the zygote's first line: what the cgroup layer is (zygote.HELLO)
+HELLO_SECONDS = 60.0  # the zygote imports NumPy first
 GRACE_SECONDS = 3.0  # beyond the wall limit, before the trusted side stops waiting
 MAX_RESPONSE = 64 * 1024 * 1024
 READ_BUFFER = 256 * 1024
@@ -136,6 +152,9 @@ class Sandbox:
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._conn: socket.socket | None = None
+        # What the cgroup layer is, as the zygote found the host: "cgroup v2 (...)",
+        # "cgroup: substitute rlimits+seccomp (...)", or "refused: ..." (see zygote.py).
+        self.isolation = "not started"
         atexit.register(self.close)
         if skip:
             log.warning(
@@ -174,6 +193,27 @@ class Sandbox:
         )
         child.close()
         self._conn = parent
+        self._read_hello()
+
+    def _read_hello(self) -> None:
+        """Read the zygote's first line, which says what the cgroup layer is on this host."""
+        line = b""
+        self._conn.settimeout(HELLO_SECONDS)
+        try:
+            while not line.endswith(b"\n") and len(line) < 4096:
+                chunk = self._conn.recv(4096 - len(line))
+                if not chunk:
+                    break
+                line += chunk
+        except OSError:
+            pass  # it died while starting: the run that follows says why
+        finally:
+            self._conn.settimeout(None)
+        text = line.decode("utf-8", "replace").strip()
+        if text.startswith(HELLO + " ") and text != f"{HELLO} {self.isolation}":
+            self.isolation = text.removeprefix(HELLO + " ")
+            substitute = "substitute" in self.isolation or "UNSAFE" in self.isolation
+            log.log(logging.WARNING if substitute else logging.INFO, "sandbox %s", self.isolation)
 
     def close(self) -> None:
         """Stop the zygote: it waits for its runs and removes its cgroups."""

@@ -29,12 +29,12 @@ import struct
 import sys
 from dataclasses import dataclass
 
-from . import frames, libc, runner
+from . import cgroups, frames, libc, runner
 
 NOBODY = 65534  # the uid and gid inside the sandbox
 OUTSIDE_ID_BASE, OUTSIDE_ID_COUNT = 200_000, 50_000  # far from any real user's
 TMP_MB = 16  # the private, writable /tmp
-PIDS_MAX = 16
+PIDS_MAX = cgroups.PIDS_MAX
 OPEN_FILES = 64
 CHILD_FD = 3  # the student's end of the data channel
 
@@ -48,8 +48,7 @@ class Plan:
     mounts: tuple[tuple[str, str], ...]  # (host path, path inside the sandbox)
     hidden: tuple[str, ...]  # directories inside those mounts covered by an empty tmpfs
     sys_path: tuple[str, ...]
-    memory_cgroup: str
-    pids_cgroup: str
+    cgroups: cgroups.Cgroups
     address_space: int  # the zygote's own virtual size, which every child starts with
     seccomp_program: bytes
     mount_template: int = -1  # fd of the mount namespace holding the built root
@@ -57,6 +56,9 @@ class Plan:
     # Landlock to abstract sockets of its own: a network namespace per run cost 0.8 ms
     # of CPU (made, then torn down by a kernel worker). Only where Landlock can scope.
     shared_net: bool = False
+    # No cgroup limits the run's processes: seccomp refuses process creation and
+    # RLIMIT_NPROC caps threads under the run's own host uid (see seccomp.build_filter).
+    substitute: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,41 +125,6 @@ def write_file(path: str, text: str, dir_fd: int | None = None) -> None:
         os.write(fd, text.encode())
     finally:
         os.close(fd)
-
-
-def cgroup_dirs(plan: Plan, slot: int) -> tuple[str, str]:
-    """Return the memory and pids cgroup directories of one slot (one run at a time)."""
-    name = f"slot-{slot}"
-    return f"{plan.memory_cgroup}/{name}", f"{plan.pids_cgroup}/{name}"
-
-
-def make_cgroups(plan: Plan, slot: int) -> None:
-    """Create a slot's memory and pids cgroups (the zygote reuses them run after run)."""
-    memory, pids = cgroup_dirs(plan, slot)
-    for path in (memory, pids):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(path)
-    write_file(f"{pids}/pids.max", str(PIDS_MAX))
-
-
-def cgroup_empty(plan: Plan, slot: int) -> bool:
-    """Tell whether no process is left in a slot's pids cgroup."""
-    if "cgroup" not in plan.layers:
-        return True
-    try:
-        with open(f"{cgroup_dirs(plan, slot)[1]}/pids.current") as file:
-            return file.read().strip() == "0"
-    except OSError:
-        return False
-
-
-def join_cgroups(plan: Plan, slot: int) -> None:
-    """Move this process into its slot's memory and pids cgroups."""
-    memory, pids = cgroup_dirs(plan, slot)
-    # Through `tasks`, not `cgroup.procs`: a thread moving itself skips the global
-    # threadgroup lock, whose RCU grace period costs 7-15 ms per run.
-    write_file(f"{memory}/tasks", "0")
-    write_file(f"{pids}/tasks", "0")
 
 
 def build_root(plan: Plan) -> None:
@@ -282,9 +249,9 @@ def drop_to_nobody(plan: Plan, proc_fd: int, host: int) -> None:
 
 def isolate(plan: Plan, slot: int, host: int) -> None:
     """Do, as root, everything that needs root; end as uid 65534 in the new namespaces."""
-    if "cgroup" in plan.layers:
+    if plan.cgroups.version != cgroups.NONE:
         with layer("cgroup"):
-            join_cgroups(plan, slot)
+            cgroups.join(plan.cgroups, slot)
     proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY)
     if "mount" in plan.layers:
         with layer("mount"):
@@ -340,24 +307,6 @@ def fork_student(plan: Plan, run_id: int, slot: int, own_pid_ns: int) -> Started
     finally:
         theirs.close()
         os.close(out_w)
-
-
-def set_memory_limit(plan: Plan, slot: int, memory_mb: int) -> None:
-    """Set the run's memory cgroup limit, once its job says what it is."""
-    if "cgroup" in plan.layers:
-        write_file(f"{cgroup_dirs(plan, slot)[0]}/memory.limit_in_bytes", str(memory_mb << 20))
-
-
-def oom_kills(plan: Plan, slot: int) -> int:
-    """Return how many processes the slot's memory cgroup's OOM killer has killed so far."""
-    if "cgroup" not in plan.layers:
-        return 0
-    try:
-        with open(f"{cgroup_dirs(plan, slot)[0]}/memory.oom_control") as file:
-            counts = dict(line.split() for line in file if len(line.split()) == 2)
-    except OSError:
-        return 0
-    return int(counts.get("oom_kill", 0))
 
 
 def end_status(wait_status: int, cpu: float, job: Job) -> tuple[str, str]:
@@ -421,6 +370,8 @@ def restrict(plan: Plan) -> None:
     if "rlimits" in plan.layers:
         for which, value in STATIC_RLIMITS.items():
             resource.setrlimit(which, value)
+    if plan.substitute:  # threads count too: each run has a host uid of its own
+        resource.setrlimit(resource.RLIMIT_NPROC, (PIDS_MAX, PIDS_MAX))
     if "user" in plan.layers:
         libc.drop_capabilities()
     libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)

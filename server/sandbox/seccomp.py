@@ -86,7 +86,9 @@ DENIED = {
     "setdomainname": 171,
 }
 SOCKET, SOCKETPAIR, CLONE, CLONE3 = 41, 53, 56, 435
+FORK, VFORK = 57, 58
 NEW_NAMESPACE_FLAGS = CLONE_NEW_ANY
+CLONE_THREAD = 0x00010000
 
 
 def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
@@ -109,19 +111,36 @@ def _unix_only(nr: int) -> bytes:
     )
 
 
-def _clone_without_namespaces() -> bytes:
-    """Allow clone (fork, threads) but not with flags that create namespaces."""
+def _clone_without_namespaces(threads_only: bool) -> bytes:
+    """Allow clone (fork, threads) but not with flags that create namespaces.
+
+    threads_only: a new process (no CLONE_THREAD) fails with EAGAIN, as at a pids limit.
+    """
+    if not threads_only:
+        return (
+            _op(JEQ, CLONE, 0, 4)
+            + _op(LD_ABS, OFFSET_ARG0)
+            + _op(JSET, NEW_NAMESPACE_FLAGS, 0, 1)
+            + _op(RET, RET_ERRNO | errno.EPERM)
+            + _op(RET, RET_ALLOW)
+        )
     return (
-        _op(JEQ, CLONE, 0, 4)
+        _op(JEQ, CLONE, 0, 6)
         + _op(LD_ABS, OFFSET_ARG0)
         + _op(JSET, NEW_NAMESPACE_FLAGS, 0, 1)
         + _op(RET, RET_ERRNO | errno.EPERM)
+        + _op(JSET, CLONE_THREAD, 0, 1)
         + _op(RET, RET_ALLOW)
+        + _op(RET, RET_ERRNO | errno.EAGAIN)
     )
 
 
-def build_filter() -> bytes:
-    """Assemble the whole filter program."""
+def build_filter(no_processes: bool = False) -> bytes:
+    """Assemble the whole filter program.
+
+    no_processes: refuse fork, vfork and clone without CLONE_THREAD (threads still
+    work); the stand-in for a pids cgroup where none is delegated.
+    """
     program = [
         _op(LD_ABS, OFFSET_ARCH),
         _op(JEQ, AUDIT_ARCH_X86_64, 1, 0),
@@ -133,6 +152,12 @@ def build_filter() -> bytes:
     program += [_deny(nr, errno.EPERM) for nr in sorted(DENIED.values())]
     # clone3 passes its flags in memory BPF cannot read: ENOSYS makes libc fall back to clone.
     program.append(_deny(CLONE3, errno.ENOSYS))
-    program += [_unix_only(SOCKET), _unix_only(SOCKETPAIR), _clone_without_namespaces()]
+    if no_processes:
+        program += [_deny(FORK, errno.EAGAIN), _deny(VFORK, errno.EAGAIN)]
+    program += [
+        _unix_only(SOCKET),
+        _unix_only(SOCKETPAIR),
+        _clone_without_namespaces(no_processes),
+    ]
     program.append(_op(RET, RET_ALLOW))
     return b"".join(program)

@@ -14,6 +14,7 @@ import collections
 import contextlib
 import dataclasses
 import gc
+import linecache
 import math
 import os
 import resource
@@ -24,8 +25,8 @@ import sys
 import sysconfig
 import time
 
-from . import isolate, libc, runner, seccomp
-from .model import LAYERS
+from . import cgroups, isolate, libc, runner, seccomp
+from .model import LAYERS, SKIP_ENV
 
 POOL_SIZE = 2  # sandboxes prepared ahead, so a run pays for none of the set-up
 MAX_FAILURES = 5
@@ -66,6 +67,8 @@ SANDBOX_STDLIB = "/python/stdlib"
 # The interpreter's own site-packages holds unrelated global packages (not the venv's).
 HIDDEN_STDLIB = ("site-packages", "test", "idlelib", "ensurepip")
 SANDBOX_SITE = "/python/site-packages"
+HOSTNAME = "sandbox"  # what os.uname().nodename says inside
+HELLO = "HELO"  # the zygote's one message on its socket: the cgroup layer's status
 
 
 def preload() -> None:
@@ -116,72 +119,59 @@ def hidden_dirs(stdlib: str) -> tuple[str, ...]:
     )
 
 
-def cgroup_parent(mount_root: str, controller: str) -> str:
-    """Create the directory, under this process's own cgroup, that holds its runs."""
-    with open("/proc/self/cgroup") as file:
-        paths = {
-            name: path
-            for _, names, path in (line.rstrip("\n").split(":", 2) for line in file)
-            for name in names.split(",")
-        }
-    own = f"{mount_root}/{controller}{paths.get(controller, '/').rstrip('/')}"
-    if controller not in paths or not os.path.exists(f"{own}/cgroup.procs"):
-        raise OSError(f"no cgroup v1 {controller} hierarchy at {own}")
-    remove_stale(own)
-    parent = f"{own}/rubric-{os.getpid()}"
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(parent)
-    return parent
-
-
-def remove_stale(own: str) -> None:
-    """Remove the empty slot cgroups left by zygotes that were killed."""
-    for entry in os.scandir(own):
-        pid = entry.name.removeprefix("rubric-")
-        if entry.name.startswith("rubric-") and pid.isdigit() and not alive(int(pid)):
-            for run in os.scandir(entry.path):
-                if run.is_dir() and run.name.startswith(("slot-", "run-")):
-                    with contextlib.suppress(OSError):
-                        os.rmdir(run.path)
-            with contextlib.suppress(OSError):
-                os.rmdir(entry.path)
-
-
-def alive(pid: int) -> bool:
-    """Tell whether a process exists."""
+def decide_cgroups(layers: frozenset[str], cgroup_root: str) -> cgroups.Cgroups:
+    """Set up the cgroup layer this host allows: v1, v2, or none (saying why)."""
+    if "cgroup" not in layers:
+        return cgroups.Cgroups(cgroups.NONE, note=f"turned off by {SKIP_ENV}")
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
+        return cgroups.setup(cgroup_root)
+    except OSError as exc:  # nothing usable delegated: the substitute stands in
+        return cgroups.Cgroups(cgroups.NONE, note=str(exc))
 
 
-def make_plan(layers: frozenset[str], cgroup_root: str) -> isolate.Plan:
-    """Decide once what every run will do."""
-    memory = pids = ""
-    if "cgroup" in layers:
-        with isolate.layer("cgroup"):
-            memory = cgroup_parent(cgroup_root, "memory")
-            pids = cgroup_parent(cgroup_root, "pids")
-    program = seccomp.build_filter() if "seccomp" in layers else b""
+def substitute_status(layers: frozenset[str], groups: cgroups.Cgroups) -> tuple[bool, str]:
+    """Decide whether seccomp and rlimits stand in for missing controllers; describe the layer.
+
+    Returns (substitute on, status); a status starting with "refused" means the host
+    lacks both the controllers and what stands in for them.
+    """
+    if groups.enforces("memory") and groups.enforces("pids"):
+        return False, f"cgroup {groups.describe()}"
+    can = {"seccomp", "rlimits"} <= layers
+    if "cgroup" in layers and not can:
+        return False, (
+            f"refused: no memory and pids cgroup ({groups.describe()}), and the seccomp and "
+            "rlimits layers that stand in for it are off; the host needs a cgroup v1 memory "
+            "and pids hierarchy, or a cgroup v2 group delegated to the service (systemd "
+            "Delegate=yes, a container's own cgroup namespace, or RUBRIC_SANDBOX_CGROUP_ROOT)"
+        )
+    if not can:
+        return False, f"cgroup {groups.describe()}, no substitute (UNSAFE)"
+    return True, f"cgroup: substitute rlimits+seccomp (cgroup {groups.describe()})"
+
+
+def make_plan(layers: frozenset[str], cgroup_root: str) -> tuple[isolate.Plan, str]:
+    """Decide once what every run will do; also return the cgroup layer's status."""
+    groups = decide_cgroups(layers, cgroup_root)
+    substitute, status = substitute_status(layers, groups)
+    program = seccomp.build_filter(no_processes=substitute) if "seccomp" in layers else b""
     if program:
         libc.seccomp_program(program)  # built here once, inherited by every child
     libc.last_capability()
     mounts = runtime_mounts()
-    return isolate.Plan(
+    plan = isolate.Plan(
         layers=layers,
         root=staging_root(source for source, _ in mounts),
         mounts=mounts,
         hidden=hidden_dirs(mounts[0][0]),
         sys_path=(SANDBOX_STDLIB, f"{SANDBOX_STDLIB}/lib-dynload", SANDBOX_SITE),
-        memory_cgroup=memory,
-        pids_cgroup=pids,
-        address_space=resource.getpagesize() * int(open("/proc/self/statm").read().split()[0]),
+        cgroups=groups,
+        address_space=resource.getpagesize() * int(cgroups.read("/proc/self/statm").split()[0]),
         seccomp_program=program,
         shared_net="net" in layers and libc.landlock_abi() >= libc.LANDLOCK_SCOPE_ABI,
+        substitute=substitute,
     )
+    return plan, status
 
 
 def enter_runtime(plan: isolate.Plan) -> None:
@@ -198,6 +188,69 @@ def enter_runtime(plan: isolate.Plan) -> None:
             path[:] = [moved(p, plan.mounts) for p in path]
     sys.path[:] = plan.sys_path
     sys.path_importer_cache.clear()
+
+
+# Import machinery of the service's own install, which names where it lives (an editable
+# install's finder maps `server` to the checkout): never needed inside, so dropped.
+HOST_ONLY = ("__editable__", "_distutils_hack")
+SANDBOX_PACKAGE = "/rubric_sandbox"  # where the sandbox's own modules say they come from
+
+
+def forget_host(plan: isolate.Plan) -> None:
+    """Remove from what every sandbox inherits each name of where the service lives.
+
+    The import system's records (files, caches, finders, loaders) and sys's own paths;
+    the mounted runtime's under the paths it has inside. Done once, here.
+    """
+    own = os.path.dirname(os.path.abspath(__file__))
+    # Without the mount layer the host's paths are where the runtime really is.
+    mounts = plan.mounts if "mount" in plan.layers else ()
+    renames = (*mounts, (own, SANDBOX_PACKAGE))
+    sys.path_importer_cache.pop(own, None)
+    for name in [n for n in sys.modules if n.startswith(HOST_ONLY)]:
+        del sys.modules[name]
+    sys.meta_path[:] = [f for f in sys.meta_path if not host_only(f)]
+    sys.path_hooks[:] = [h for h in sys.path_hooks if not host_only(h)]
+    for module in list(sys.modules.values()):
+        rename_module(module, renames)
+    for name in ("prefix", "exec_prefix", "base_prefix", "base_exec_prefix"):
+        setattr(sys, name, "/python")
+    sys.executable = sys._base_executable = ""  # nothing may be executed in there anyway
+    sys.argv[:] = ["-c"]
+    sys.orig_argv[:] = ["python"]
+    site = sys.modules.get("site")
+    if site is not None:
+        site.PREFIXES[:] = ["/python"]
+    for name in ("_PREFIX", "_EXEC_PREFIX", "_BASE_PREFIX", "_BASE_EXEC_PREFIX"):
+        if hasattr(sysconfig, name):  # sysconfig's copies, made when it was imported
+            setattr(sysconfig, name, "/python")
+    sysconfig._CONFIG_VARS = None  # recomputed from the prefixes above if ever asked
+    linecache.clearcache()
+
+
+def host_only(finder: object) -> bool:
+    """Tell whether an import finder or hook belongs to the service's own install."""
+    return str(getattr(finder, "__module__", "")).startswith(HOST_ONLY)
+
+
+def rename_module(module: object, renames: tuple[tuple[str, str], ...]) -> None:
+    """Give a loaded module's recorded paths as the sandbox sees them."""
+    for attr in ("__file__", "__cached__"):
+        value = getattr(module, attr, None)
+        if isinstance(value, str):
+            setattr(module, attr, moved(value, renames))
+    path = getattr(module, "__path__", None)
+    if isinstance(path, list):
+        path[:] = [moved(p, renames) for p in path]
+    spec = getattr(module, "__spec__", None)
+    if spec is not None:
+        for attr in ("origin", "cached"):
+            value = getattr(spec, attr, None)
+            if isinstance(value, str):
+                setattr(spec, attr, moved(value, renames))
+        loader = spec.loader
+        if isinstance(getattr(loader, "path", None), str):
+            loader.path = moved(loader.path, renames)
 
 
 def moved(path: str, mounts: tuple[tuple[str, str], ...]) -> str:
@@ -235,7 +288,7 @@ class Zygote:
     """
 
     def __init__(self, conn: socket.socket, plan: isolate.Plan):
-        self.conn, self.plan = conn, plan
+        self.conn, self.plan, self.groups = conn, plan, plan.cgroups
         self.own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY)
         self.next_id = 0
         self.members: dict[int, Member] = {}  # pid -> member, until reaped
@@ -312,15 +365,19 @@ class Zygote:
     def take_slot(self) -> int:
         """Return a free cgroup slot, making a new one when none is free."""
         if self.draining:
-            self.free_slots += [s for s in self.draining if isolate.cgroup_empty(self.plan, s)]
+            self.free_slots += [s for s in self.draining if self.slot_empty(s)]
             self.draining = [s for s in self.draining if s not in self.free_slots]
         if self.free_slots:
             return self.free_slots.pop()
-        if "cgroup" in self.plan.layers:
+        if self.groups.version != cgroups.NONE:
             with isolate.layer("cgroup"):
-                isolate.make_cgroups(self.plan, self.slots + 1)
+                cgroups.make_slot(self.groups, self.slots + 1)
         self.slots += 1
         return self.slots
+
+    def slot_empty(self, slot: int) -> bool:
+        """Tell whether no process is left in a slot's cgroups (always, without them)."""
+        return self.groups.version == cgroups.NONE or cgroups.empty(self.groups, slot)
 
     def preparing(self) -> int:
         """Count the members that are starting or ready."""
@@ -394,6 +451,8 @@ class Zygote:
             member.stopped = why
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(member.pidfd, signal.SIGKILL)
+            if self.groups.version == cgroups.V2:  # and whatever it forked, at once
+                cgroups.kill(self.groups, member.slot)
 
     def enforce_deadlines(self) -> None:
         """Kill every run whose wall-clock limit has passed."""
@@ -421,6 +480,8 @@ class Zygote:
         if "pid" in self.plan.layers:
             self.free_slots.append(member.slot)
         else:
+            if self.groups.version == cgroups.V2:  # v2 can end the run's leftovers at once
+                cgroups.kill(self.groups, member.slot)
             self.draining.append(member.slot)
 
     def finish(self, member: Member, wait_status: int, cpu: float) -> None:
@@ -431,7 +492,9 @@ class Zygote:
         kind, detail = member.stopped, ""
         if not kind:
             kind, detail = isolate.end_status(wait_status, cpu, member.job)
-        oom_kills = isolate.oom_kills(self.plan, member.slot)
+        oom_kills = 0
+        if self.groups.version != cgroups.NONE:
+            oom_kills = cgroups.oom_kills(self.groups, member.slot)
         if oom_kills > self.oom_seen.get(member.slot, 0):
             kind, detail = "oom", ""
         self.oom_seen[member.slot] = oom_kills
@@ -454,7 +517,8 @@ class Zygote:
                 continue
             member = self.ready.popleft()
             try:
-                isolate.set_memory_limit(self.plan, member.slot, job.memory_mb)
+                if self.groups.version != cgroups.NONE:
+                    cgroups.set_job_limits(self.groups, member.slot, job.memory_mb)
                 isolate.send_with_fds(member.link, header, [data_fd])  # parse_job checked it
             except OSError:  # it died while ready: the next one takes the job
                 member.state = "failed"
@@ -470,29 +534,8 @@ class Zygote:
 
     def close(self) -> None:
         """Remove every cgroup made here (each run has been reaped by now)."""
-        if "cgroup" not in self.plan.layers:
-            return
-        slots = range(1, self.slots + 1)
-        paths = [path for slot in slots for path in isolate.cgroup_dirs(self.plan, slot)]
-        deadline = time.monotonic() + 5
-        while paths and time.monotonic() < deadline:
-            paths = [path for path in paths if not removed(path)]
-            if paths:
-                time.sleep(0.01)
-        for parent in (self.plan.memory_cgroup, self.plan.pids_cgroup):
-            with contextlib.suppress(OSError):
-                os.rmdir(parent)
-
-
-def removed(path: str) -> bool:
-    """Remove an empty cgroup directory; False while it still holds a process."""
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        pass
-    except OSError:
-        return False
-    return True
+        if self.groups.version != cgroups.NONE:
+            cgroups.remove_slots(self.groups, range(1, self.slots + 1))
 
 
 def drain(fd: int, output: bytearray, cap: int) -> None:
@@ -524,26 +567,35 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     preload()
     runner.warm_up()
-    broken = ""
-    try:
-        plan = make_plan(layers, cgroup_root)
-    except isolate.LayerFailed as exc:
-        plan, broken = make_plan(layers - {"cgroup"}, cgroup_root), str(exc)
-    if "mount" in plan.layers and not broken:
-        try:
-            plan = dataclasses.replace(plan, mount_template=isolate.build_template(plan))
-        except isolate.LayerFailed as exc:
-            broken = str(exc)
-    if plan.shared_net and not broken:
-        try:
-            with isolate.layer("net"):
-                libc.unshare(libc.CLONE_NEWNET)  # the zygote needs no network either
-        except isolate.LayerFailed as exc:
-            broken = str(exc)
+    plan, status = make_plan(layers, cgroup_root)
+    broken = f"cgroup: {status.removeprefix('refused: ')}" if status.startswith("refused") else ""
+    plan, broken = prepare(plan, broken)
     enter_runtime(plan)
+    forget_host(plan)
     conn = socket.socket(fileno=fd)
+    with contextlib.suppress(OSError):  # the trusted side reads this first (client.Sandbox)
+        conn.sendall(f"{HELLO} {status}\n".encode())
     gc.collect()
     gc.freeze()  # keep the collector from touching, and so copying, every inherited object
     zygote = Zygote(conn, plan)
     zygote.broken = broken
     zygote.serve()
+
+
+def prepare(plan: isolate.Plan, broken: str) -> tuple[isolate.Plan, str]:
+    """Build the template root, enter the shared network and UTS namespaces; name what failed."""
+    try:
+        if "mount" in plan.layers and not broken:
+            plan = dataclasses.replace(plan, mount_template=isolate.build_template(plan))
+        if plan.shared_net and not broken:
+            with isolate.layer("net"):
+                libc.unshare(libc.CLONE_NEWNET)  # the zygote needs no network either
+        if "uts" in plan.layers and not broken:
+            with isolate.layer("uts"):
+                # Every sandbox's UTS namespace is a copy of the zygote's: named once here,
+                # os.uname() in there shows this, never the host's name.
+                libc.unshare(libc.CLONE_NEWUTS)
+                socket.sethostname(HOSTNAME)
+    except isolate.LayerFailed as exc:
+        broken = str(exc)
+    return plan, broken
