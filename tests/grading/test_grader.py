@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from grading_support import L2_DIR, replace_function
 
-from server.grading.grader import grade_submission
+from server.grading.grader import HIDDEN_FEEDBACK, grade_submission
 from server.grading.result import Outcome, Status
 
 STUDENT_SOLUTION = """
@@ -235,7 +235,7 @@ def l2_penalty(w, lam):
 
 
 def test_wrong_shape_is_wrong_answer_with_the_shape_named(l2):
-    """A flattened gradient for a 2-d w is a wrong answer that names the shapes."""
+    """A 2-d gradient for a 1-d w is a wrong answer that names the shapes where visible."""
     code = replace_function(
         STUDENT_SOLUTION,
         "l2_gradient",
@@ -250,7 +250,7 @@ def l2_gradient(data_grad, w, lam):
     assert "shape (1, 3) instead of (3,)" in tests["lesson example"].feedback
     assert tests["2-d float32"].outcome is Outcome.PASSED
     assert tests["1-d float64"].outcome is Outcome.WRONG_ANSWER
-    assert "shape (1, 8)" in tests["1-d float64"].feedback
+    assert tests["1-d float64"].feedback == HIDDEN_FEEDBACK[Outcome.WRONG_ANSWER]
 
 
 def test_nan_output_is_wrong_answer(l2):
@@ -269,7 +269,7 @@ def weight_decay_step(w, data_grad, lr, lam):
         t for t, c in zip(tests, l2.tests_for("weight_decay_step"), strict=True) if c.expected.size
     ]
     assert {t.outcome for t in non_empty} == {Outcome.WRONG_ANSWER}
-    assert all("NaN" in t.feedback for t in non_empty)
+    assert all(("NaN" in t.feedback) == t.visible for t in non_empty)
 
 
 def test_missing_function_is_missing(l2):
@@ -281,7 +281,7 @@ def test_missing_function_is_missing(l2):
 
 
 def test_hidden_feedback_does_not_echo_hidden_inputs_or_answers(l2):
-    """An error message that prints the input shows only its type on hidden tests."""
+    """An error message that prints the input shows on visible tests only."""
     code = replace_function(
         STUDENT_SOLUTION,
         "l2_penalty",
@@ -295,7 +295,7 @@ def l2_penalty(w, lam):
         assert test.outcome is Outcome.RUNTIME_ERROR
         assert ("LEAK" in test.feedback) == test.visible, test.feedback
         if not test.visible:
-            assert "ValueError" in test.feedback
+            assert test.feedback == HIDDEN_FEEDBACK[Outcome.RUNTIME_ERROR]
 
 
 def test_hidden_wrong_answers_do_not_show_expected_values(l2):
@@ -362,7 +362,7 @@ def l2_penalty(w, lam):
 
 
 def test_made_up_exception_names_are_not_shown_for_hidden_tests(l2):
-    """A student could name an exception class after a hidden input: only standard names show."""
+    """A student could name an exception class after a hidden input: hidden tests name none."""
     code = replace_function(
         STUDENT_SOLUTION,
         "l2_penalty",
@@ -374,7 +374,7 @@ def l2_penalty(w, lam):
     result = grade_submission(l2, code)
     hidden = [t for t in results_of(result, "l2_penalty") if not t.visible]
     assert hidden and all("Leak" not in t.feedback for t in hidden)
-    assert all("raised an exception on a hidden test (line " in t.feedback for t in hidden)
+    assert all(t.feedback == HIDDEN_FEEDBACK[Outcome.RUNTIME_ERROR] for t in hidden)
 
 
 def test_two_crashing_functions_still_leave_the_third_graded(l2):
