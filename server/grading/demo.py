@@ -28,20 +28,29 @@ W0 = 3.0
 # the weight settles at TARGET / (1 + 2λ), so each λ visibly ends somewhere else.
 TARGET = 1.0
 SIGNIFICANT = 6  # digits of each point drawn: the chart needs no more, the JSON is smaller
+# The demo runs before the hidden tests, in their sandbox, so it gives up after this
+# long rather than eat their time (a reference-like step draws it in about 1 ms).
+SECONDS = 0.2
 # Trusted-authored, but it runs in the sandbox after the student's file, so what it
-# returns is as untrusted as any output. It steps every λ at once (one call per step,
+# returns is as untrusted as any output (and the clock it reads is the student's to fake:
+# that only spoils their own grade). It steps every λ at once (one call per step,
 # not one per step and λ: 11 times less sandbox time), then re-steps the last λ alone
 # and falls back to one λ at a time unless both agree, so a step that does not work
 # elementwise is still drawn as it really behaves.
 HARNESS = """
+import time
 import numpy
 import submission
+
+_deadline = [0.0]
 
 
 def _walk(w, target, lr, lam):
     step = submission.{function}
     out = [numpy.asarray(w, dtype=numpy.float64)]
     for _ in range({steps}):
+        if time.monotonic() > _deadline[0]:
+            raise TimeoutError("the demo took too long")
         w = step(w, w - target, lr, lam)
         out.append(numpy.asarray(w, dtype=numpy.float64))
     return numpy.stack(out)
@@ -53,6 +62,7 @@ def _one_at_a_time(w0, target, lr, lams):
 
 
 def trajectories(w0, target, lr, lams):
+    _deadline[0] = time.monotonic() + {seconds}
     try:
         together = _walk(numpy.full(lams.shape, w0[0]), target, lr, lams)
         alone = _walk(w0, target, lr, numpy.array(lams[-1]))
@@ -78,13 +88,17 @@ def demo_calls(lams: tuple[float, ...] = LAMS) -> list[Call]:
     return [Call("harness.trajectories", (w0, target, lr, np.array(lams, dtype=np.float64)))]
 
 
-def harness(steps: int = STEPS) -> str:
+def harness(steps: int = STEPS, seconds: float = SECONDS) -> str:
     """Return the harness source that steps the student's function."""
-    return HARNESS.format(function=FUNCTION, steps=int(steps))
+    return HARNESS.format(function=FUNCTION, steps=int(steps), seconds=float(seconds))
 
 
 def grade_with_demo(exercise: Exercise, code: str) -> dict[str, Any]:
-    """Grade a submission and compute its demo in the same sandbox run (SPEC result + "demo")."""
+    """Grade a submission and compute its demo in the same sandbox run (SPEC result + "demo").
+
+    The demo shows every value the student's step returns, so it runs before any hidden
+    test: the student's code cannot have kept a hidden input to draw into it.
+    """
     from server.grading.grader import grade_with_extras
 
     if not has_demo(exercise):

@@ -67,19 +67,30 @@ def test_grading_and_demo_share_one_run_and_give_what_each_gives_alone(l2, refer
     assert result["demo"] == trajectories(l2, reference_source)
 
 
-def test_a_demo_that_breaks_never_changes_the_grade(l2, reference_source):
-    # Correct on every test, but stepping 100 times overflows into a crash.
-    code = reference_source + (
-        "\n_calls = [0]\n_orig = weight_decay_step\n"
-        "def weight_decay_step(w, data_grad, lr, lam):\n"
-        "    _calls[0] += 1\n"
-        "    if _calls[0] > 40:\n"
-        "        raise RuntimeError('tired')\n"
-        "    return _orig(w, data_grad, lr, lam)\n"
-    )
+# Right on every test, but not on the demo's inputs: a one-element w or eleven of them
+# (no test of the L2 exercise has either shape).
+ON_DEMO_INPUTS = (
+    "\n_right = weight_decay_step\n"
+    "def weight_decay_step(w, data_grad, lr, lam):\n"
+    "    if np.shape(w) in ((1,), (11,)):\n"
+    "        {action}\n"
+    "    return _right(w, data_grad, lr, lam)\n"
+)
+DEMO_BREAKS = {
+    "raises": ("raise RuntimeError('tired')", "runtime error"),
+    # Slow, not stuck: the harness gives up at its own deadline, the tests keep the run.
+    "crawls": ("import time; time.sleep(0.01)", "runtime error"),
+    # Stuck: the demo's sandbox is killed and the hidden tests get a fresh one.
+    "hangs": ("while True: pass", "timeout"),
+}
+
+
+@pytest.mark.parametrize("action, error", DEMO_BREAKS.values(), ids=DEMO_BREAKS.keys())
+def test_a_demo_that_breaks_never_changes_the_grade(l2, reference_source, action, error):
+    code = reference_source + "\nimport numpy as np\n" + ON_DEMO_INPUTS.format(action=action)
     result = grade_with_demo(l2, code)
     assert result["score"] == 10
-    assert "runtime error" in result["demo"]["student_error"]
+    assert error in result["demo"]["student_error"]
 
 
 def test_a_step_that_is_not_elementwise_in_lam_is_still_drawn_as_it_behaves(l2):

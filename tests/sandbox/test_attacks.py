@@ -9,10 +9,23 @@ import socket
 import struct
 import threading
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from server.grading.demo import grade_with_demo
+from server.grading.exercise import load_exercise
+from server.grading.grader import (
+    BUDGET_WALL_LIMITS,
+    HIDDEN_FEEDBACK,
+    Budget,
+    grade_submission,
+    grade_with_extras,
+    sandbox_limits,
+)
+from server.grading.result import DURATION_STEP_MS, Outcome
 from server.sandbox import Call, Limits
 from server.sandbox import frames as wire
 from server.sandbox.zygote import POOL_SIZE
@@ -414,3 +427,126 @@ def test_run_does_not_raise_on_garbage(sandbox):
     code = "import os\nos.write(3, os.urandom(5000))\n"
     result = sandbox.run(code, [Call("f", (X,))], FAST)
     assert result.load_outcome == "crashed"
+
+
+# Attacks on the grade itself: real gradings of the L2 exercise through the real sandbox.
+# On a hidden test a student may learn the outcome, the function, the fixed message of
+# that outcome and a known mistake's hint: nothing their code computed from the inputs.
+L2 = Path(__file__).resolve().parents[2] / "exercises" / "l2-regularization"
+
+
+@pytest.fixture(scope="module")
+def l2():
+    """The bundled L2 exercise, loaded once."""
+    return load_exercise(L2)
+
+
+def redefine(source: str, name: str, body: str, prelude: str = "") -> str:
+    """Append to source a prelude and a new definition of one L2 function (the last one wins)."""
+    params = {"l2_penalty": "w, lam", "l2_gradient": "data_grad, w, lam"}
+    signature = params.get(name, "w, data_grad, lr, lam")
+    indented = "\n".join("    " + line for line in body.strip().splitlines())
+    return f"{source}\n{prelude}\ndef {name}({signature}):\n{indented}\n"
+
+
+def hidden_failures(result, function: str) -> list:
+    """The failed hidden tests of one function."""
+    tests = next(p for p in result.parts if p.name == function).tests
+    return [t for t in tests if not t.visible and t.outcome is not Outcome.PASSED]
+
+
+def assert_fixed_feedback(result, function: str) -> None:
+    """Every failed hidden test of the function says its outcome's fixed message, no more."""
+    failed = hidden_failures(result, function)
+    assert failed
+    for test in failed:
+        assert test.feedback == HIDDEN_FEEDBACK[test.outcome], test.feedback
+
+
+def test_output_shape_does_not_carry_hidden_inputs_back(l2):
+    body = "return np.empty((0, int(w.flat[0] * 1e9) + 2**39, int(lam * 1e6) + 1))"
+    result = grade_submission(l2, redefine(l2.reference_source, "l2_penalty", body))
+    assert_fixed_feedback(result, "l2_penalty")
+    for case in l2.tests_for("l2_penalty"):
+        if not case.visible and case.args[0].size:
+            encoded = str(int(case.args[0].flat[0] * 1e9) + 2**39)
+            assert all(encoded not in t.feedback for t in result.parts[0].tests)
+
+
+def test_line_number_does_not_carry_hidden_inputs_back(l2):
+    lines = '"\\n" * (int(lam * 1000) % 5000 + 7)'
+    body = f'exec(compile({lines} + "raise ValueError", "submission.py", "exec"))'
+    result = grade_submission(l2, redefine(l2.reference_source, "l2_penalty", body))
+    assert_fixed_feedback(result, "l2_penalty")
+    assert all("line" not in t.feedback for t in hidden_failures(result, "l2_penalty"))
+
+
+def test_exception_type_does_not_carry_a_bit_back(l2):
+    body = "raise (ValueError if np.sum(w) > 0 else TypeError)('x')"
+    result = grade_submission(l2, redefine(l2.reference_source, "l2_penalty", body))
+    assert_fixed_feedback(result, "l2_penalty")
+
+
+def test_which_argument_changed_does_not_carry_a_bit_back(l2):
+    body = """
+target = w if np.sum(w) > 0 else data_grad
+target[...] = 0
+return w * (1 - 2 * lr * lam) - lr * data_grad
+"""
+    result = grade_submission(l2, redefine(l2.reference_source, "weight_decay_step", body))
+    assert_fixed_feedback(result, "weight_decay_step")
+
+
+def test_nan_positions_do_not_carry_hidden_inputs_back(l2):
+    body = """
+out = 2 * lam * w + data_grad
+out.flat[: int(lam * 10) % max(out.size, 1)] = np.nan
+return out
+"""
+    result = grade_submission(l2, redefine(l2.reference_source, "l2_gradient", body))
+    assert_fixed_feedback(result, "l2_gradient")
+
+
+# l2_penalty counts the hidden test whose w has 10 elements (no visible test's has);
+# another function then shows the count where feedback is shown in full.
+COUNTER = "_seen = [0]\n_penalty = l2_penalty\n"
+COUNTING = "_seen[0] += np.size(w) == 10\nreturn _penalty(w, lam)"
+
+
+def test_a_visible_test_cannot_show_what_a_hidden_test_was_called_with(l2):
+    code = redefine(l2.reference_source, "l2_penalty", COUNTING, COUNTER)
+    code = redefine(code, "l2_gradient", "return np.full(np.shape(w), 1000.0 + _seen[0])")
+    visible = [t for t in grade_submission(l2, code).parts[1].tests if t.visible]
+    assert visible and all("got [1000., " in t.feedback for t in visible), visible
+
+
+def test_the_demo_cannot_draw_what_a_hidden_test_was_called_with(l2):
+    code = redefine(l2.reference_source, "l2_penalty", COUNTING, COUNTER)
+    step = "return np.full(np.shape(w), 1000.0 + _seen[0])"
+    code = redefine(code, "weight_decay_step", step)
+    demo = grade_with_demo(l2, code)["demo"]
+    assert demo["student_error"] == ""
+    assert {point for walk in demo["student"] for point in walk[1:]} == {1000.0}
+
+
+def test_the_grading_time_shown_is_coarse(l2):
+    body = "import time\ntime.sleep(0.003 * (int(lam * 1000) % 7))\nreturn _penalty(w, lam)"
+    code = redefine(l2.reference_source, "l2_penalty", body, "_penalty = l2_penalty\n")
+    shown = grade_submission(l2, code).to_dict()["duration_ms"]
+    assert shown > 0 and shown % DURATION_STEP_MS == 0
+
+
+def test_functions_that_all_hang_share_one_budget(l2):
+    exercise = replace(l2, limits=replace(l2.limits, wall_seconds=1.0))
+    code = "import time\n" + "".join(
+        f"def {f.name}(*args):\n    time.sleep(1000)\n" for f in exercise.functions
+    )
+    budget = Budget.of(sandbox_limits(exercise))
+    result, _ = grade_with_extras(exercise, code, budget=budget)
+    assert {t.outcome for p in result.parts for t in p.tests} == {Outcome.TIMEOUT}
+    wall = exercise.limits.wall_seconds
+    given = [limits.wall_seconds for limits, _ in budget.runs]
+    assert len(given) == 2 and sum(given) <= BUDGET_WALL_LIMITS * wall
+    # The sandbox's own clock: about two wall limits, where a run per function took three.
+    assert sum(run.duration_ms for _, run in budget.runs) < 2.5 * wall * 1000
+    assert grade_submission(exercise, code).duration_ms < 2.5 * wall * 1000
