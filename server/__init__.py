@@ -41,7 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db)
     csrf.init_app(app)
     login_manager.init_app(app)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(app.config))
+    app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(app.config, app.instance_path))
     limiter.init_app(app)
 
     from server import api, cli, ops, web
@@ -67,10 +67,18 @@ def _pool_size(settings) -> int:
     return max(5, config.web_threads() + settings["RUBRIC_GRADING_THREADS"] + 2)
 
 
-def _limiter_storage(config) -> str:
-    """Share rate-limit counters through Redis when there is one, else per process."""
+def _limiter_storage(config, instance_path: str) -> str:
+    """Share rate-limit counters through Redis when there is one, else through a file.
+
+    Counting in each process's memory would let each gunicorn worker take the whole
+    limit; the file (server/api/ratelimit.py) is shared by every worker of the machine.
+    """
+    from server.api.ratelimit import counters_file  # registers the sqlite:// storage
+
     broker = config.get("RUBRIC_BROKER_URL") or ""
-    return broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+    if broker.startswith(("redis://", "rediss://")):
+        return broker
+    return f"sqlite://{counters_file(config['SQLALCHEMY_DATABASE_URI'], instance_path)}"
 
 
 def _release_session(_exc: BaseException | None) -> None:

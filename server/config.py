@@ -24,7 +24,7 @@ def make_private(instance_path: str, database_url: str) -> None:
     folder = Path(instance_path)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     _restrict(folder, 0o700)
-    database = _sqlite_file(database_url)
+    database = sqlite_file(database_url)
     if database is None or not database.parent.is_dir():
         return
     os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -32,7 +32,7 @@ def make_private(instance_path: str, database_url: str) -> None:
         _restrict(path, 0o600)
 
 
-def _sqlite_file(database_url: str) -> Path | None:
+def sqlite_file(database_url: str) -> Path | None:
     """Return the file of a sqlite:/// URL, or None for a server or an in-memory database."""
     from sqlalchemy.engine import make_url
 
