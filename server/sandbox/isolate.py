@@ -326,14 +326,26 @@ def end_status(wait_status: int, cpu: float, job: Job) -> tuple[str, str]:
 
 def report(fd: int, status: dict) -> None:
     """Send the final status frame on the control channel, without ever blocking."""
-    payload = frames.record([status["kind"].encode(), status["detail"].encode(), status["stdout"]])
-    frame = frames.frame(b"STAT", payload)
     with contextlib.suppress(OSError):
         sock = socket.socket(fileno=os.dup(fd))
         with sock:
-            sock.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 2 * len(frame) + 4096)
+            frame = status_frame(status)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 2 * len(frame) + 4096)
+            except PermissionError:
+                # A zygote without CAP_NET_ADMIN (a non-root service) gets at most the
+                # host's wmem_max: it keeps of stdout what surely fits (a quarter of that).
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 2 * len(frame) + 4096)
+                room = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 4
+                frame = status_frame({**status, "stdout": status["stdout"][:room]})
             sock.setblocking(False)
             sock.sendall(frame)  # fits the buffer just sized; else the run has no status
+
+
+def status_frame(status: dict) -> bytes:
+    """Encode a run's final status: kind, detail and captured stdout."""
+    payload = frames.record([status["kind"].encode(), status["detail"].encode(), status["stdout"]])
+    return frames.frame(b"STAT", payload)
 
 
 def arrange_fds(targets: dict[int, int]) -> None:

@@ -1,0 +1,71 @@
+"""The sandbox run by a non-root service user holding only the capabilities the zygote
+needs, as deploy/rubric.service grants them (AmbientCapabilities=)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# The zygote's needs: mounts and namespaces (SYS_ADMIN), entering the template root
+# (SYS_CHROOT), each run's own uid and gid (SETUID, SETGID). See docs/deploy.md.
+SERVICE_CAPS = ["sys_admin", "sys_chroot", "setuid", "setgid"]
+SERVICE_UID = 64000  # an unprivileged uid no file here belongs to
+SCRIPT = """
+import json, os, sys
+import numpy as np
+from server.sandbox import Call, Limits, Sandbox
+box = Sandbox(skip_layers=frozenset())
+box.start()
+code = "import os\\ndef f(x):\\n    print(os.getuid(), os.uname().nodename)\\n    return x * 2\\n"
+good = box.run(code, [Call("f", (np.arange(3.0),))], Limits())
+bomb = "def f(x):\\n    a = []\\n    while True:\\n        a.append(bytearray(1 << 20))\\n"
+bad = box.run(bomb, [Call("f", (np.arange(3.0),))], Limits(memory_mb=64))
+print("RESULT" + json.dumps({"uid": os.getuid(), "isolation": box.isolation,
+    "good": [good.results[0].outcome, good.stdout], "bad": bad.results[0].outcome}))
+box.close()
+"""
+
+
+def reachable_by_others(path: str) -> bool:
+    """Tell whether a user of no group may traverse to (and read) path."""
+    parts = Path(path).resolve().parts
+    walk = [Path(*parts[: i + 1]) for i in range(1, len(parts))]
+    return all(p.stat().st_mode & 0o001 for p in walk[:-1]) and walk[-1].stat().st_mode & 0o004
+
+
+def test_a_non_root_service_keeps_every_layer(tmp_path):
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to become a service user with capabilities")
+    caps = list(SERVICE_CAPS)
+    if not reachable_by_others(os.path.realpath(sys.executable)):
+        caps.append("dac_read_search")  # this VM's interpreter lives under /root (0700)
+    tmp_path.chmod(0o755)
+    ambient = ",".join(f"+{c}" for c in caps)
+    command = [
+        "setpriv",
+        f"--reuid={SERVICE_UID}",
+        f"--regid={SERVICE_UID}",
+        "--clear-groups",
+        f"--inh-caps={ambient}",
+        f"--ambient-caps={ambient}",
+        sys.executable,
+        "-c",
+        SCRIPT,
+    ]
+    # No cgroup is delegated to this uid here: the stand-ins do their part.
+    env = {"PATH": "/usr/bin:/bin", "RUBRIC_SANDBOX_CGROUP_ROOT": str(tmp_path)}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=120)
+    line = next((x for x in done.stdout.decode().splitlines() if x.startswith("RESULT")), None)
+    assert line is not None, done.stderr.decode()[-3000:]
+    out = json.loads(line.removeprefix("RESULT"))
+    assert out["uid"] == SERVICE_UID
+    assert out["isolation"].startswith("cgroup: substitute rlimits+seccomp")
+    # Its stdout comes back although the zygote may not force its socket buffer size.
+    assert out["good"] == ["ok", "65534 sandbox\n"]
+    assert out["bad"] == "memory_limit"
