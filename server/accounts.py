@@ -113,8 +113,18 @@ def user_for_token(token: str) -> User | None:
 # Log-in sessions: the browser's cookie holds a random id, the table its SHA-256 digest.
 
 
-def open_session(user: User, user_agent: str, address: str) -> str:
-    """Start a log-in session for a user; return its id (for the cookie), set on the user."""
+def open_session(user: User, user_agent: str, address: str, limits: "SessionLimits") -> str:
+    """Start a log-in session for a user; return its id (for the cookie), set on the user.
+
+    The user's expired sessions are deleted here: a browser closed for good never
+    presents its cookie again, so nothing else would remove its row.
+    """
+    now = utcnow()
+    expired = sa.or_(
+        LoginSession.created_at <= now - limits.lifetime,
+        LoginSession.last_seen_at <= now - limits.idle,
+    )
+    db.session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user.id, expired))
     session_id = "rbs_" + secrets.token_urlsafe(32)
     row = LoginSession(
         user_id=user.id,
@@ -248,11 +258,13 @@ def record_failure(throttle: Throttle, keys: dict[str, str]) -> None:
     now = utcnow()
     insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     stale = LoginFailures.last_failed_at < now - throttle.forget_after
+    # Keys forgotten anyway go now: an attacker trying many e-mails must not grow the table.
+    db.session.execute(sa.delete(LoginFailures).where(stale))
     for key in keys.values():
         query = insert(LoginFailures).values(key=key, count=1, last_failed_at=now)
-        count = sa.case((stale, 1), else_=LoginFailures.count + 1)
         query = query.on_conflict_do_update(
-            index_elements=[LoginFailures.key], set_={"count": count, "last_failed_at": now}
+            index_elements=[LoginFailures.key],
+            set_={"count": LoginFailures.count + 1, "last_failed_at": now},
         )
         db.session.execute(query)
     db.session.commit()

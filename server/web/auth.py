@@ -48,7 +48,7 @@ def _throttle() -> accounts.Throttle:
 def log_in(user: User) -> None:
     """Open a server-side session for the user and put its id in the cookie."""
     agent = request.user_agent.string or ""
-    accounts.open_session(user, agent, request.remote_addr or "")
+    accounts.open_session(user, agent, request.remote_addr or "", _session_limits())
     db.session.commit()
     login_user(user)
 

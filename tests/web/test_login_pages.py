@@ -182,3 +182,18 @@ def test_one_address_trying_many_accounts_is_throttled(app, new_client, auth_log
     assert response.status_code == 429
     record = throttled(auth_log.records)
     assert record.scope == "address" and record.key == "address:127.0.0.1"
+
+
+def test_failures_are_forgotten_after_a_quiet_while(app, new_client):
+    throttle = auth._throttle()
+    attacker = accounts.throttle_keys("someone@example.edu", "203.0.113.7")
+    for _ in range(10):
+        accounts.record_failure(throttle, attacker)
+    quiet = datetime.now(UTC) - throttle.forget_after - timedelta(seconds=1)
+    db.session.execute(sa.update(LoginFailures).values(last_failed_at=quiet))
+    db.session.commit()
+
+    fail(new_client())
+
+    counts = dict(db.session.execute(sa.select(LoginFailures.key, LoginFailures.count)).all())
+    assert counts == {"account:" + STUDENT[0]: 1, "address:127.0.0.1": 1}  # the old ones gone

@@ -153,3 +153,14 @@ def test_account_page_lists_the_sessions(new_client):
     assert "Firefox on the phone <strong>(this browser)</strong>" in page
     assert page.count("(this browser)") == 1 and page.count("<tr>") == 3  # a header, 2 rows
     assert "Log out all sessions" in page and "Change your password" in page
+
+
+def test_a_new_log_in_deletes_the_users_expired_sessions(app, new_client):
+    new_client(STUDENT)
+    idle = app.config["RUBRIC_SESSION_IDLE_MINUTES"]
+    age_sessions(STUDENT[0], last_seen_at=timedelta(minutes=idle + 1))  # a browser closed for good
+    new_client(STUDENT2)
+
+    new_client(STUDENT)
+
+    assert len(sessions_of(STUDENT[0])) == 1 and len(sessions_of(STUDENT2[0])) == 1
