@@ -1,5 +1,6 @@
 """The sandbox run by a non-root service user holding only the capabilities the zygote
-needs, as deploy/rubric.service grants them (AmbientCapabilities=)."""
+needs, as deploy/rubric.service grants them (AmbientCapabilities=), and as the
+container's entrypoint does, with a cgroup v2 subtree delegated to that user."""
 
 import json
 import os
@@ -9,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.sandbox.test_cgroup_v2 import mount_cgroup2, remove_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 # The zygote's needs: mounts and namespaces (SYS_ADMIN), entering the template root
@@ -38,14 +41,26 @@ def reachable_by_others(path: str) -> bool:
     return all(p.stat().st_mode & 0o001 for p in walk[:-1]) and walk[-1].stat().st_mode & 0o004
 
 
-def test_a_non_root_service_keeps_every_layer(tmp_path):
+def service_caps() -> str:
+    """Return the service's capabilities as setpriv takes them (skip where it cannot run)."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv to become a service user with capabilities")
     caps = list(SERVICE_CAPS)
     if not reachable_by_others(os.path.realpath(sys.executable)):
         caps.append("dac_read_search")  # this VM's interpreter lives under /root (0700)
+    return ",".join(f"+{c}" for c in caps)
+
+
+def result_of(done: subprocess.CompletedProcess) -> dict:
+    """Return what SCRIPT printed, or fail showing its stderr."""
+    line = next((x for x in done.stdout.decode().splitlines() if x.startswith("RESULT")), None)
+    assert line is not None, done.stderr.decode()[-3000:]
+    return json.loads(line.removeprefix("RESULT"))
+
+
+def test_a_non_root_service_keeps_every_layer(tmp_path):
+    ambient = service_caps()
     tmp_path.chmod(0o755)
-    ambient = ",".join(f"+{c}" for c in caps)
     command = [
         "setpriv",
         f"--reuid={SERVICE_UID}",
@@ -61,11 +76,47 @@ def test_a_non_root_service_keeps_every_layer(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "RUBRIC_SANDBOX_CGROUP_ROOT": str(tmp_path)}
     env["PYTHONPATH"] = str(ROOT)
     done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=120)
-    line = next((x for x in done.stdout.decode().splitlines() if x.startswith("RESULT")), None)
-    assert line is not None, done.stderr.decode()[-3000:]
-    out = json.loads(line.removeprefix("RESULT"))
+    out = result_of(done)
     assert out["uid"] == SERVICE_UID
     assert out["isolation"].startswith("cgroup: substitute rlimits+seccomp")
     # Its stdout comes back although the zygote may not force its socket buffer size.
     assert out["good"] == ["ok", "65534 sandbox\n"]
     assert out["bad"] == "memory_limit"
+
+
+def test_the_container_entrypoint_delegates_cgroup_v2_to_the_service_user(tmp_path):
+    # A directory of a private cgroup2 mount stands for the container's own cgroup
+    # namespace: the entrypoint (as root) hands a subtree to the service user, drops to
+    # it, and the zygote, unprivileged, makes its leaf and slots there.
+    ambient = service_caps()
+    mount = mount_cgroup2()
+    container = f"{mount}/rubric-container-{os.getpid()}"
+    os.mkdir(container)
+    tmp_path.chmod(0o755)
+    env = {
+        "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+        "PYTHONPATH": str(ROOT),
+        "RUBRIC_CGROUP_MOUNT": container,
+        "RUBRIC_USER": str(SERVICE_UID),
+        "RUBRIC_INSTANCE_DIR": str(tmp_path / "instance"),
+        "RUBRIC_SERVICE_CAPS": ambient,
+    }
+    entrypoint = ROOT / "deploy" / "container-entrypoint.sh"
+    try:
+        done = subprocess.run(
+            ["sh", str(entrypoint), sys.executable, "-c", SCRIPT],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=120,
+        )
+        out = result_of(done)
+        assert out["uid"] == SERVICE_UID
+        assert out["isolation"].startswith("cgroup: substitute rlimits+seccomp (cgroup v2 (")
+        assert f"at {container}/rubric)" in out["isolation"]
+        assert out["good"] == ["ok", "65534 sandbox\n"] and out["bad"] == "memory_limit"
+        assert os.stat(f"{container}/rubric").st_uid == SERVICE_UID
+    finally:
+        remove_tree(container)
+        subprocess.run(["umount", mount], check=True)
+        os.rmdir(mount)
