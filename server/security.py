@@ -70,9 +70,9 @@ def init_app(app: Flask) -> None:
     if proxies < 0:
         raise SettingError(f"RUBRIC_TRUSTED_PROXIES: {proxies} is not a number of proxies")
     if proxies:
-        app.wsgi_app = ProxyFix(
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
-        )
+        # Only the client's address and the scheme: a proxy that passes a client's own
+        # X-Forwarded-Host through (nginx does, unless told) would let it pick the host.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     headers = _headers(ancestors)
     app.after_request(lambda response: _add_headers(response, headers))
 
@@ -93,4 +93,3 @@ def _add_headers(response: Response, headers: dict[str, str]) -> Response:
     for name, value in headers.items():
         response.headers.setdefault(name, value)
     return response
-
