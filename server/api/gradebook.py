@@ -4,6 +4,7 @@ from flask import Response, g, request
 
 from server.api import bp
 from server.api.auth import token_required
+from server.api.errors import ApiError
 from server.courses import get_course, require_instructor
 from server.scoring.gradebook import build_gradebook, gradebook_csv, gradebook_rows
 
@@ -14,8 +15,11 @@ def show_gradebook(course: str):
     """Return every student's counted score on every assignment (instructors only)."""
     found = get_course(g.user, course)
     require_instructor(g.user, found)
+    output = request.args.get("format", "json")
+    if output not in ("json", "csv"):
+        raise ApiError(422, "invalid_format", "'format' is json or csv", field="format")
     book = build_gradebook(found)
-    if request.args.get("format") == "csv":
+    if output == "csv":
         return Response(
             gradebook_csv(book),
             mimetype="text/csv",

@@ -1,6 +1,7 @@
 """The OpenAPI 3 document of the API; a test checks it covers every route."""
 
 from server.api import bp
+from server.api.inputs import MAX_ID
 
 ERROR = {"$ref": "#/components/responses/Error"}
 
@@ -125,6 +126,7 @@ PATHS = {
             },
             403,
             404,
+            422,
             params=["course", "format"],
         ),
     },
@@ -189,6 +191,10 @@ SCHEMAS = {
                 "properties": {
                     "code": {"type": "string", "examples": ["not_found", "invalid_answer"]},
                     "message": {"type": "string"},
+                    "field": {
+                        "type": "string",
+                        "description": "the query parameter or header that was refused",
+                    },
                     "questions": {
                         "type": "object",
                         "additionalProperties": {"type": "string"},
@@ -262,8 +268,14 @@ SCHEMAS = {
         "properties": {
             "answers": {
                 "type": "object",
-                "description": "question id -> a choice id, a list of choice ids, or a number "
-                "(numbers may be sent as strings); omitted questions score 0",
+                "description": "question id -> a choice id (single choice), a list of choice "
+                "ids (multiple choice; [] is blank), or a number (numeric). A number may be "
+                "a JSON number or a string in ASCII notation: optional sign, digits, '.' "
+                "decimal point, optional exponent ('-0.25', '+1', '.5', '1.5e-3'; spaces "
+                "around it are ignored); a decimal comma, other digits or '_' are 422. null "
+                "or an empty string is blank; omitted and blank questions score 0. Any "
+                "other type (a list or object for a number, a boolean) is 422 naming the "
+                "question",
                 "additionalProperties": {},
                 "examples": [{"q1": "b", "q2": 0.998, "q4": ["a", "b"]}],
             }
@@ -301,7 +313,13 @@ SCHEMAS = {
     "SubmissionRequest": {
         "type": "object",
         "required": ["code"],
-        "properties": {"code": {"type": "string", "description": "the whole Python file"}},
+        "properties": {
+            "code": {
+                "type": "string",
+                "pattern": "\\S",
+                "description": "the whole Python file; blank is 422 invalid_code",
+            }
+        },
     },
     "Submission": {
         "type": "object",
@@ -421,20 +439,31 @@ DOCUMENT = {
                 "in": "path",
                 "required": True,
                 "schema": {"type": "string"},
+                "example": "demo",
             },
-            "slug": {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
+            "slug": {
+                "name": "slug",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"},
+                "example": "l2-regularization",
+            },
             "submission_id": {
                 "name": "submission_id",
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer"},
+                "description": "a row id: ASCII digits, 1 to 2^63-1 (otherwise 404)",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                "example": 1,
             },
             "idempotency": {
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "description": "a retried POST with the same key returns the first submission "
-                "instead of making a second",
+                "description": "a retried POST with the same key and the same body returns the "
+                "first submission instead of making a second; the same key with another "
+                "assignment or other code is 422 idempotency_key_reused; longer than 128 "
+                "characters is 422 invalid_idempotency_key (never cut)",
                 "schema": {"type": "string", "maxLength": 128},
             },
             "wait": {
@@ -444,8 +473,9 @@ DOCUMENT = {
                 "description": "long poll: hold the request until the submission is graded or "
                 "its grading failed (status graded or error), at most this many seconds (20 at "
                 "most); then answer its current state. A server with every thread but one "
-                "already waiting answers at once: then pause before asking again. 422 when "
-                "not a number of seconds >= 0",
+                "already waiting answers at once: then pause before asking again. 422 "
+                "invalid_wait (with field 'wait') when not a number of seconds from 0 to 20 "
+                "in ASCII digits",
                 "schema": {"type": "number", "minimum": 0, "maximum": 20, "default": 0},
             },
             "student": {

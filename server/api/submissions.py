@@ -96,6 +96,7 @@ def _idempotency_key() -> str | None:
             422,
             "invalid_idempotency_key",
             f"'Idempotency-Key' is at most {MAX_KEY_LENGTH} characters",
+            field="Idempotency-Key",
         )
     return key or None
 

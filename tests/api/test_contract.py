@@ -108,3 +108,11 @@ def test_null_blank_and_no_box_ticked_are_unanswered(client, student, q2, q4):
     assert response.status_code == 201
     outcomes = {q["id"]: q["outcome"] for q in response.json["questions"]}
     assert outcomes["q2"] == outcomes["q4"] == "unanswered"
+
+
+def test_an_unknown_gradebook_format_is_422_not_json(client, instructor):
+    """Found by the schemathesis run: the document says json or csv."""
+    response = client.get("/api/v1/courses/demo/gradebook?format=xml", headers=instructor)
+    error = error_of(response, 422)
+    assert error["code"] == "invalid_format" and error["field"] == "format"
+    assert client.get("/api/v1/courses/demo/gradebook?format=json", headers=instructor).json
