@@ -96,8 +96,11 @@ class Budget:
         return cls(limits, BUDGET_WALL_LIMITS * limits.wall_seconds)
 
     def next_limits(self) -> Limits | None:
-        """Return the next run's limits (what is left, at most one run's), or None if spent."""
-        if self.left < MIN_RUN_SECONDS:
+        """Return the next run's limits (what is left, at most one run's), or None if spent.
+
+        The first run always gets the exercise's limits, however small they are.
+        """
+        if self.runs and self.left < MIN_RUN_SECONDS:
             return None
         wall = min(self.limits.wall_seconds, self.left)
         # CPU time is bounded too: a run cannot have more of it than the budget has left.

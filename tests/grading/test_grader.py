@@ -2,6 +2,7 @@
 
 import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from grading_support import L2_DIR, replace_function
@@ -416,3 +417,10 @@ def l2_penalty(w, lam):
     tests = results_of(result, "l2_penalty")
     assert {t.outcome for t in tests} == {Outcome.INVALID_OUTPUT}
     assert all(("Leak" in t.feedback) == t.visible for t in tests)
+
+
+def test_an_exercise_with_a_tiny_wall_limit_still_gets_its_first_run(l2):
+    """The budget never refuses the first run, however small the exercise's limits."""
+    tiny = replace(l2, limits=replace(l2.limits, wall_seconds=0.01))
+    result = grade_submission(tiny, STUDENT_SOLUTION)
+    assert result.status is Status.GRADED and len(results_of(result)) == len(l2.tests)
