@@ -121,6 +121,18 @@ def test_non_numeric_answer_is_named_and_nothing_is_recorded(student, quiz_assig
     assert attempts_recorded() == 0
 
 
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [("٠.٩٩٨", "expected a number"), ("0.99_8", "expected a number"), ("0,998", "decimal point")],
+)
+def test_numbers_not_in_ascii_notation_are_named_on_the_form(student, quiz_assignment, typed, says):
+    response = student.submit(correct_answers(quiz_assignment) | {"q2": typed})
+    assert response.status_code == 422
+    summary = re.search(r'href="#q2">Question 2: ([^<]*)<', response.get_data(as_text=True))
+    assert summary and says in summary[1]
+    assert attempts_recorded() == 0
+
+
 def test_unknown_choice_is_refused(student):
     response = student.submit({"q1": "z"})
     assert response.status_code == 422
