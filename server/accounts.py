@@ -83,6 +83,17 @@ def revoke_tokens(user: User) -> int:
     return result.rowcount
 
 
+def tokens_of(user: User) -> list[ApiToken]:
+    """Return a user's API tokens, the newest first."""
+    return list(db.session.scalars(user.tokens.select().order_by(ApiToken.id.desc())))
+
+
+def revoke_token_of(user: User, token_id: int) -> bool:
+    """Delete one of a user's own API tokens by its row id; False if they have no such token."""
+    query = sa.delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
+    return db.session.execute(query).rowcount == 1
+
+
 def revoke_token(token: str) -> bool:
     """Delete one API token, given its value; False if it was not known."""
     result = db.session.execute(sa.delete(ApiToken).where(ApiToken.token_hash == _digest(token)))

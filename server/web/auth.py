@@ -4,7 +4,7 @@ import logging
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from server import accounts
 from server.extensions import db, login_manager
 from server.models import User
+from server.models.types import utcnow
 from server.web import bp
 
 login_manager.login_view = "web.login"
@@ -122,7 +123,10 @@ def account():
 def _account_page(form: PasswordForm, status: int = 200):
     sessions = accounts.sessions_of(current_user)
     mine = next((s for s in sessions if accounts.is_session(s, current_user.session_id)), None)
-    page = render_template("account.html", form=form, sessions=sessions, current=mine)
+    tokens = accounts.tokens_of(current_user)
+    page = render_template(
+        "account.html", form=form, sessions=sessions, current=mine, tokens=tokens, now=utcnow()
+    )
     return page, status
 
 
@@ -150,6 +154,17 @@ def end_all_sessions():
     logout_user()
     flash("All your sessions are logged out.", "info")
     return redirect(url_for("web.login"))
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    """Revoke one of the user's own API tokens."""
+    if not accounts.revoke_token_of(current_user, token_id):
+        abort(404)
+    db.session.commit()
+    flash("The API token is revoked.", "info")
+    return redirect(url_for("web.account", _anchor="tokens"))
 
 
 def _safe_next(target: str | None) -> str:

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from server.accounts import find_user
 from server.extensions import db
-from server.models import LoginSession
+from server.models import ApiToken, LoginSession, User
 
 from .support import STUDENT, STUDENT2, PageClient
 
@@ -164,3 +164,21 @@ def test_a_new_log_in_deletes_the_users_expired_sessions(app, new_client):
     new_client(STUDENT)
 
     assert len(sessions_of(STUDENT[0])) == 1 and len(sessions_of(STUDENT2[0])) == 1
+
+
+def test_account_page_lists_and_revokes_only_ones_own_tokens(student, client, token_for):
+    mine, theirs = token_for(STUDENT[0]), token_for(STUDENT2[0])
+    own, other = (
+        db.session.scalar(sa.select(ApiToken.id).join(User).filter(User.email == email))
+        for email in (STUDENT[0], STUDENT2[0])
+    )
+    page = student.get("/account").get_data(as_text=True)
+    assert f"/account/tokens/{own}/revoke" in page and f"/tokens/{other}/" not in page
+
+    token = student.csrf_token("/account")
+    refused = student.post(f"/account/tokens/{other}/revoke", data={"csrf_token": token})
+    revoked = student.post(f"/account/tokens/{own}/revoke", data={"csrf_token": token})
+
+    assert refused.status_code == 404 and revoked.status_code == 302
+    assert client.get("/api/v1/courses", headers=mine).status_code == 401
+    assert client.get("/api/v1/courses", headers=theirs).status_code == 200
