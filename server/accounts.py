@@ -220,6 +220,9 @@ def change_password(user: User, current: str, new: str) -> bool:
 
 
 # The log-in throttle: failures counted per account and per address, with a bounded backoff.
+# A table rather than Flask-Limiter: its fixed windows have no growing backoff, and its
+# default in-memory counters are per gunicorn worker (one more table row is shared by
+# every worker and web machine, and survives restarts).
 
 
 @dataclass(frozen=True)
