@@ -272,7 +272,7 @@ def record_failure(throttle: Throttle, keys: dict[str, str]) -> None:
     now = utcnow()
     insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     stale = LoginFailures.last_failed_at < now - throttle.forget_after
-    # Keys forgotten anyway go now: an attacker trying many e-mails must not grow the table.
+    # Forgotten keys go now: an attacker trying many e-mails must not grow the table for ever.
     db.session.execute(sa.delete(LoginFailures).where(stale))
     for key in keys.values():
         query = insert(LoginFailures).values(key=key, count=1, last_failed_at=now)
