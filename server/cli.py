@@ -16,9 +16,13 @@ from server.grading.cli import grade
 def main() -> None:
     """Run the `rubric` console script."""
     from server import create_app
+    from server.security import SettingError
 
     group = FlaskGroup(create_app=create_app, add_version_option=False, help=__doc__)
-    group(prog_name="rubric")
+    try:
+        group(prog_name="rubric")
+    except SettingError as refused:  # a bad setting: one line, not a traceback
+        sys.exit(f"rubric: {refused}")
 
 
 def register(app: Flask) -> None:

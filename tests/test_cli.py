@@ -3,7 +3,10 @@
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from server.accounts import user_for_token
+from server.cli import main
 from server.extensions import db
 from server.models import ApiToken, Assignment, Enrollment, User
 
@@ -133,3 +136,15 @@ def test_expired_token_answers_401_token_expired(runner, demo, client):
     error = response.get_json()["error"]
     assert error["code"] == "token_expired" and "expired" in error["message"]
     assert error["expired_at"] == past.isoformat(timespec="seconds")
+
+
+def test_a_bad_setting_stops_rubric_with_one_line(monkeypatch):
+    monkeypatch.setenv("RUBRIC_FRAME_ANCESTORS", "canvas.example.edu")
+    monkeypatch.setattr("sys.argv", ["rubric", "serve", "--help"])
+
+    with pytest.raises(SystemExit) as stopped:
+        main()
+
+    assert str(stopped.value.code).startswith(
+        "rubric: RUBRIC_FRAME_ANCESTORS: 'canvas.example.edu' is not an origin"
+    )
