@@ -120,10 +120,12 @@ def delegated_v2(root: str) -> str:
 
     A mount point (/sys/fs/cgroup, or a container's own namespace) delegates this
     process's own group; any other v2 directory was named on purpose and is used as is.
+    A process already moved to the SERVICE leaf (by an earlier zygote) names its parent.
     """
-    if os.path.ismount(root):
-        return f"{root}{own_paths().get('', '/').rstrip('/')}"
-    return root
+    if not os.path.ismount(root):
+        return root
+    own = own_paths().get("", "/").rstrip("/")
+    return f"{root}{own.removesuffix('/' + SERVICE)}"
 
 
 def setup_v2(delegated: str) -> Cgroups:

@@ -10,6 +10,7 @@ here lives in one directory of ours, removed (and the mount unmounted) at the en
 
 import os
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -194,3 +195,49 @@ def test_limit_files_with_every_controller():
     assert groups.enforces("memory") and groups.enforces("pids")
     bare = cgroups.Cgroups(cgroups.V2, ("/g",), frozenset({"cpu"}))
     assert not bare.enforces("pids") and cgroups.job_limits(bare, 3, 64) == []
+
+
+def test_evacuate_moves_every_process_of_a_group_into_a_leaf(delegated):
+    # What lets controllers be enabled for a delegated group its service's processes live
+    # in ("no internal processes"): they move to the leaf <group>/service first.
+    group = f"{delegated}/evacuate-test"
+    os.mkdir(group)
+    sleepers = [subprocess.Popen(["sleep", "60"]) for _ in range(3)]
+    try:
+        for sleeper in sleepers:
+            cgroups.write(f"{group}/cgroup.procs", str(sleeper.pid))
+        cgroups.evacuate(group, f"{group}/{cgroups.SERVICE}")
+        assert procs(group) == []
+        assert sorted(procs(f"{group}/{cgroups.SERVICE}")) == sorted(s.pid for s in sleepers)
+    finally:
+        for sleeper in sleepers:
+            sleeper.kill()
+            sleeper.wait()
+        remove_tree(group)
+
+
+FIND_DELEGATED = """
+import sys
+from server.sandbox import cgroups
+cgroups.write(sys.argv[2] + "/cgroup.procs", "0")
+print(cgroups.delegated_v2(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("leaf", ["", f"/{cgroups.SERVICE}"])
+def test_a_mount_point_names_the_processes_own_group(delegated, leaf):
+    # Under systemd the root is /sys/fs/cgroup and the service's group is the process's
+    # own; a web worker an earlier zygote moved to the service leaf names the same group.
+    mount = os.path.dirname(delegated)
+    group = f"{delegated}/unit-test"
+    os.makedirs(group + leaf, exist_ok=True)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", FIND_DELEGATED, mount, group + leaf],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.stdout.strip() == group, done.stderr
+    finally:
+        remove_tree(group)
