@@ -4,4 +4,11 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from server.api import assignments, errors, gradebook, openapi, submissions  # noqa: E402, F401
+from server.api import (  # noqa: E402, F401
+    assignments,
+    errors,
+    gradebook,
+    inputs,
+    openapi,
+    submissions,
+)

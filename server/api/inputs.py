@@ -8,8 +8,10 @@ import re
 
 import orjson
 from flask import request
+from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
+from server.api import bp
 from server.api.errors import ApiError
 
 # Ids are 64-bit signed integers in PostgreSQL (BIGINT) and SQLite: a larger one is
@@ -40,6 +42,17 @@ def parse_id(raw: str) -> int | None:
     return value if 1 <= value <= MAX_ID else None
 
 
+@bp.before_app_request
+def refuse_nul_in_url() -> None:
+    """Answer 400 to a URL holding a NUL character, on every route (pages too).
+
+    PostgreSQL's text cannot hold NUL: a course slug or ?student= with %00 would fail
+    in the driver, which the API would report as the database being unavailable (503).
+    """
+    if "\x00" in request.path or b"%00" in request.query_string.lower():
+        raise BadRequest("the URL holds a NUL character (%00)")
+
+
 def json_body() -> dict:
     """Return the request's JSON object, or raise a 400 that says what is wrong.
 
@@ -54,4 +67,25 @@ def json_body() -> dict:
         raise ApiError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    if _holds_nul(body):
+        raise ApiError(400, "invalid_json", "a string in the body holds a NUL character (\\u0000)")
     return body
+
+
+def _holds_nul(value: object) -> bool:
+    """Tell whether any string (or key) in parsed JSON holds NUL, which PostgreSQL refuses.
+
+    A loop over a stack, not recursion: orjson accepts 1,024 levels, past Python's limit.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

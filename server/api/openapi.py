@@ -12,7 +12,8 @@ def _op(
     operation = {
         "summary": summary,
         "parameters": [{"$ref": f"#/components/parameters/{p}"} for p in params],
-        "responses": ok | {str(code): ERROR for code in (401, *errors)},
+        # Any request may be malformed (400: e.g. a NUL in its URL) or lack its token (401).
+        "responses": ok | {str(code): ERROR for code in sorted({400, 401, *errors})},
     }
     if body:
         content = {"application/json": body}

@@ -244,6 +244,8 @@ def _store(assignment: Assignment, code: str) -> Submission:
     """Store a submission and queue it for grading (in the background, never here)."""
     if not code.strip():
         raise CodeProblem(422, "invalid_code", "there is no code to submit")
+    if "\x00" in code:  # not Python source, and PostgreSQL's text cannot hold it
+        raise CodeProblem(422, "invalid_code", "the code holds a NUL character")
     stored = submit(assignment, current_user, code)
     if stored.status == SubmissionStatus.QUEUED and stored.enqueued_at is None:
         dispatch(current_app._get_current_object(), stored.id)

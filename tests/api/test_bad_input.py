@@ -108,3 +108,31 @@ def test_a_correct_quiz_still_scores_full(client, student):
 
 def test_the_reference_still_submits(client, student):
     assert client.post(URL, json={"code": REFERENCE}, headers=student).status_code == 202
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/courses/de%00mo/assignments",
+        "/api/v1/courses/demo/assignments/l2-regularization/submissions?student=a%00b",
+        "/api/v1/courses/demo/assignments/l2-regularization/submissions?status=%00",
+    ],
+)
+def test_a_nul_in_the_url_is_400_not_a_database_error(client, student, path):
+    # PostgreSQL's text cannot hold NUL: the driver's error read as "database down" (503).
+    assert error_of(client.get(path, headers=student), 400)["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("body", [b'{"code": "x = 1\\u0000"}', b'{"code": "x = 1", "\\u0000": 1}'])
+def test_a_nul_in_a_json_string_is_400_and_nothing_is_stored(client, student, body):
+    response = client.post(URL, data=body, headers=student, content_type="application/json")
+    assert error_of(response, 400)["code"] == "invalid_json"
+    assert stored() == []
+
+
+def test_a_nul_in_a_quiz_answer_is_400(client, student):
+    body = b'{"answers": {"q1": "b\\u0000"}}'
+    response = client.post(
+        QUIZ + "/attempts", data=body, headers=student, content_type="application/json"
+    )
+    assert error_of(response, 400)["code"] == "invalid_json"

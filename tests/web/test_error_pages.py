@@ -79,3 +79,15 @@ def test_405_pages_name_the_allowed_methods(student):
     html_error(response, 405)
     assert {"GET", "POST"} <= {m.strip() for m in response.headers["Allow"].split(",")}
     assert "POST" in student.put("/login").headers["Allow"]
+
+
+def test_a_nul_in_a_page_url_is_an_html_400(student):
+    response = student.get(f"{EXERCISE}/submissions?student=a%00b")
+    assert "<h1>Bad Request" in html_error(response, 400)
+    assert student.get("/courses/de%00mo").status_code == 400
+
+
+def test_code_holding_a_nul_is_refused_on_the_form(student):
+    data = {"code": "x = 1\x00", "csrf_token": student.csrf_token(EXERCISE)}
+    response = student.post(EXERCISE, data=data, content_type="multipart/form-data")
+    assert response.status_code == 422 and "NUL" in response.get_data(as_text=True)
