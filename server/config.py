@@ -98,7 +98,8 @@ def from_environment(instance_path: str) -> dict:
     """Build the config mapping from RUBRIC_* environment variables."""
     default_db = f"sqlite:///{Path(instance_path) / 'rubric.sqlite3'}"
     grading = {name: int(os.environ.get(name, value)) for name, value in GRADING_DEFAULTS.items()}
-    security = {name: int(os.environ.get(name, value)) for name, value in SECURITY_DEFAULTS.items()}
+    # Checked and made numbers by server.security, which names a bad one and stops.
+    security = {name: os.environ.get(name, value) for name, value in SECURITY_DEFAULTS.items()}
     security["RUBRIC_FRAME_ANCESTORS"] = os.environ.get("RUBRIC_FRAME_ANCESTORS", "")
     return grading | security | {
         "SQLALCHEMY_DATABASE_URI": os.environ.get("RUBRIC_DATABASE_URL", default_db),

@@ -6,6 +6,8 @@ from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from server.config import SECURITY_DEFAULTS
+
 # An origin as CSP's frame-ancestors takes it: scheme, host (optionally "*." first), port.
 _ORIGIN = re.compile(r"https?://(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?", re.IGNORECASE)
 
@@ -53,8 +55,19 @@ class SessionInterface(SecureCookieSessionInterface):
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 
 
+def whole_numbers(config) -> None:
+    """Make the SECURITY_DEFAULTS settings numbers in place, refusing any that is not one."""
+    for name, default in SECURITY_DEFAULTS.items():
+        least = 0 if default == 0 else 1  # only the number of proxies may be 0
+        raw = str(config[name]).strip()
+        if not raw.isascii() or not raw.isdigit() or int(raw) < least:
+            raise SettingError(f"{name}: {raw!r} is not a whole number of at least {least}")
+        config[name] = int(raw)
+
+
 def init_app(app: Flask) -> None:
     """Check the settings, then add the headers to every answer and set the cookie flags."""
+    whole_numbers(app.config)
     ancestors = frame_ancestors(app.config["RUBRIC_FRAME_ANCESTORS"])
     if ancestors:
         # Inside a cross-site iframe the browser only sends a SameSite=None cookie, and
@@ -66,10 +79,7 @@ def init_app(app: Flask) -> None:
             SESSION_COOKIE_PARTITIONED=True,
         )
     app.session_interface = SessionInterface()
-    proxies = app.config["RUBRIC_TRUSTED_PROXIES"]
-    if proxies < 0:
-        raise SettingError(f"RUBRIC_TRUSTED_PROXIES: {proxies} is not a number of proxies")
-    if proxies:
+    if proxies := app.config["RUBRIC_TRUSTED_PROXIES"]:
         # Only the client's address and the scheme: a proxy that passes a client's own
         # X-Forwarded-Host through (nginx does, unless told) would let it pick the host.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)

@@ -72,9 +72,25 @@ def test_a_bad_frame_ancestor_refuses_to_start(app, origin):
     assert repr(origin) in str(refused.value)
 
 
-def test_a_negative_number_of_proxies_refuses_to_start(app):
-    with pytest.raises(SettingError, match="RUBRIC_TRUSTED_PROXIES"):
-        make_app(app.config["SQLALCHEMY_DATABASE_URI"], RUBRIC_TRUSTED_PROXIES=-1)
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("RUBRIC_TRUSTED_PROXIES", "-1"),
+        ("RUBRIC_TRUSTED_PROXIES", "yes"),
+        ("RUBRIC_SESSION_LIFETIME_HOURS", "0"),
+        ("RUBRIC_SESSION_IDLE_MINUTES", "1.5"),
+        ("RUBRIC_LOGIN_MAX_DELAY_SECONDS", ""),
+    ],
+)
+def test_a_bad_number_refuses_to_start(app, monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingError, match=f"{name}: {value!r} is not a whole number"):
+        make_app(app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+def test_numbers_come_from_the_environment(app_with, monkeypatch):
+    monkeypatch.setenv("RUBRIC_SESSION_IDLE_MINUTES", " 30 ")
+    assert app_with().application.config["RUBRIC_SESSION_IDLE_MINUTES"] == 30
 
 
 def cookie_flags(client: PageClient, path: str = "/login", **headers) -> set[str]:
