@@ -10,6 +10,7 @@ The file is a cache like Redis, not part of the schema (no migration): deleting 
 forgets the current minute's counts.
 """
 
+import hashlib
 import os
 import sqlite3
 import threading
@@ -110,4 +111,6 @@ def counters_file(database_url: str, instance_path: str) -> Path:
     database = sqlite_file(database_url)
     if database is not None:
         return database.with_name(database.name + "-ratelimits")
-    return Path(instance_path) / "ratelimits.sqlite3"
+    # A database server: one file per database, so two instances on one host stay apart.
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:12]
+    return Path(instance_path) / f"ratelimits-{digest}.sqlite3"
