@@ -386,6 +386,8 @@ def restrict(plan: Plan) -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (PIDS_MAX, PIDS_MAX))
     if "user" in plan.layers:
         libc.drop_capabilities()
+    else:  # a non-root service's capabilities survive its setresuid: drop them here
+        libc.clear_capabilities()
     libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
     if plan.shared_net:
         with layer("net"):

@@ -126,6 +126,11 @@ def drop_capabilities() -> None:
             if ctypes.get_errno() == errno.EINVAL:  # past the kernel's last capability
                 break
             _check(-1, "drop bounding capability")
+    clear_capabilities()
+
+
+def clear_capabilities() -> None:
+    """Empty the ambient, effective, permitted and inheritable sets (needs no privilege)."""
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
     data = (ctypes.c_uint32 * 6)()

@@ -84,6 +84,45 @@ def test_a_non_root_service_keeps_every_layer(tmp_path):
     assert out["bad"] == "memory_limit"
 
 
+CAPS_SCRIPT = """
+import json
+import numpy as np
+from server.sandbox import Call, Limits, Sandbox
+box = Sandbox(skip_layers=frozenset({"user"}))
+box.start()
+code = (
+    "import ctypes\\ndef f(x):\\n    header = (ctypes.c_uint32 * 2)(0x20080522, 0)\\n"
+    "    data = (ctypes.c_uint32 * 6)()\\n    ctypes.CDLL(None).syscall(125, header, data)\\n"
+    "    print(list(data))\\n    return x\\n"
+)
+run = box.run(code, [Call("f", (np.arange(3.0),))], Limits())
+print("RESULT" + json.dumps({"outcome": run.results[0].outcome, "caps": run.stdout}))
+box.close()
+"""
+
+
+def test_without_the_user_layer_a_service_users_capabilities_are_still_dropped(tmp_path):
+    # Unlike root's, a service user's capabilities survive its setresuid to the run's
+    # uid; with the user namespace turned off (unsafe), nothing else would drop them.
+    ambient = service_caps()
+    tmp_path.chmod(0o755)
+    command = [
+        "setpriv",
+        f"--reuid={SERVICE_UID}",
+        f"--regid={SERVICE_UID}",
+        "--clear-groups",
+        f"--inh-caps={ambient}",
+        f"--ambient-caps={ambient}",
+        sys.executable,
+        "-c",
+        CAPS_SCRIPT,
+    ]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    env["RUBRIC_SANDBOX_CGROUP_ROOT"] = str(tmp_path)
+    out = result_of(subprocess.run(command, env=env, cwd=tmp_path, capture_output=True))
+    assert out == {"outcome": "ok", "caps": "[0, 0, 0, 0, 0, 0]\n"}
+
+
 def test_the_container_entrypoint_delegates_cgroup_v2_to_the_service_user(tmp_path):
     # A directory of a private cgroup2 mount stands for the container's own cgroup
     # namespace: the entrypoint (as root) hands a subtree to the service user, drops to
