@@ -101,15 +101,19 @@ def from_environment(instance_path: str) -> dict:
     # Checked and made numbers by server.security, which names a bad one and stops.
     security = {name: os.environ.get(name, value) for name, value in SECURITY_DEFAULTS.items()}
     security["RUBRIC_FRAME_ANCESTORS"] = os.environ.get("RUBRIC_FRAME_ANCESTORS", "")
-    return grading | security | {
-        "SQLALCHEMY_DATABASE_URI": os.environ.get("RUBRIC_DATABASE_URL", default_db),
-        "RUBRIC_BROKER_URL": os.environ.get("RUBRIC_BROKER_URL") or None,
-        "RUBRIC_SUBMISSION_RATE": os.environ.get("RUBRIC_SUBMISSION_RATE", "10/minute"),
-        "RUBRIC_CONTENT_ROOT": os.environ.get("RUBRIC_CONTENT_ROOT", str(PROJECT_ROOT)),
-        # Who may read /metrics (server/ops.py): a bearer token, or these addresses.
-        "RUBRIC_METRICS_TOKEN": os.environ.get("RUBRIC_METRICS_TOKEN", ""),
-        "RUBRIC_METRICS_ALLOW": os.environ.get("RUBRIC_METRICS_ALLOW", "127.0.0.1,::1"),
-    }
+    return (
+        grading
+        | security
+        | {
+            "SQLALCHEMY_DATABASE_URI": os.environ.get("RUBRIC_DATABASE_URL", default_db),
+            "RUBRIC_BROKER_URL": os.environ.get("RUBRIC_BROKER_URL") or None,
+            "RUBRIC_SUBMISSION_RATE": os.environ.get("RUBRIC_SUBMISSION_RATE", "10/minute"),
+            "RUBRIC_CONTENT_ROOT": os.environ.get("RUBRIC_CONTENT_ROOT", str(PROJECT_ROOT)),
+            # Who may read /metrics (server/ops.py): a bearer token, or these addresses.
+            "RUBRIC_METRICS_TOKEN": os.environ.get("RUBRIC_METRICS_TOKEN", ""),
+            "RUBRIC_METRICS_ALLOW": os.environ.get("RUBRIC_METRICS_ALLOW", "127.0.0.1,::1"),
+        }
+    )
 
 
 DEFAULTS = {
