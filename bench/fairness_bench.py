@@ -50,9 +50,13 @@ HOSTILE = "import time\n\n" + "".join(
     f"\ndef {name}(*args):\n    time.sleep(100)\n\n" for name in FUNCTIONS
 )
 A, B, WARM = "student@example.edu", "student2@example.edu", "student3@example.edu"
+# The workers' settings: the production lease and sweep, not the tests' short ones (a
+# 3 s lease would expire under a 4 s hostile grading and have it graded twice).
 SETTINGS = {
     "RUBRIC_SUBMISSION_RATE": "off",
     "RUBRIC_SECRET_KEY": "bench",
+    "RUBRIC_GRADING_LEASE_SECONDS": "30",
+    "RUBRIC_REQUEUE_AFTER_SECONDS": "30",
     "RUBRIC_SWEEP_SECONDS": "5",
 }
 WORKERS, WORKER_THREADS = 2, 2

@@ -282,9 +282,18 @@ def claim(submission_id: int) -> Claim | None:
     return _take(_CLAIM, {"submission_id": submission_id})
 
 
-def claim_next() -> Claim | None:
-    """Take the submission that comes next in fair order (see _fair_pick); None when none waits."""
-    return _take(_CLAIM_NEXT, {})
+def claim_next(hint: int | None = None) -> Claim | None:
+    """Take the submission that comes next in fair order (see _fair_pick); None when none waits.
+
+    hint: the submission the grading message was sent for. SKIP LOCKED passes over a
+    row that any short transaction holds, such as its POST noting the message as sent
+    just after sending it; finding nothing else, this turn would be lost and a
+    submission left for the sweep. So the hinted one is then claimed the waiting way.
+    """
+    found = _take(_CLAIM_NEXT, {})
+    if found is None and hint is not None:
+        return claim(hint)
+    return found
 
 
 def _take(statement: sa.Update, params: dict[str, Any]) -> Claim | None:

@@ -6,9 +6,11 @@ for at most about one grading per grading thread, not for the whole burst. Asser
 the order of the claims (each claim sets started_at), never on how long anything took.
 """
 
+import threading
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import Submission
@@ -17,6 +19,7 @@ from server.submissions import service
 from server.submissions.queue import FairOrder
 from tests.api.test_submissions import REFERENCE, URL, stored, wait_graded
 from tests.conftest import SCALE_OUT
+from tests.scaleout.processes import wait_until
 from tests.scaleout.support import slow_reference, store_without_message
 
 BURST = 16
@@ -118,3 +121,41 @@ def test_the_embedded_order_takes_turns_by_student_and_leaves_regrades_last():
     assert (first, second) == ((1, 10), (5, 20))
     assert rest == [(2, 10), (3, 10), (4, 30)]
     assert len(order) == 0 and 4 not in order
+
+
+def test_a_turn_waits_for_its_own_submission_held_by_a_short_transaction(app, demo):
+    """The POST notes the message as sent just after sending it: a worker must not skip it."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no row locks, writers wait for each other")
+    (mine,) = queued("student@example.edu")
+    claims = []
+
+    def grader() -> None:
+        with app.app_context():
+            claims.append(service.claim_next(hint=mine))
+            db.session.remove()
+
+    with db.engine.connect() as poster:  # holds the row's lock until it commits
+        poster.execute(
+            db.update(Submission).where(Submission.id == mine).values(enqueued_at=utcnow())
+        )
+        thread = threading.Thread(target=grader)
+        thread.start()
+        # Either it waits for the lock (then gets the row), or it gave up on it already.
+        wait_until(lambda: lock_awaited() or not thread.is_alive(), 10, "the grader")
+        poster.commit()
+    thread.join(10)
+
+    assert [c.submission_id if c else None for c in claims] == [mine]
+
+
+def lock_awaited() -> bool:
+    """Whether a transaction on this database waits for a lock (PostgreSQL)."""
+    with db.engine.connect() as conn:
+        waiting = conn.scalar(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    return waiting > 0
