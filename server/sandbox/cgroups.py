@@ -97,7 +97,8 @@ def setup(root: str) -> Cgroups:
     if version == V1:
         return setup_v1(root)
     if version == V2:
-        return setup_v2(delegated_v2(root))
+        group = delegated_v2(root)
+        return setup_v2(group, may_move=group != root or handed_over(group))
     raise OSError(f"no cgroup v1 memory+pids hierarchy nor cgroup v2 directory at {root}")
 
 
@@ -128,8 +129,29 @@ def delegated_v2(root: str) -> str:
     return f"{root}{own.removesuffix('/' + SERVICE)}"
 
 
-def setup_v2(delegated: str) -> Cgroups:
-    """Move the zygote into its leaf, enable the controllers there, and name its group."""
+def handed_over(group: str) -> bool:
+    """Tell whether a group found through the mount is the service's to rearrange.
+
+    systemd marks a unit's group it delegates (Delegate=yes) with the xattr
+    trusted.delegate (user.delegate for an unprivileged reader); a cgroup namespace's
+    root (a container's own group) is the container's. Anything else, such as a login
+    session's scope, is not: its processes are never moved.
+    """
+    if own_paths().get("", "/") == "/":
+        return True
+    for name in ("trusted.delegate", "user.delegate"):
+        with contextlib.suppress(OSError):
+            if os.getxattr(group, name) == b"1":
+                return True
+    return False
+
+
+def setup_v2(delegated: str, may_move: bool = True) -> Cgroups:
+    """Move the zygote into its leaf, enable the controllers there, and name its group.
+
+    may_move: the delegated group's other processes may move to its SERVICE leaf (only
+    then can it pass controllers down while the service's other processes are in it).
+    """
     remove_stale(delegated)
     group = f"{delegated}/{PREFIX}{os.getpid()}"
     for path in (group, f"{group}/{SUPERVISOR}"):
@@ -137,13 +159,13 @@ def setup_v2(delegated: str) -> Cgroups:
             os.mkdir(path)
     write(f"{group}/{SUPERVISOR}/cgroup.procs", str(os.getpid()))
     with contextlib.suppress(OSError):  # e.g. not delegated: what is missing shows below
-        enable(delegated, group)
+        enable(delegated, group, may_move)
     controllers = frozenset(read(f"{group}/cgroup.subtree_control").split()) & set(WANTED)
     kill = os.path.exists(f"{group}/{SUPERVISOR}/cgroup.kill")
     return Cgroups(V2, (group,), controllers, kill)
 
 
-def enable(delegated: str, group: str) -> None:
+def enable(delegated: str, group: str, may_move: bool) -> None:
     """Enable the wanted controllers the kernel offers, from the delegated group down."""
     offered = [c for c in WANTED if c in read(f"{delegated}/cgroup.controllers").split()]
     if not offered:
@@ -151,7 +173,8 @@ def enable(delegated: str, group: str) -> None:
     if not set(offered) <= set(read(f"{delegated}/cgroup.subtree_control").split()):
         # No internal processes: the delegated group may pass controllers down only
         # once its own processes (the service's web workers, say) live in a leaf.
-        evacuate(delegated, f"{delegated}/{SERVICE}")
+        if may_move:
+            evacuate(delegated, f"{delegated}/{SERVICE}")
         write(f"{delegated}/cgroup.subtree_control", " ".join(f"+{c}" for c in offered))
     write(f"{group}/cgroup.subtree_control", " ".join(f"+{c}" for c in offered))
 

@@ -241,3 +241,30 @@ def test_a_mount_point_names_the_processes_own_group(delegated, leaf):
         assert done.stdout.strip() == group, done.stderr
     finally:
         remove_tree(group)
+
+
+HANDED_OVER = """
+import sys
+from server.sandbox import cgroups
+cgroups.write(sys.argv[1] + "/inner/cgroup.procs", "0")
+print(cgroups.handed_over(sys.argv[1]))
+"""
+
+
+def test_only_a_group_marked_as_delegated_is_rearranged(delegated):
+    # Found through the mount, the process's own group is moved about only if systemd
+    # marked it delegated (Delegate=yes sets this xattr), never a login session's scope.
+    group = f"{delegated}/xattr-test"
+    os.makedirs(f"{group}/inner")
+
+    def handed_over() -> str:
+        command = [sys.executable, "-c", HANDED_OVER, group]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        return done.stdout.strip() or done.stderr
+
+    try:
+        assert handed_over() == "False"
+        os.setxattr(group, "trusted.delegate", b"1")
+        assert handed_over() == "True"
+    finally:
+        remove_tree(group)
