@@ -250,40 +250,77 @@ def throttle_keys(email: str, address: str) -> dict[str, str]:
     return {"account": "account:" + email.strip().lower()[:254], "address": "address:" + address}
 
 
-def login_wait(throttle: Throttle, keys: dict[str, str]) -> tuple[str, int] | None:
-    """Return the scope and seconds to wait if a log-in must wait, else None."""
+def claim_attempt(throttle: Throttle, keys: dict[str, str]) -> tuple[str, int] | None:
+    """Count a log-in attempt before its password is checked, or say how long it must wait.
+
+    Returns None when the attempt may go on (it is counted as a failure until
+    `attempt_succeeded`), else the scope that holds it back and the seconds to wait.
+    Past the free attempts, a count only goes up from the value just read, so of
+    several attempts sent at the same instant exactly one is let through per wait.
+    """
     now = utcnow()
-    rows = db.session.scalars(sa.select(LoginFailures).where(LoginFailures.key.in_(keys.values())))
-    by_key = {row.key: row for row in rows}
+    # Read afresh: a session kept from an earlier call would hold old counts.
+    query = sa.select(LoginFailures).where(LoginFailures.key.in_(keys.values()))
+    rows = db.session.scalars(query.execution_options(populate_existing=True))
+    seen = {row.key: row for row in rows}
     free = {"account": throttle.free_per_account, "address": throttle.free_per_address}
-    waits = []
     for scope, key in keys.items():
-        row = by_key.get(key)
-        if row is None or now - row.last_failed_at >= throttle.forget_after:
-            continue
-        left = row.last_failed_at + throttle.delay(row.count, free[scope]) - now
-        if left > timedelta(0):
-            waits.append((-(-left // timedelta(seconds=1)), scope))  # whole seconds, rounded up
-    return max(waits)[::-1] if waits else None
-
-
-def record_failure(throttle: Throttle, keys: dict[str, str]) -> None:
-    """Count a failed log-in against each key, in one statement per key (parallel tries count)."""
-    now = utcnow()
-    insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    stale = LoginFailures.last_failed_at < now - throttle.forget_after
-    # Forgotten keys go now: an attacker trying many e-mails must not grow the table for ever.
-    db.session.execute(sa.delete(LoginFailures).where(stale))
-    for key in keys.values():
-        query = insert(LoginFailures).values(key=key, count=1, last_failed_at=now)
-        query = query.on_conflict_do_update(
-            index_elements=[LoginFailures.key],
-            set_={"count": LoginFailures.count + 1, "last_failed_at": now},
-        )
-        db.session.execute(query)
+        if (row := seen.get(key)) is not None and now - row.last_failed_at < throttle.forget_after:
+            left = row.last_failed_at + throttle.delay(row.count, free[scope]) - now
+            if left > timedelta(0):
+                db.session.rollback()
+                return scope, -(-left // timedelta(seconds=1))  # whole seconds, rounded up
+    for scope, key in keys.items():
+        if not _count(key, seen.get(key), free[scope], now, throttle.forget_after):
+            db.session.rollback()  # another attempt was counted first: it is this one's turn
+            return scope, 1
     db.session.commit()
+    _forget_old_failures(now - throttle.forget_after)
+    return None
 
 
-def clear_failures(key: str) -> None:
-    """Forget the failures counted against one key (an account, after its right password)."""
-    db.session.execute(sa.delete(LoginFailures).where(LoginFailures.key == key))
+def _forget_old_failures(before: datetime) -> None:
+    """Delete forgotten counts, so an attacker trying many e-mails cannot grow the table."""
+    try:
+        db.session.execute(sa.delete(LoginFailures).where(LoginFailures.last_failed_at < before))
+        db.session.commit()
+    except sa.exc.OperationalError:
+        # Housekeeping only: two log-ins deleting the same rows may deadlock on PostgreSQL;
+        # the next log-in deletes them instead.
+        db.session.rollback()
+
+
+def _count(
+    key: str, row: LoginFailures | None, free: int, now: datetime, forget_after: timedelta
+) -> bool:
+    """Add one to a key's count (from 0 if forgotten), unless another attempt changed it."""
+    if row is None:
+        insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+        query = insert(LoginFailures).values(key=key, count=1, last_failed_at=now)
+        if free > 1:  # a classroom's first log-ins, all at once: each counts, none waits
+            more = {"count": LoginFailures.count + 1, "last_failed_at": now}
+            query = query.on_conflict_do_update(index_elements=[LoginFailures.key], set_=more)
+        else:
+            query = query.on_conflict_do_nothing()
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
+        return db.session.execute(query.returning(LoginFailures.key)).first() is not None
+    forgotten = now - row.last_failed_at >= forget_after
+    count = 1 if forgotten else LoginFailures.count + 1
+    query = sa.update(LoginFailures).where(LoginFailures.key == key)
+    query = query.values(count=count, last_failed_at=now)
+    if forgotten or row.count + 1 >= free:  # starts again, or starts or goes on backing off
+        query = query.where(LoginFailures.count == row.count)
+    return db.session.execute(query).rowcount == 1
+
+
+def attempt_succeeded(keys: dict[str, str]) -> None:
+    """Forget the account's failures, and take back the address's count of this attempt.
+
+    The address keeps its other failures: one valid account must not clear an
+    attacker's address.
+    """
+    db.session.execute(sa.delete(LoginFailures).where(LoginFailures.key == keys["account"]))
+    query = sa.update(LoginFailures).where(
+        LoginFailures.key == keys["address"], LoginFailures.count > 0
+    )
+    db.session.execute(query.values(count=LoginFailures.count - 1))

@@ -82,14 +82,13 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         keys = accounts.throttle_keys(form.email.data, request.remote_addr or "")
-        if wait := accounts.login_wait(_throttle(), keys):
+        if wait := accounts.claim_attempt(_throttle(), keys):
             return _throttled(form, keys, *wait)
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
-            accounts.clear_failures(keys["account"])
-            log_in(user)
+            accounts.attempt_succeeded(keys)
+            log_in(user)  # commits both
             return redirect(_safe_next(request.args.get("next")))
-        accounts.record_failure(_throttle(), keys)
         flash("Wrong e-mail or password.", "error")
     return render_template("login.html", form=form), 200 if not form.errors else 400
 

@@ -1,12 +1,13 @@
 """Logging in and out, pages that need a log-in, CSRF, redirects after log-in, throttling."""
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from server import accounts
 from server.accounts import ensure_user
 from server.extensions import db
 from server.models import LoginFailures
@@ -154,11 +155,15 @@ def test_a_right_password_clears_the_accounts_failures(new_client):
     assert [fail(client).status_code for _ in range(4)] == [200] * 4
 
 
+def counted(key: str, count: int, ago: timedelta = timedelta(0)) -> None:
+    """Store a count of failed log-ins, as if made `ago` (instead of failing and waiting)."""
+    when = datetime.now(UTC) - ago
+    db.session.add(LoginFailures(key=key, count=count, last_failed_at=when))
+    db.session.commit()
+
+
 def test_backoff_is_bounded_so_no_one_is_locked_out_for_ever(app, new_client):
-    throttle = auth._throttle()
-    keys = accounts.throttle_keys(STUDENT[0], "203.0.113.7")  # an attacker, elsewhere
-    for _ in range(40):  # 2**35 seconds without a cap
-        accounts.record_failure(throttle, keys)
+    counted("account:" + STUDENT[0], 40)  # an attacker's; 2**35 seconds without a cap
     client = new_client()
 
     response = client.login(*STUDENT)
@@ -169,6 +174,65 @@ def test_backoff_is_bounded_so_no_one_is_locked_out_for_ever(app, new_client):
     db.session.execute(sa.update(LoginFailures).values(last_failed_at=past))
     db.session.commit()
     assert client.login(*STUDENT).status_code == 302
+
+
+def test_attempts_sent_at_once_get_one_try_per_wait(app, new_client):
+    counted("account:" + STUDENT[0], 8, ago=timedelta(minutes=5))  # its wait is over
+    counted("address:127.0.0.1", 8, ago=timedelta(minutes=5))  # far from its 50
+    clients = [new_client() for _ in range(6)]
+    tokens = [c.csrf_token("/login") for c in clients]
+    all_read = threading.Barrier(len(clients), timeout=10)
+
+    def after_reading_counts(conn, cursor, statement, *args):
+        # Every attempt reads the count before any writes it: the race made certain.
+        if statement.lstrip().startswith("SELECT") and "FROM login_failures" in statement:
+            all_read.wait()
+
+    def attempt(client, token):
+        data = {"email": STUDENT[0], "password": "guess", "csrf_token": token}
+        return client.post("/login", data=data).status_code
+
+    sa.event.listen(db.engine, "after_cursor_execute", after_reading_counts)
+    try:
+        with ThreadPoolExecutor(len(clients)) as pool:
+            answers = list(pool.map(attempt, clients, tokens))
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", after_reading_counts)
+
+    assert sorted(answers) == [200] + [429] * 5  # one password checked, not six
+    count = sa.select(LoginFailures.count).filter_by(key="account:" + STUDENT[0])
+    assert db.session.scalar(count) == 9
+
+
+def test_first_attempts_from_one_address_at_once_all_go_through(app, new_client):
+    clients = [new_client() for _ in range(4)]
+    tokens = [c.csrf_token("/login") for c in clients]
+    all_read = threading.Barrier(len(clients), timeout=10)
+    students = [f"student{n}@example.edu" for n in (3, 4, 5, 6)]
+
+    def after_reading_counts(conn, cursor, statement, *args):
+        if statement.lstrip().startswith("SELECT") and "FROM login_failures" in statement:
+            all_read.wait()  # none of them finds a count: all insert the address's at once
+
+    def attempt(client, token, email):
+        data = {"email": email, "password": "student", "csrf_token": token}
+        return client.post("/login", data=data).status_code
+
+    sa.event.listen(db.engine, "after_cursor_execute", after_reading_counts)
+    try:
+        with ThreadPoolExecutor(len(clients)) as pool:
+            answers = list(pool.map(attempt, clients, tokens, students))
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", after_reading_counts)
+
+    assert answers == [302] * 4
+
+
+def test_a_log_in_does_not_count_against_its_address(app, new_client):
+    app.config["RUBRIC_LOGIN_FREE_ATTEMPTS_PER_ADDRESS"] = 2
+    for email in ("student3@example.edu", "student4@example.edu", "student5@example.edu"):
+        assert new_client().login(email, "student").status_code == 302  # a classroom's NAT
+    assert fail(new_client()).status_code == 200
 
 
 def test_one_address_trying_many_accounts_is_throttled(app, new_client, auth_log):
@@ -185,15 +249,11 @@ def test_one_address_trying_many_accounts_is_throttled(app, new_client, auth_log
 
 
 def test_failures_are_forgotten_after_a_quiet_while(app, new_client):
-    throttle = auth._throttle()
-    attacker = accounts.throttle_keys("someone@example.edu", "203.0.113.7")
-    for _ in range(10):
-        accounts.record_failure(throttle, attacker)
-    quiet = datetime.now(UTC) - throttle.forget_after - timedelta(seconds=1)
-    db.session.execute(sa.update(LoginFailures).values(last_failed_at=quiet))
-    db.session.commit()
+    quiet = auth._throttle().forget_after + timedelta(seconds=1)
+    counted("account:someone@example.edu", 10, ago=quiet)
+    counted("account:" + STUDENT[0], 40, ago=quiet)
 
-    fail(new_client())
+    assert fail(new_client()).status_code == 200
 
     counts = dict(db.session.execute(sa.select(LoginFailures.key, LoginFailures.count)).all())
     assert counts == {"account:" + STUDENT[0]: 1, "address:127.0.0.1": 1}  # the old ones gone
