@@ -86,17 +86,20 @@ def fifo_worker(concurrency: int) -> None:
     from server.cli import main
     from server.submissions import service
 
-    table = service.SUBMISSION
-    first = (
-        sa.select(table.c.id)
-        .where(service._claimable(table))
-        .order_by(table.c.regraded_at.is_not(None), table.c.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    # The same claim statement, on the oldest claimable row instead of the fair one.
-    service._CLAIM_NEXT = service._claim_statement(first)
+    def oldest(skip_locked: bool) -> sa.ScalarSelect:
+        table = service.SUBMISSION.alias("candidate")
+        return (
+            sa.select(table.c.id)
+            .where(service._claimable(table))
+            .order_by(table.c.regraded_at.is_not(None), table.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=skip_locked)
+            .scalar_subquery()
+        )
+
+    # The same claim statements, on the oldest claimable row instead of the fair one.
+    service._CLAIM_NEXT = service._claim_statement(oldest(skip_locked=True))
+    service._CLAIM_NEXT_WAITING = service._claim_statement(oldest(skip_locked=False))
     sys.argv = ["rubric", "worker", "--concurrency", str(concurrency)]
     main()
 

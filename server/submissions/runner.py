@@ -23,9 +23,9 @@ def process(submission_id: int) -> str:
 def process_next(hint: int | None = None) -> tuple[str, int | None]:
     """Grade whichever submission comes next in fair order; return what happened, and its id.
 
-    hint: the submission the message was sent for (see service.claim_next).
+    hint: the submission the message was sent for, only logged when nothing is left.
     """
-    claim = service.claim_next(hint)
+    claim = service.claim_next()
     if claim is None:
         log.info("nothing to claim", extra={"submission_id": hint})
         return "not_claimed", None

@@ -185,15 +185,16 @@ def _claimable(table: sa.TableClause) -> sa.ColumnElement[bool]:
     )
 
 
-def _fair_pick() -> sa.ScalarSelect:
+def _fair_pick(skip_locked: bool) -> sa.ScalarSelect:
     """The id of the claimable submission that comes next in fair order, locked.
 
     Round-robin by student: a submission's place is how many of its student's
     submissions are being graded now plus how many of theirs wait before it, so a
     student with 16 waiting is served once per turn like one with a single one.
     Regrades (regrade.py) come after all live work. On PostgreSQL the row is taken
-    with FOR UPDATE SKIP LOCKED, so concurrent workers each take a different one;
-    SQLite serialises writers and needs no lock.
+    with FOR UPDATE SKIP LOCKED, so concurrent workers each take a different one
+    (or, skip_locked False, waiting for each row's lock in turn); SQLite serialises
+    writers and needs no lock.
     """
     active, candidate = SUBMISSION.alias("active"), SUBMISSION.alias("candidate")
     now = sa.bindparam("now", type_=SUBMISSION.c.lease_until.type)
@@ -216,7 +217,7 @@ def _fair_pick() -> sa.ScalarSelect:
         .where(_claimable(candidate))
         .order_by(candidate.c.regraded_at.is_not(None), places.c.place, candidate.c.id)
         .limit(1)
-        .with_for_update(of=candidate, skip_locked=True)
+        .with_for_update(of=candidate, skip_locked=skip_locked)
         .scalar_subquery()
     )
 
@@ -252,7 +253,8 @@ def _claim_statement(which: sa.ColumnElement) -> sa.Update:
 # SQLite takes to run it. A grader holds no Submission object, so the ORM has nothing
 # to synchronise.
 _CLAIM = _claim_statement(sa.bindparam("submission_id"))
-_CLAIM_NEXT = _claim_statement(_fair_pick())
+_CLAIM_NEXT = _claim_statement(_fair_pick(skip_locked=True))
+_CLAIM_NEXT_WAITING = _claim_statement(_fair_pick(skip_locked=False))
 # Only the current holder of the claim may write: a grader whose lease ran out and
 # was re-claimed elsewhere finds no row here, so a result lands exactly once.
 _HELD = (
@@ -282,18 +284,15 @@ def claim(submission_id: int) -> Claim | None:
     return _take(_CLAIM, {"submission_id": submission_id})
 
 
-def claim_next(hint: int | None = None) -> Claim | None:
+def claim_next() -> Claim | None:
     """Take the submission that comes next in fair order (see _fair_pick); None when none waits.
 
-    hint: the submission the grading message was sent for. SKIP LOCKED passes over a
-    row that any short transaction holds, such as its POST noting the message as sent
-    just after sending it; finding nothing else, this turn would be lost and a
-    submission left for the sweep. So the hinted one is then claimed the waiting way.
+    SKIP LOCKED also passes over a row that a short transaction holds, such as the
+    POST noting its message as sent just after sending it. Finding nothing else, the
+    turn would be lost, and a submission left without a message until the sweep; so
+    it looks again, this time waiting for each lock.
     """
-    found = _take(_CLAIM_NEXT, {})
-    if found is None and hint is not None:
-        return claim(hint)
-    return found
+    return _take(_CLAIM_NEXT, {}) or _take(_CLAIM_NEXT_WAITING, {})
 
 
 def _take(statement: sa.Update, params: dict[str, Any]) -> Claim | None:

@@ -132,7 +132,7 @@ def test_a_turn_waits_for_its_own_submission_held_by_a_short_transaction(app, de
 
     def grader() -> None:
         with app.app_context():
-            claims.append(service.claim_next(hint=mine))
+            claims.append(service.claim_next())
             db.session.remove()
 
     with db.engine.connect() as poster:  # holds the row's lock until it commits
