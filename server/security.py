@@ -1,4 +1,9 @@
-"""Security headers, cookie flags for HTTPS and LMS iframes, and trusted proxies."""
+"""Security headers, cookie flags for HTTPS and LMS iframes, and trusted proxies.
+
+Not Flask-Talisman: its init_app sets the session cookie's flags once for the app and
+redirects plain HTTP to HTTPS, while Rubric decides Secure per request (behind a
+trusted proxy) and leaves HTTPS to the proxy; what is left is four fixed headers.
+"""
 
 import re
 
@@ -9,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from server.config import SECURITY_DEFAULTS
 
 # An origin as CSP's frame-ancestors takes it: scheme, host (optionally "*." first), port.
+# A pattern, not urlsplit: "https://*.example.edu" is no URL, and urlsplit accepts paths.
 _ORIGIN = re.compile(r"https?://(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?", re.IGNORECASE)
 
 
