@@ -49,19 +49,21 @@ SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
 # Its modules are compiled under the name /rubric_sandbox/NAME.py: a frame or a
 # traceback a student looks at must not name the checkout (zygote.forget_host).
 BOOTSTRAP = """\
-import sys, types
+import sys, types, _imp
 from importlib import machinery
 class Loader(machinery.SourceFileLoader):
+    fix = staticmethod(_imp._fix_co_filename)
     def get_code(self, fullname):
-        name = "/rubric_sandbox/" + self.path.rpartition("/")[2]
-        return compile(self.get_data(self.path), name, "exec", dont_inherit=True)
+        code = super().get_code(fullname)  # from __pycache__ when it is there
+        self.fix(code, "/rubric_sandbox/" + self.path.rpartition("/")[2])
+        return code
 package = types.ModuleType("rubric_sandbox")
 package.__path__ = [sys.argv.pop(1)]
 sys.path_importer_cache[package.__path__[0]] = machinery.FileFinder(
     package.__path__[0], (Loader, [".py"])
 )
 sys.modules["rubric_sandbox"] = package
-del types, machinery, Loader, package
+del types, _imp, machinery, Loader, package
 from rubric_sandbox import zygote
 zygote.main()
 """
