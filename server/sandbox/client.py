@@ -212,10 +212,10 @@ class Sandbox:
         finally:
             self._conn.settimeout(None)
         text = line.decode("utf-8", "replace").strip()
+        # Logged once, not again at each restart of the zygote (unless it changed).
         if text.startswith(HELLO + " ") and text != f"{HELLO} {self.isolation}":
             self.isolation = text.removeprefix(HELLO + " ")
-            substitute = "substitute" in self.isolation or "UNSAFE" in self.isolation
-            log.log(logging.WARNING if substitute else logging.INFO, "sandbox %s", self.isolation)
+            log.log(isolation_level(self.isolation), "sandbox %s", self.isolation)
 
     def close(self) -> None:
         """Stop the zygote: it waits for its runs and removes its cgroups."""
@@ -267,6 +267,15 @@ class Sandbox:
             session.exchange(request)
             status = session.status()
         return assemble(session, status, calls, limits, start)
+
+
+def isolation_level(isolation: str) -> int:
+    """Return the level the cgroup layer's status is logged at: worse layers, louder."""
+    if isolation.startswith("refused"):
+        return logging.ERROR
+    if "substitute" in isolation or "UNSAFE" in isolation:
+        return logging.WARNING
+    return logging.INFO
 
 
 class Session:

@@ -139,7 +139,7 @@ def test_unknown_layer_name_is_refused(monkeypatch):
         Sandbox()
 
 
-def test_missing_layer_refuses_to_run_and_names_it(monkeypatch):
+def test_missing_layer_refuses_to_run_and_names_it(monkeypatch, caplog):
     # No cgroup, and seccomp (which would stand in for the pids cgroup) turned off: the
     # sandbox refuses, naming the layer and what the host needs.
     monkeypatch.setenv("RUBRIC_SANDBOX_CGROUP_ROOT", "/nonexistent-cgroup-root")
@@ -150,6 +150,7 @@ def test_missing_layer_refuses_to_run_and_names_it(monkeypatch):
         with pytest.raises(SandboxUnavailable, match="cgroup"):
             box.run("raise SystemExit('student code must not run')", [], FAST)
         assert box.isolation.startswith("refused")
+        assert any(r.levelname == "ERROR" and "refused" in r.message for r in caplog.records)
     finally:
         box.close()
 
