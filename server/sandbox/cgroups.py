@@ -33,6 +33,9 @@ CPU_MAX = "100000 100000"  # one CPU's worth per period: a run cannot spread ove
 SUPERVISOR = "supervisor"  # the v2 leaf the zygote itself lives in
 SERVICE = "service"  # the v2 leaf the service's other processes move to, when needed
 PREFIX = "rubric-"
+# Files a kernel may lack although their controller is on (memory.swap.max: a kernel
+# built or booted without swap accounting, where there is no swap to limit).
+OPTIONAL = ("memory.swap.max",)
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,8 @@ def make_slot(cgroups: Cgroups, slot: int) -> None:
         with contextlib.suppress(FileExistsError):
             os.mkdir(path)
     for path, value in slot_limits(cgroups, slot):
-        write(path, value)
+        if not (path.endswith(OPTIONAL) and not os.path.exists(path)):
+            write(path, value)
 
 
 def set_job_limits(cgroups: Cgroups, slot: int, memory_mb: int) -> None:

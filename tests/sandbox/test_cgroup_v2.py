@@ -183,6 +183,18 @@ def test_limit_files_are_those_the_kernel_offers(delegated):
         box.close()
 
 
+def test_a_kernel_without_swap_accounting_still_gets_its_slots(delegated):
+    # The memory controller on, but no memory.swap.max (no swap accounting): the slot is
+    # made all the same. Here no memory file exists at all, which covers that case.
+    parent = f"{delegated}/swap-test"
+    os.mkdir(parent)
+    try:
+        cgroups.make_slot(cgroups.Cgroups(cgroups.V2, (parent,), frozenset({"memory"})), 1)
+        assert os.path.isdir(f"{parent}/slot-1")
+    finally:
+        remove_tree(parent)
+
+
 def test_limit_files_with_every_controller():
     # A host that delegates memory, pids and cpu (not this VM): what each slot gets.
     groups = cgroups.Cgroups(cgroups.V2, ("/g",), frozenset(cgroups.WANTED), kill=True)
