@@ -159,3 +159,20 @@ def test_the_container_entrypoint_delegates_cgroup_v2_to_the_service_user(tmp_pa
         remove_tree(container)
         subprocess.run(["umount", mount], check=True)
         os.rmdir(mount)
+
+
+def shipped_caps(path: Path, prefix: str) -> set[str]:
+    """Return the capabilities a deploy/ file grants on its line starting with prefix."""
+    line = next(x for x in path.read_text().splitlines() if x.startswith(prefix))
+    names = line.removeprefix(prefix).strip().strip('"}').replace(",", " ").split()
+    return {n.removeprefix("CAP_").removeprefix("+").lower() for n in names}
+
+
+def test_the_shipped_units_and_entrypoint_grant_exactly_what_was_tested():
+    # The capability set the tests above run the sandbox with is the one deploy/ ships.
+    deploy = ROOT / "deploy"
+    for unit in ("rubric.service", "rubric-worker@.service"):
+        for key in ("AmbientCapabilities=", "CapabilityBoundingSet="):
+            assert shipped_caps(deploy / unit, key) == set(SERVICE_CAPS), (unit, key)
+    entrypoint = shipped_caps(deploy / "container-entrypoint.sh", 'CAPS="${RUBRIC_SERVICE_CAPS:-')
+    assert entrypoint == set(SERVICE_CAPS)
