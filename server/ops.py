@@ -33,9 +33,9 @@ def healthz():
         and checks["broker"] in ("ok", "not configured")
         and not checks["sandbox"].startswith("unavailable")
     )
-    return {"status": "ok" if healthy else "unavailable", "checks": checks}, (
-        200 if healthy else 503
-    )
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    body["isolation"] = _isolation()  # what this host gives the sandbox for cgroups
+    return body, (200 if healthy else 503)
 
 
 def _database() -> str:
@@ -71,6 +71,15 @@ def _sandbox() -> str:
     except SandboxUnavailable as exc:
         return f"unavailable: {exc}"
     return "warm"
+
+
+def _isolation() -> str:
+    """Say what the cgroup layer of this process's sandbox is, or what stands in for it."""
+    if current_app.config["RUBRIC_BROKER_URL"]:
+        return "in workers"
+    from server.sandbox.client import current_isolation
+
+    return current_isolation()
 
 
 def _announcements() -> str:

@@ -491,3 +491,11 @@ def get_sandbox() -> Sandbox:
             sandbox.start()
             _instance = sandbox
         return _instance
+
+
+def current_isolation() -> str:
+    """Return Sandbox.isolation of this process's sandbox, without starting one."""
+    sandbox = _instance
+    if sandbox is None or sandbox.owner_pid != os.getpid():
+        return "not started"
+    return sandbox.isolation

@@ -112,3 +112,15 @@ def test_the_other_layers_are_all_there(bare):
     body = LIBC + errno_of("libc.unshare(0x10000000)") + "out['root'] = sorted(os.listdir('/'))\n"
     out = probe(bare, body)
     assert out["errno"] == "EPERM" and out["root"] == ["python", "tmp"]
+
+
+def test_healthz_says_what_stands_in_for_cgroups(bare, monkeypatch, tmp_path):
+    # The operator's view: /healthz names the stand-in (this process's sandbox is `bare`).
+    from server.sandbox import client
+    from tests.conftest import make_app
+
+    monkeypatch.setattr(client, "_instance", bare)
+    app = make_app(f"sqlite:///{tmp_path}/health.sqlite3", RUBRIC_BROKER_URL=None)
+    body = app.test_client().get("/healthz").json
+    assert body["checks"]["sandbox"] == "warm"
+    assert body["isolation"].startswith("cgroup: substitute rlimits+seccomp")
