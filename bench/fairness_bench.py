@@ -7,6 +7,7 @@ same burst runs once per order and mode, and the figures come side by side:
 
     .venv/bin/python bench/fairness_bench.py [--hostile 16] [--threads 2]
         [--orders fifo,fair] [--modes embedded,scaleout]
+    .venv/bin/python bench/fairness_bench.py --claim-cost 200,1000
 
   fifo  first in, first out: the order before fair grading (kept here only, for this)
   fair  round-robin by student, as Rubric grades (queue.FairOrder, service.claim_next)
@@ -23,6 +24,10 @@ waited (submitted_at -> graded_at), how long A's burst took, gradings per second
 the whole run, how many of A's were claimed after B arrived and before B, and what one
 hostile grading costs (started_at -> graded_at, the grader's bound on a hanging
 submission). Times come from the database's timestamps.
+
+--claim-cost only times the claim itself with that many submissions queued (spread
+over 50 students), on SQLite and PostgreSQL: by id (the embedded queue's, and every
+claim before fair grading) and in fair order (service.claim_next, the workers').
 """
 
 import argparse
@@ -144,43 +149,50 @@ def embedded(order: str, threads: int, tmp: Path) -> Iterator:
 
 
 @contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    """A PostgreSQL database of its own on the server, dropped afterwards; yields its URL."""
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"rubric_fairness_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
 def scale_out(order: str, tmp: Path, server_url: str, broker_url: str) -> Iterator:
     """An app sending grading to 2 workers (claiming in the given order) through Redis."""
     from server.extensions import db
     from tests.scaleout.cluster import service_env
     from tests.scaleout.processes import Service, worker
 
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    name = f"rubric_fairness_{uuid.uuid4().hex[:8]}"
-    url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    redis.Redis.from_url(broker_url).flushdb()
-    workers = []
-    try:
+    with postgres_database(server_url) as url:
+        redis.Redis.from_url(broker_url).flushdb()
         app = make_app(url, RUBRIC_BROKER_URL=broker_url)
         env = service_env(url, broker_url, **SETTINGS)
-        for n in range(1, WORKERS + 1):
-            if order == "fifo":
-                argv = [sys.executable, __file__, "--fifo-worker", str(WORKER_THREADS)]
-                log = tmp / f"fifo-worker{n}.log"
-                service = Service(f"fifo-worker{n}", argv, env, log, _ready)
-            else:
-                service = worker(f"fair-worker{n}", env, tmp, concurrency=WORKER_THREADS)
-            workers.append(service.start())
-        yield app
-    finally:
-        for service in workers:
-            service.stop()
-        if "app" in locals():
+        workers = []
+        try:
+            for n in range(1, WORKERS + 1):
+                if order == "fifo":
+                    argv = [sys.executable, __file__, "--fifo-worker", str(WORKER_THREADS)]
+                    log = tmp / f"fifo-worker{n}.log"
+                    service = Service(f"fifo-worker{n}", argv, env, log, _ready)
+                else:
+                    service = worker(f"fair-worker{n}", env, tmp, concurrency=WORKER_THREADS)
+                workers.append(service.start())
+            yield app
+        finally:
+            for service in workers:
+                service.stop()
             with app.app_context():
                 if queue := app.extensions.get("rubric_queue"):
                     queue.close()
                 db.engine.dispose()
-        redis.Redis.from_url(broker_url).flushdb()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+            redis.Redis.from_url(broker_url).flushdb()
 
 
 def _ready(service, mark: int) -> bool:
@@ -243,6 +255,54 @@ def burst(app, hostile: int, warm: int) -> dict:
     }
 
 
+# ---------------------------------------------------------------- the claim's cost
+
+
+def claim_cost(database_url: str, backlog: int, claims: int = 200, students: int = 50) -> dict:
+    """Milliseconds per claim with `backlog` submissions queued: by id, and in fair order."""
+    from server.demo import enroll_load_students
+    from server.extensions import db
+    from server.models import Assignment, Course, Submission, SubmissionStatus, User
+    from server.submissions import service
+
+    app = make_app(database_url)
+    with app.app_context():
+        enroll_load_students(db.session.scalar(sa.select(Course)), "cost", students)
+        users = db.session.scalars(sa.select(User.id).where(User.email.like("cost%"))).all()
+        assignment = db.session.scalar(sa.select(Assignment).filter_by(slug="l2-regularization"))
+        exercise_id = db.session.scalar(sa.select(sa.func.max(Submission.exercise_id))) or 1
+        rows = [
+            {"assignment_id": assignment.id, "user_id": users[n % students], "number": n,
+             "exercise_id": exercise_id, "code": REFERENCE, "max_score": 10}
+            for n in range(backlog)
+        ]  # fmt: skip
+        db.session.execute(sa.insert(Submission), rows)
+        db.session.commit()
+        ids = db.session.scalars(sa.select(Submission.id).order_by(Submission.id)).all()
+        figures = {}
+        for name, take in (("by_id", service.claim), ("fair", lambda _id: service.claim_next())):
+            started = time.perf_counter()
+            assert all(take(submission_id) for submission_id in ids[:claims])
+            figures[name] = (time.perf_counter() - started) * 1000 / claims
+            db.session.execute(sa.update(Submission).values(status=SubmissionStatus.QUEUED))
+            db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return figures
+
+
+def report_claim_cost(server_url: str, backlogs: list[int], tmp: Path) -> None:
+    """Print the claim's cost by backlog, on SQLite and PostgreSQL."""
+    print("\nms per claim, 200 claims, the backlog spread over 50 students")
+    print(f"{'backlog':>8}" + "".join(f"{n:>22}" for n in ("SQLite id/fair", "PostgreSQL id/fair")))
+    for backlog in backlogs:
+        sqlite = claim_cost(f"sqlite:///{tmp / f'cost-{backlog}.sqlite3'}", backlog)
+        with postgres_database(server_url) as url:
+            postgres = claim_cost(url, backlog)
+        cells = [f"{f['by_id']:.2f} / {f['fair']:.2f}" for f in (sqlite, postgres)]
+        print(f"{backlog:>8}" + "".join(f"{cell:>22}" for cell in cells), flush=True)
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -275,15 +335,22 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="embedded grading threads")
     parser.add_argument("--orders", default="fifo,fair")
     parser.add_argument("--modes", default="embedded")
+    parser.add_argument(
+        "--claim-cost", default="", help="backlogs (e.g. 200,1000): only time the claim"
+    )
     parser.add_argument("--fifo-worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.fifo_worker:
         return fifo_worker(args.fifo_worker)
+    server_url = os.environ.get("RUBRIC_BENCH_DATABASE_URL", DEFAULT_DATABASE)
+    if args.claim_cost:
+        with tempfile.TemporaryDirectory(prefix="rubric-fairness-") as tmp:
+            backlogs = [int(n) for n in args.claim_cost.split(",")]
+            return report_claim_cost(server_url, backlogs, Path(tmp))
     orders, modes = args.orders.split(","), args.modes.split(",")
     if unknown := set(orders) - {"fifo", "fair"} | set(modes) - {"embedded", "scaleout"}:
         parser.error(f"unknown order or mode: {', '.join(sorted(unknown))}")
 
-    server_url = os.environ.get("RUBRIC_BENCH_DATABASE_URL", DEFAULT_DATABASE)
     broker_url = os.environ.get("RUBRIC_BENCH_BROKER_URL", DEFAULT_BROKER)
     results = {}
     with tempfile.TemporaryDirectory(prefix="rubric-fairness-") as tmp:
