@@ -22,7 +22,8 @@ COPY exercises ./exercises
 COPY quizzes ./quizzes
 COPY deploy/container-entrypoint.sh /usr/local/bin/rubric-entrypoint
 # Code and content belong to root, read-only to the service; instance/ is its own.
-RUN pip install --no-deps -e . && mkdir -m 0700 instance && chown rubric:rubric instance
+RUN pip install --no-deps -e . && python -m compileall -q server \
+    && mkdir -m 0700 instance && chown rubric:rubric instance
 
 VOLUME /app/instance
 EXPOSE 8000
