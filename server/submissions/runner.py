@@ -5,10 +5,15 @@ import time
 
 from server.extensions import db
 from server.grading.demo import grade_with_demo
+from server.grading.exercise import Exercise
+from server.grading.grader import BUDGET_WALL_LIMITS
 from server.submissions import service
 from server.submissions.exercises import loaded_version
 
 log = logging.getLogger("rubric.grading")
+# Beyond the sandbox time a submission may spend: starting its runs, judging the results,
+# recording them.
+LEASE_MARGIN_SECONDS = 5.0
 
 
 def process(submission_id: int) -> str:
@@ -40,6 +45,7 @@ def grade(claim: service.Claim) -> str:
         # The claim brought the code and the exercise version; the version's files are
         # read (and checked) once per process.
         exercise = loaded_version(claim.exercise_id, claim.exercise_key)
+        _hold_long_enough(claim, exercise)
         db.session.rollback()  # hold no transaction open while the sandbox runs
         # The exercise page's weight-decay chart comes from the same sandbox run.
         result = grade_with_demo(exercise, claim.code)
@@ -58,3 +64,15 @@ def grade(claim: service.Claim) -> str:
         },
     )
     return "graded" if recorded else "claim_lost"
+
+
+def _hold_long_enough(claim: service.Claim, exercise: Exercise) -> None:
+    """Extend the claim's lease to what grading this exercise may take, if that is longer.
+
+    A lease that ends mid-grading has the submission taken back and graded again, and
+    that grading too loses its claim, for ever: an exercise whose wall limit is 20 s
+    may take 40 s (the grader's budget), past the 30 s default lease.
+    """
+    needed = BUDGET_WALL_LIMITS * exercise.limits.wall_seconds + LEASE_MARGIN_SECONDS
+    if needed > service.setting("RUBRIC_GRADING_LEASE_SECONDS"):
+        service.hold_for(claim, needed)

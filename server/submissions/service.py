@@ -266,6 +266,15 @@ _HELD = (
     )
     .values(claim=None, lease_until=None)
 )
+_EXTEND = (
+    sa.update(SUBMISSION)
+    .where(
+        SUBMISSION.c.id == sa.bindparam("submission_id"),
+        SUBMISSION.c.claim == sa.bindparam("token"),
+        SUBMISSION.c.status == SubmissionStatus.RUNNING,
+    )
+    .values(lease_until=sa.bindparam("new_lease_until", type_=SUBMISSION.c.lease_until.type))
+)
 # What each outcome sets besides that; its values are bound as new_<column>
 # (a bound parameter may not take a column's own name).
 _RECORD = _HELD.values(
@@ -308,6 +317,12 @@ def _take(statement: sa.Update, params: dict[str, Any]) -> Claim | None:
         return None
     submission_id, tries, code, exercise_id, slug, content_hash = row
     return Claim(submission_id, token, tries, code, exercise_id, (slug, content_hash))
+
+
+def hold_for(claim: Claim, seconds: float) -> bool:
+    """Make the claim's lease end `seconds` from now; False when the claim was lost."""
+    until = utcnow() + timedelta(seconds=seconds)
+    return _finish(_EXTEND, claim, lease_until=until)
 
 
 def record_result(claim: Claim, result: dict[str, Any]) -> bool:
