@@ -1,7 +1,8 @@
 """Who grades: a pool of threads in this process, or Celery workers behind a broker.
 
-Either way the database is the source of truth: a message only says "look at
-submission N"; losing one delays grading until the sweep, it never loses work.
+Either way the database is the source of truth: a message only says "grade one"
+(a turn at the graders, taken by whichever submission comes next round-robin by
+student); losing one delays grading until the sweep, it never loses work.
 """
 
 import logging
