@@ -10,6 +10,10 @@ graceful_timeout = 20  # let gradings in progress finish on restart
 # second gunicorn on the host (another instance, a test, a benchmark) takes it over.
 # Nothing here uses it; older versions ignore the unknown name.
 control_socket_disable = True
+# Believe no forwarded scheme here: gunicorn would take X-Forwarded-Proto from any
+# client on 127.0.0.1. RUBRIC_TRUSTED_PROXIES (Werkzeug's ProxyFix) alone decides.
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
 
 
 def post_worker_init(worker) -> None:
