@@ -190,7 +190,10 @@ SCHEMAS = {
                 "type": "object",
                 "required": ["code", "message"],
                 "properties": {
-                    "code": {"type": "string", "examples": ["not_found", "invalid_answer"]},
+                    "code": {
+                        "type": "string",
+                        "examples": ["not_found", "invalid_answer", "token_expired"],
+                    },
                     "message": {"type": "string"},
                     "field": {
                         "type": "string",
@@ -200,6 +203,11 @@ SCHEMAS = {
                         "type": "object",
                         "additionalProperties": {"type": "string"},
                         "description": "per question id, why its answer was refused",
+                    },
+                    "expired_at": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "with code token_expired: when the API token expired",
                     },
                 },
             }
