@@ -14,9 +14,9 @@ from werkzeug.routing import IntegerConverter
 from server.api import bp
 from server.api.errors import ApiError
 
-# Ids are 64-bit signed integers in PostgreSQL (BIGINT) and SQLite: a larger one is
-# sent to the driver as an overflow error (500), so it is refused before any query.
-MAX_ID = 2**63 - 1
+# Ids are INTEGER columns: 32-bit signed in PostgreSQL (64-bit in SQLite). A larger one
+# reaches the driver as an out-of-range error (a 5xx), so it is refused before any query.
+MAX_ID = 2**31 - 1
 ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
 
 

@@ -6,7 +6,7 @@ from server.api.inputs import MAX_ID
 from tests.api.test_quiz_api import QUIZ, attempts_recorded, correct_answers
 from tests.api.test_submissions import REFERENCE, URL, stored
 
-BEYOND_64_BIT = str(MAX_ID + 1)  # 9223372036854775808
+BEYOND_64_BIT = str(2**63)  # 9223372036854775808
 
 
 def error_of(response, status: int) -> dict:
@@ -18,7 +18,9 @@ def error_of(response, status: int) -> dict:
     return error
 
 
-@pytest.mark.parametrize("submission_id", [BEYOND_64_BIT, "99999999999999999999999", "٣", "0"])
+@pytest.mark.parametrize(
+    "submission_id", [BEYOND_64_BIT, str(MAX_ID + 1), "99999999999999999999999", "٣", "0"]
+)
 def test_an_id_no_row_can_have_is_404(client, student, submission_id):
     response = client.get(f"/api/v1/submissions/{submission_id}", headers=student)
     assert error_of(response, 404)["code"] == "not_found"
