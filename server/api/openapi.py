@@ -461,7 +461,7 @@ DOCUMENT = {
                 "name": "submission_id",
                 "in": "path",
                 "required": True,
-                "description": "a row id: ASCII digits, 1 to 2^63-1 (otherwise 404)",
+                "description": "a row id: ASCII digits, 1 to 2^31-1 (otherwise 404)",
                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
                 "example": 1,
             },
