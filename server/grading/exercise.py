@@ -1,7 +1,7 @@
 """The exercise format: one folder per exercise, loaded and validated into an Exercise.
 
 A folder holds exercise.toml, prompt.md and starter.py (shown to students) and
-reference.py, tests.py and mistakes/*.py (instructor-only). See README.md here.
+reference.py, tests.py and mistakes/*.py (instructor-only). docs/authoring.md describes each file.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Run untrusted student code in an isolated child of a warm fork server.
 
 Only numeric arrays cross the wall, as .npy bytes in length-prefixed frames.
-See README.md in this directory for the layers and how each is tested.
+docs/sandbox.md describes the layers and the test that shows each one blocking.
 """
 
 from .client import Sandbox, get_sandbox
