@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.scoring.questions import KINDS, kind_of
+from pydantic import ValidationError
+
+from server.content.models import QuizFile, where
+from server.content.models import problems as described
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-QUIZ_FIELDS = {"title", "description", "questions"}
 QUESTION_FIELDS = {"id", "kind", "points"}
 
 
@@ -71,57 +73,45 @@ def load_quiz(path: Path) -> QuizSpec:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ContentError([Problem(str(path), "TOML", str(exc))]) from None
-    problems += [Problem(str(path), where, msg) for where, msg in _quiz_problems(data)]
+    try:
+        QuizFile.model_validate(data)
+    except ValidationError as error:
+        problems += [Problem(str(path), _where(data, loc), msg) for loc, msg in described(error)]
+    problems += [Problem(str(path), where, msg) for where, msg in _duplicate_ids(data)]
     if problems:
         raise ContentError(problems)
-    questions = [_question(q) for q in data["questions"]]
     return QuizSpec(
         slug=slug,
         title=data["title"],
         description=data.get("description", ""),
         content_hash=hashlib.sha256(raw).hexdigest(),
-        questions=questions,
+        questions=[_question(q) for q in data["questions"]],
     )
 
 
 def _question(data: dict[str, Any]) -> QuestionSpec:
+    """Keep a question's kind-specific fields as written: they are stored and scored as is."""
     spec = {k: v for k, v in data.items() if k not in QUESTION_FIELDS}
     return QuestionSpec(data["id"], data["kind"], float(data["points"]), spec)
 
 
-def _quiz_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
-    problems = [(k, "unknown field") for k in sorted(data.keys() - QUIZ_FIELDS)]
-    if not isinstance(data.get("title"), str) or not data["title"].strip():
-        problems.append(("title", "must be a non-empty string"))
-    if not isinstance(data.get("description", ""), str):
-        problems.append(("description", "must be a string"))
+def _where(data: dict[str, Any], loc: tuple) -> str:
+    """Name a location as authors do: "question q2: atol" rather than questions[1].atol."""
+    if len(loc) < 2 or loc[0] != "questions" or not isinstance(loc[1], int):
+        return where(loc)
+    question = data["questions"][loc[1]]
+    key = question.get("id") if isinstance(question, dict) else None
+    label = f"question {key}" if isinstance(key, str) else f"question #{loc[1] + 1}"
+    return f"{label}: {where(loc[2:])}" if loc[2:] else label
+
+
+def _duplicate_ids(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Answers and statistics refer to questions by id, so ids must be unique."""
     questions = data.get("questions")
-    if not isinstance(questions, list) or not questions:
-        return problems + [("questions", "needs at least one [[questions]] table")]
-    seen: set[str] = set()
-    for index, question in enumerate(questions, start=1):
-        problems += _question_problems(index, question, seen)
-    return problems
-
-
-def _question_problems(index: int, q: dict[str, Any], seen: set[str]) -> list[tuple[str, str]]:
-    key = q.get("id")
-    label = f"question {key}" if isinstance(key, str) else f"question #{index}"
-    problems = []
-    if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", key):
-        problems.append(("id", "must be a short identifier like q1"))
-    elif key in seen:
-        problems.append(("id", f"duplicate id {key!r}"))
-    seen.add(key)
-    points = q.get("points")
-    if isinstance(points, bool) or not isinstance(points, int | float) or points <= 0:
-        problems.append(("points", "must be a number > 0"))
-    if q.get("kind") not in KINDS:
-        problems.append(("kind", f"must be one of {', '.join(KINDS)}"))
-    else:
-        spec = {k: v for k, v in q.items() if k not in QUESTION_FIELDS}
-        problems += kind_of(q["kind"]).validate(spec)
-    return [(f"{label}: {where}", msg) for where, msg in problems]
+    tables = questions if isinstance(questions, list) else []
+    ids = [q.get("id") for q in tables if isinstance(q, dict)]
+    repeated = sorted({k for i, k in enumerate(ids) if isinstance(k, str) and k in ids[:i]})
+    return [(f"question {key}: id", f"duplicate id {key!r}") for key in repeated]
 
 
 def quiz_files(root: Path) -> list[Path]:
