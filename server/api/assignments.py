@@ -5,7 +5,8 @@ from flask import g
 from server.api import bp
 from server.api.auth import token_required
 from server.api.errors import ApiError
-from server.api.inputs import json_body
+from server.api.inputs import body
+from server.api.models import AttemptRequest
 from server.api.serialize import assignment_detail, assignment_summary, course_summary
 from server.courses import courses_for, get_assignment, get_course
 from server.models import AssignmentKind
@@ -41,7 +42,5 @@ def create_attempt(course: str, slug: str):
     assignment = get_assignment(g.user, course, slug)
     if assignment.kind != AssignmentKind.QUIZ:
         raise ApiError(409, "not_a_quiz", f"{slug!r} is not a quiz; submit code instead")
-    body = json_body()
-    if "answers" not in body:
-        raise ApiError(422, "invalid_answer", "the body needs an 'answers' object")
-    return submit_attempt(assignment, g.user, body["answers"]).result, 201
+    answers = body(AttemptRequest).answers
+    return submit_attempt(assignment, g.user, answers).result, 201

@@ -5,14 +5,19 @@ everywhere instead of an exception deep in a view or in the database driver.
 """
 
 import re
+from typing import TypeVar
 
 import orjson
 from flask import request
+from pydantic import ValidationError
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 from server.api import bp
 from server.api.errors import ApiError
+from server.api.models import Body
+
+B = TypeVar("B", bound=Body)
 
 # Ids are INTEGER columns: 32-bit signed in PostgreSQL (64-bit in SQLite). A larger one
 # reaches the driver as an out-of-range error (a 5xx), so it is refused before any query.
@@ -70,6 +75,19 @@ def json_body() -> dict:
     if _holds_nul(body):
         raise ApiError(400, "invalid_json", "a string in the body holds a NUL character (\\u0000)")
     return body
+
+
+def body(model: type[B], optional: bool = False) -> B:
+    """Return the request's JSON object validated by model; 422 naming the field if refused.
+
+    An optional body may be left empty, which reads as {}.
+    """
+    raw = json_body() if request.get_data(cache=True) or not optional else {}
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        field = str(exc.errors()[0]["loc"][0])  # the body is an object: a field is at fault
+        raise ApiError(422, model.error_code, model.error_message, field=field) from None
 
 
 def _holds_nul(value: object) -> bool:

@@ -7,7 +7,8 @@ from flask import current_app, g, request
 from server.api import bp
 from server.api.auth import token_required
 from server.api.errors import ApiError
-from server.api.inputs import json_body
+from server.api.inputs import body
+from server.api.models import RegradeRequest, SubmissionRequest
 from server.courses import NotFound, can_see_work_of, get_assignment, require_instructor
 from server.extensions import (
     SUBMISSION_SCOPE,
@@ -41,10 +42,7 @@ def _user_key() -> str:
 def create_submission(course: str, slug: str):
     """Store a code submission and queue it for grading."""
     assignment = _exercise(course, slug)
-    code = json_body().get("code")
-    if not isinstance(code, str) or not code.strip():
-        # The same rule as the page's form: blank code is a mistake, not an attempt.
-        raise ApiError(422, "invalid_code", "the body needs a non-blank 'code' string")
+    code = body(SubmissionRequest).code
     submission = submit(assignment, g.user, code, _idempotency_key())
     if submission.status == "queued" and submission.enqueued_at is None:
         dispatch(current_app._get_current_object(), submission.id)
@@ -76,10 +74,7 @@ def regrade_submissions(course: str, slug: str):
     """
     assignment = _exercise(course, slug)
     require_instructor(g.user, assignment.course)
-    student = (json_body() if request.get_data() else {}).get("student", "")
-    if not isinstance(student, str):
-        raise ApiError(422, "invalid_student", "'student' is a student's e-mail address")
-    done = regrade(assignment, student)
+    done = regrade(assignment, body(RegradeRequest, optional=True).student)
     return {"assignment": slug, "queued": done.submissions, "version": done.version}, 202
 
 

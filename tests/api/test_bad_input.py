@@ -138,3 +138,26 @@ def test_a_nul_in_a_quiz_answer_is_400(client, student):
         QUIZ + "/attempts", data=body, headers=student, content_type="application/json"
     )
     assert error_of(response, 400)["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "code", "field"),
+    [
+        (URL, {"code": 7}, "invalid_code", "code"),
+        (URL, {"source": "x = 1"}, "invalid_code", "code"),
+        (QUIZ + "/attempts", {"answer": {}}, "invalid_answer", "answers"),
+    ],
+)
+def test_a_body_error_names_its_field(client, student, url, body, code, field):
+    error = error_of(client.post(url, json=body, headers=student), 422)
+    assert (error["code"], error["field"]) == (code, field)
+
+
+def test_a_regrade_body_error_names_its_field(client, instructor):
+    url = "/api/v1/courses/demo/assignments/l2-regularization/regrade"
+    error = error_of(client.post(url, json={"student": ["a@b"]}, headers=instructor), 422)
+    assert error == {
+        "code": "invalid_student",
+        "message": "'student' is a student's e-mail address",
+        "field": "student",
+    }

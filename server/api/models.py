@@ -1,0 +1,301 @@
+"""Every API request body and response, described once (pydantic v2).
+
+Request bodies are validated through these models (see `body` in server/api/inputs.py).
+Responses are still built as plain dicts by the views: the models describe them for the
+OpenAPI document (server/api/openapi.py), and tests check real answers against them.
+Response models forbid unknown fields, so the document (additionalProperties: false)
+and those tests catch a field a view adds without describing it here.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+
+from server.grading.result import Outcome, Status
+from server.models import AssignmentKind, Role, ScorePolicy, SubmissionStatus
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are ignored; a refusal has one code and message."""
+
+    error_code: ClassVar[str]
+    error_message: ClassVar[str]
+
+
+def _not_blank(value: str) -> str:
+    """Refuse whitespace-only text, as Python's str.strip() sees it (as the page's form)."""
+    if not value.strip():
+        raise ValueError("blank")
+    return value
+
+
+class SubmissionRequest(Body):
+    """Code submitted to an exercise."""
+
+    error_code: ClassVar[str] = "invalid_code"
+    error_message: ClassVar[str] = "the body needs a non-blank 'code' string"
+
+    code: Annotated[StrictStr, AfterValidator(_not_blank)] = Field(
+        pattern=r"\S", description="the whole Python file; blank is 422 invalid_code"
+    )
+
+
+ANSWERS_DESCRIPTION = (
+    "question id -> a choice id (single choice), a list of choice ids (multiple choice; "
+    "[] is blank), or a number (numeric). A number may be a JSON number or a string in "
+    "ASCII notation: optional sign, digits, '.' decimal point, optional exponent ('-0.25', "
+    "'+1', '.5', '1.5e-3'; spaces around it are ignored); a decimal comma, other digits or "
+    "'_' are 422. null or an empty string is blank; omitted and blank questions score 0. "
+    "Any other type (a list or object for a number, a boolean) is 422 naming the question"
+)
+
+
+class AttemptRequest(Body):
+    """A quiz attempt's answers; the quiz's own rules check each one (InvalidAnswers)."""
+
+    error_code: ClassVar[str] = "invalid_answer"
+    error_message: ClassVar[str] = "the body needs an 'answers' object"
+
+    # Any, not dict: a non-object is refused by the quiz, naming 'answers' in `questions`.
+    answers: Any = Field(
+        json_schema_extra={
+            "type": "object",
+            "additionalProperties": {},
+            "examples": [{"q1": "b", "q2": 0.998, "q4": ["a", "b"]}],
+        },
+        description=ANSWERS_DESCRIPTION,
+    )
+
+
+class RegradeRequest(Body):
+    """Which submissions to regrade: everyone's, or one student's."""
+
+    error_code: ClassVar[str] = "invalid_student"
+    error_message: ClassVar[str] = "'student' is a student's e-mail address"
+
+    student: StrictStr = Field("", description="only this student's")
+
+
+class Answer(BaseModel):
+    """A response: every field is described; an unknown one is an error in the tests."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(Answer):
+    """What went wrong, with a stable code."""
+
+    code: str = Field(examples=["not_found", "invalid_answer", "token_expired"])
+    message: str
+    field: str | None = Field(None, description="the query parameter or header that was refused")
+    questions: dict[str, str] | None = Field(
+        None, description="per question id, why its answer was refused"
+    )
+    expired_at: datetime | None = Field(
+        None, description="with code token_expired: when the API token expired"
+    )
+
+
+class Error(Answer):
+    """Every error answer."""
+
+    error: ErrorDetail
+
+
+class CourseSummary(Answer):
+    """A course and the user's role in it."""
+
+    slug: str
+    title: str
+    role: Role
+
+
+class CourseList(Answer):
+    """The courses the user belongs to."""
+
+    courses: list[CourseSummary]
+
+
+class AssignmentSummary(Answer):
+    """An assignment in a listing, with the user's attempts so far."""
+
+    slug: str
+    title: str
+    kind: AssignmentKind
+    due_at: datetime | None
+    attempt_limit: int | None
+    score_policy: ScorePolicy
+    attempts_used: int
+    attempts_left: int | None
+
+
+class AssignmentList(Answer):
+    """The assignments of a course."""
+
+    assignments: list[AssignmentSummary]
+
+
+class Choice(Answer):
+    """A choice of a choice question."""
+
+    id: str
+    text: str
+
+
+class Question(Answer):
+    """A quiz question as a student sees it: never its answer."""
+
+    id: str
+    kind: str = Field(examples=["single_choice", "multiple_choice", "numeric"])
+    points: float
+    prompt: str = Field(description="with this student's own parameters")
+    choices: list[Choice] | None = None
+
+
+class AssignmentDetail(AssignmentSummary):
+    """An assignment with its prompt and, for a quiz, its questions."""
+
+    description: str | None = None
+    version: int | None = None
+    max_score: float | None = None
+    questions: list[Question] | None = None
+
+
+class QuestionResult(Answer):
+    """How one answer of an attempt was marked."""
+
+    id: str
+    prompt: str
+    response: Any
+    outcome: str = Field(examples=["correct", "partial", "incorrect", "unanswered"])
+    score: float
+    max_score: float
+    explanation: str
+
+
+class Attempt(Answer):
+    """A graded quiz attempt."""
+
+    id: int
+    assignment: str
+    number: int
+    score: float
+    max_score: float
+    submitted_at: datetime
+    questions: list[QuestionResult]
+
+
+class TestResult(Answer):
+    """One test of a submission (SPEC's "Grading result")."""
+
+    name: str
+    outcome: Outcome
+    score: float
+    max_score: float
+    visible: bool
+    feedback: str
+
+
+class PartResult(Answer):
+    """The tests of one function to implement."""
+
+    name: str
+    score: float
+    max_score: float
+    tests: list[TestResult]
+
+
+class GradingResult(Answer):
+    """SPEC's "Grading result": what `rubric grade --json` prints and the API shows."""
+
+    exercise: str
+    status: Status
+    score: float
+    max_score: float
+    feedback: str
+    parts: list[PartResult]
+    duration_ms: int = Field(description="rounded up to 100 ms")
+
+
+class SubmissionFields(Answer):
+    """What every view of a submission has."""
+
+    id: int
+    assignment: str
+    number: int
+    status: SubmissionStatus
+    submitted_at: datetime
+    graded_at: datetime | None
+    score: float | None
+    max_score: float
+
+
+class Submission(SubmissionFields):
+    """A submission: its result once graded, a message if the grader failed."""
+
+    error: str | None = Field(None, description="when the grader itself failed")
+    result: GradingResult | None = None
+
+
+class Student(Answer):
+    """Who a row is about."""
+
+    email: str
+    name: str
+
+
+class ListedSubmission(SubmissionFields):
+    """A submission in a listing: no result, its student, whether it counts."""
+
+    student: Student
+    counts: bool = Field(
+        description="the submission whose score the gradebook counts for its student, "
+        "under the assignment's policy (best or last)"
+    )
+
+
+class SubmissionList(Answer):
+    """Submissions to an exercise, newest first."""
+
+    assignment: str
+    submissions: list[ListedSubmission]
+
+
+class Regrade(Answer):
+    """What a regrade queued."""
+
+    assignment: str
+    queued: int = Field(description="submissions queued again")
+    version: int = Field(description="the exercise version they go to")
+
+
+class GradebookAssignment(Answer):
+    """A column of the gradebook."""
+
+    slug: str
+    title: str
+
+
+class GradebookEntry(Answer):
+    """A student's counted score on one assignment."""
+
+    score: float | None
+    max_score: float | None
+    attempts: int
+
+
+class GradebookRow(Answer):
+    """One student's scores, by assignment slug."""
+
+    student: Student
+    scores: dict[str, GradebookEntry]
+    total: float
+
+
+class Gradebook(Answer):
+    """Every student's counted score on every assignment."""
+
+    course: str
+    assignments: list[GradebookAssignment]
+    students: list[GradebookRow]
