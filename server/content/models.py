@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -73,7 +73,7 @@ class ExerciseFunction(Strict):
         return signature
 
 
-def signature_params(signature: str, name: str | None) -> tuple[str, ...]:
+def signature_params(signature: str, name: str | None = None) -> tuple[str, ...]:
     """Read the parameter names from "name(a, b) -> type", or raise a content error."""
     try:
         node = ast.parse(f"def {signature}: pass").body[0]
@@ -301,9 +301,9 @@ PATTERNS = {
 }
 
 
-def problems(error: ValidationError) -> list[tuple[tuple, str]]:
+def problems(error: ValidationError, model: type[BaseModel]) -> list[tuple[tuple, str]]:
     """Return (location, message) for each error, in authors' words, without pydantic's tags."""
-    return [(_location(e), _message(e)) for e in error.errors(include_url=False)]
+    return [(_location(e), _message(e, model)) for e in error.errors(include_url=False)]
 
 
 def _location(error: dict) -> tuple:
@@ -312,11 +312,13 @@ def _location(error: dict) -> tuple:
     return loc + ("kind",) if error["type"].startswith("union_tag") else loc
 
 
-def _message(error: dict) -> str:
+def _message(error: dict, model: type[BaseModel]) -> str:
     """Word one pydantic error the way the authoring docs do."""
     ctx = error.get("ctx", {})
     if error["type"] == "content":
         return error["msg"]
+    if error["type"] == "extra_forbidden" and (allowed := _fields_at(model, error["loc"])):
+        return f"unknown field (expected one of {allowed})"
     if error["type"] == "string_pattern_mismatch":
         return PATTERNS[ctx["pattern"]].format(input=error["input"])
     if error["type"] in ("literal_error", "union_tag_invalid"):
@@ -325,9 +327,35 @@ def _message(error: dict) -> str:
     return template.format(**ctx) if template else error["msg"]
 
 
+def _fields_at(model: type[BaseModel] | None, loc: tuple) -> list[str] | None:
+    """Name the fields of the table holding loc's last part (None inside a union)."""
+    for part in loc[:-1]:
+        if model is None or isinstance(part, int):
+            continue
+        annotation = model.model_fields[part].annotation
+        tables = [a for a in (annotation, *get_args(annotation)) if _is_model(a)]
+        model = tables[0] if tables else None
+    return sorted(model.model_fields) if model else None
+
+
+def _is_model(annotation: Any) -> bool:
+    """Tell a table's model from other annotations."""
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
 def where(loc: tuple) -> str:
     """Write a location as authors name fields: functions[2].points, choices.a."""
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
     return text
+
+
+class CaseFields(Strict):
+    """The scalar fields of a tests.py Case (its inputs are checked as arrays)."""
+
+    name: NonEmptyText
+    points: Number | None = Field(None, gt=0)
+    rtol: Number | None = Field(None, ge=0)
+    atol: Number | None = Field(None, ge=0)
+    hint: Text = ""

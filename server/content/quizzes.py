@@ -76,7 +76,8 @@ def load_quiz(path: Path) -> QuizSpec:
     try:
         QuizFile.model_validate(data)
     except ValidationError as error:
-        problems += [Problem(str(path), _where(data, loc), msg) for loc, msg in described(error)]
+        found = described(error, QuizFile)
+        problems += [Problem(str(path), _where(data, loc), msg) for loc, msg in found]
     problems += [Problem(str(path), where, msg) for where, msg in _duplicate_ids(data)]
     if problems:
         raise ContentError(problems)

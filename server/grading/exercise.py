@@ -6,7 +6,6 @@ reference.py, tests.py and mistakes/*.py (instructor-only). docs/authoring.md de
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import math
 import re
@@ -19,27 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ValidationError
 
+from server.content.models import CaseFields, ExerciseFile, problems, signature_params, where
 from server.grading import trusted
 from server.grading.compare import NUMERIC_KINDS, Tolerance, judge
 from server.grading.result import Outcome
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-DEFAULT_LIMITS = {
-    "wall_seconds": 2.0,
-    "cpu_seconds": 2.0,
-    "memory_mb": 256,
-    "output_bytes": 64_000,
-}
-MAX_LIMITS = {
-    "wall_seconds": 60.0,
-    "cpu_seconds": 60.0,
-    "memory_mb": 4096,
-    "output_bytes": 10_000_000,
-}
-TOP_KEYS = {"slug", "title", "points", "functions", "tolerance", "limits"}
-FUNCTION_KEYS = {"name", "signature", "points", "summary"}
 MISTAKE_FILE = re.compile(r"^mistakes/[^/]+\.py$")
 REQUIRED_FILES = ("exercise.toml", "prompt.md", "starter.py", "reference.py", "tests.py")
 
@@ -320,134 +305,36 @@ def _read_text(path: Path) -> str:
 
 
 def _read_toml(path: Path, text: str) -> dict:
-    """Parse and validate exercise.toml into plain values."""
+    """Parse exercise.toml and validate it against the ExerciseFile model."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ExerciseError(path, "", f"invalid TOML: {exc}") from None
-    _no_unknown_keys(path, "", data, TOP_KEYS)
-    slug = _string(path, "slug", data.get("slug"))
-    if not SLUG.match(slug):
-        raise ExerciseError(path, "slug", "use lowercase letters, digits and dashes")
-    functions = _functions(path, data.get("functions"))
-    points = _positive(path, "points", data.get("points"))
-    total = math.fsum(f.points for f in functions)
-    if not math.isclose(points, total):
-        raise ExerciseError(path, "points", f"is {points:g} but the functions add up to {total:g}")
+    meta = _validated(path, ExerciseFile, data)
+    functions = tuple(
+        FunctionSpec(f.name, f.signature, signature_params(f.signature), f.points, f.summary)
+        for f in meta.functions
+    )
+    for i, spec in enumerate(functions):  # names are unique: cases and scores refer to them
+        if spec.name in [f.name for f in functions[:i]]:
+            raise ExerciseError(path, f"functions[{i}].name", f"duplicate function {spec.name!r}")
     return {
-        "slug": slug,
-        "title": _string(path, "title", data.get("title")),
-        "points": points,
+        "slug": meta.slug,
+        "title": meta.title,
+        "points": meta.points,
         "functions": functions,
-        "tolerance": _tolerance(path, data.get("tolerance", {})),
-        "limits": _limits(path, data.get("limits", {})),
+        "tolerance": Tolerance(meta.tolerance.rtol, meta.tolerance.atol),
+        "limits": Limits(**meta.limits.model_dump()),
     }
 
 
-def _no_unknown_keys(path: Path, where: str, table: dict, allowed: set[str]) -> None:
-    """Reject misspelt fields instead of silently ignoring them."""
-    for key in table:
-        if key not in allowed:
-            name = f"{where}.{key}" if where else key
-            raise ExerciseError(path, name, f"unknown field (expected one of {sorted(allowed)})")
-
-
-def _string(path: Path, where: str, value: object) -> str:
-    """Require a non-empty string."""
-    if not isinstance(value, str) or not value.strip():
-        raise ExerciseError(path, where, "must be a non-empty string")
-    return value
-
-
-def _number(path: Path, where: str, value: object) -> float:
-    """Require a finite real number (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ExerciseError(path, where, "must be a number")
-    return float(value)
-
-
-def _positive(path: Path, where: str, value: object) -> float:
-    """Require a number greater than zero."""
-    number = _number(path, where, value)
-    if number <= 0:
-        raise ExerciseError(path, where, "must be greater than 0")
-    return number
-
-
-def _non_negative(path: Path, where: str, value: object) -> float:
-    """Require a number at least zero."""
-    number = _number(path, where, value)
-    if number < 0:
-        raise ExerciseError(path, where, "must not be negative")
-    return number
-
-
-def _functions(path: Path, value: object) -> tuple[FunctionSpec, ...]:
-    """Validate the [[functions]] array."""
-    if not isinstance(value, list) or not value:
-        raise ExerciseError(path, "functions", "must be a non-empty array of tables")
-    specs = tuple(_function(path, f"functions[{i}]", item) for i, item in enumerate(value))
-    names = [s.name for s in specs]
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            raise ExerciseError(path, f"functions[{i}].name", f"duplicate function {name!r}")
-    return specs
-
-
-def _function(path: Path, where: str, item: object) -> FunctionSpec:
-    """Validate one function table and parse its signature."""
-    if not isinstance(item, dict):
-        raise ExerciseError(path, where, "must be a table")
-    _no_unknown_keys(path, where, item, FUNCTION_KEYS)
-    name = _string(path, f"{where}.name", item.get("name"))
-    if not IDENTIFIER.match(name):
-        raise ExerciseError(path, f"{where}.name", f"{name!r} is not a Python identifier")
-    signature = _string(path, f"{where}.signature", item.get("signature"))
-    params = _parse_signature(path, f"{where}.signature", name, signature)
-    points = _positive(path, f"{where}.points", item.get("points"))
-    summary = item.get("summary", "")
-    if not isinstance(summary, str):
-        raise ExerciseError(path, f"{where}.summary", "must be a string")
-    return FunctionSpec(name, signature, params, points, summary)
-
-
-def _parse_signature(path: Path, where: str, name: str, signature: str) -> tuple[str, ...]:
-    """Read the parameter names from "name(a, b) -> type"."""
+def _validated(path: Path, model: type[BaseModel], data: object, prefix: str = "") -> Any:
+    """Validate data against a model, raising the first problem as an ExerciseError."""
     try:
-        tree = ast.parse(f"def {signature}: pass")
-        node = tree.body[0]
-    except SyntaxError:
-        raise ExerciseError(path, where, f"{signature!r} is not a Python signature") from None
-    if not isinstance(node, ast.FunctionDef) or node.name != name:
-        raise ExerciseError(path, where, f"must start with the function's name {name!r}")
-    a = node.args
-    if a.vararg or a.kwarg or a.kwonlyargs or a.defaults:
-        raise ExerciseError(path, where, "only plain positional parameters are supported")
-    return tuple(p.arg for p in a.posonlyargs + a.args)
-
-
-def _tolerance(path: Path, table: object) -> Tolerance:
-    """Validate [tolerance]; defaults suit float64 results of order 1."""
-    if not isinstance(table, dict):
-        raise ExerciseError(path, "tolerance", "must be a table")
-    _no_unknown_keys(path, "tolerance", table, {"rtol", "atol"})
-    rtol = _non_negative(path, "tolerance.rtol", table.get("rtol", 1e-7))
-    atol = _non_negative(path, "tolerance.atol", table.get("atol", 1e-12))
-    return Tolerance(rtol, atol)
-
-
-def _limits(path: Path, table: object) -> Limits:
-    """Validate [limits] against sane maxima."""
-    if not isinstance(table, dict):
-        raise ExerciseError(path, "limits", "must be a table")
-    _no_unknown_keys(path, "limits", table, set(DEFAULT_LIMITS))
-    values = {}
-    for key, default in DEFAULT_LIMITS.items():
-        value = _positive(path, f"limits.{key}", table.get(key, default))
-        if value > MAX_LIMITS[key]:
-            raise ExerciseError(path, f"limits.{key}", f"must be at most {MAX_LIMITS[key]:g}")
-        values[key] = int(value) if isinstance(default, int) else value
-    return Limits(**values)
+        return model.model_validate(data)
+    except ValidationError as error:
+        loc, message = problems(error, model)[0]
+        raise ExerciseError(path, prefix + where(loc), message) from None
 
 
 def _exec(path: Path, source: str, label: str) -> Any:
@@ -499,11 +386,12 @@ def _load_cases(
 
 def _case(path: Path, index: int, case: object, specs: dict, tol: Tolerance) -> dict:
     """Validate one Case and turn its inputs into read-only numeric arrays."""
-    where = f"cases()[{index}]"
     if not isinstance(case, Case):
-        raise ExerciseError(path, where, f"is a {type(case).__name__}, not a Case")
-    name = _string(path, f"{where}.name", case.name)
+        raise ExerciseError(path, f"cases()[{index}]", f"is a {type(case).__name__}, not a Case")
+    name = _validated(path, CaseFields, {"name": case.name}, f"cases()[{index}].").name
     where = f"case {name!r}"
+    fields = {k: getattr(case, k) for k in CaseFields.model_fields}
+    fields = _validated(path, CaseFields, fields, f"{where}.")
     if case.function not in specs:
         raise ExerciseError(path, f"{where}.function", f"unknown function {case.function!r}")
     spec = specs[case.function]
@@ -511,20 +399,17 @@ def _case(path: Path, index: int, case: object, specs: dict, tol: Tolerance) -> 
         expected = f"must be {len(spec.params)} values {spec.params}"
         raise ExerciseError(path, f"{where}.args", expected)
     args = tuple(_input(path, f"{where}.args[{i}]", a) for i, a in enumerate(case.args))
-    points = None if case.points is None else _positive(path, f"{where}.points", case.points)
-    rtol = tol.rtol if case.rtol is None else _non_negative(path, f"{where}.rtol", case.rtol)
-    atol = tol.atol if case.atol is None else _non_negative(path, f"{where}.atol", case.atol)
-    if not isinstance(case.hint, str):
-        raise ExerciseError(path, f"{where}.hint", "must be a string")
+    rtol = tol.rtol if fields.rtol is None else fields.rtol
+    atol = tol.atol if fields.atol is None else fields.atol
     return {
         "name": name,
         "function": spec.name,
         "params": spec.params,
         "args": args,
         "visible": bool(case.visible),
-        "points": points,
+        "points": fields.points,
         "tolerance": Tolerance(rtol, atol),
-        "hint": case.hint,
+        "hint": fields.hint,
     }
 
 

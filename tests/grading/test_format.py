@@ -317,3 +317,40 @@ def test_non_utf8_file_is_named(exercise_copy):
     (root / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     with pytest.raises(ExerciseError, match=r"picture\.png: not UTF-8 text"):
         load_exercise(root)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        ("rtol = 1e-6", "rtol = -1e-6", "tolerance.rtol: must be a number >= 0"),
+        ("memory_mb = 256", "memory_mb = 256.5", "limits.memory_mb: must be an integer"),
+        ("wall_seconds = 2.0", "wall_seconds = 600", "limits.wall_seconds: must be at most 60"),
+        ("[limits]", "[limits]\nwall = 1", "limits.wall: unknown field (expected one of"),
+        ('name = "l2_gradient"', 'name = "l2-gradient"', "'l2-gradient' is not a Python identi"),
+        (
+            'name = "l2_gradient"\nsignature = "l2_gradient(',
+            'name = "l2_penalty"\nsignature = "l2_penalty(',
+            "functions[1].name: duplicate function 'l2_penalty'",
+        ),
+        ("points = 3", 'points = "3"', "functions[0].points: must be a number"),
+        ('slug = "l2-regularization"', 'slug = "L2"', "slug: use lowercase letters, digits"),
+    ],
+)
+def test_an_exercise_toml_problem_reads_as_one_line(exercise_copy, old, new, line):
+    root = exercise_copy()
+    toml = root / "exercise.toml"
+    assert old in toml.read_text()
+    toml.write_text(toml.read_text().replace(old, new, 1))
+    with pytest.raises(ExerciseError) as caught:
+        load_exercise(root)
+    assert str(toml) in str(caught.value) and line in str(caught.value), str(caught.value)
+
+
+def test_a_case_with_negative_points_is_named(exercise_copy):
+    root = exercise_copy()
+    tests = root / "tests.py"
+    old = '"l2_penalty", (w, lam), visible=visible'
+    assert old in tests.read_text()
+    tests.write_text(tests.read_text().replace(old, old + ", points=-1", 1))
+    with pytest.raises(ExerciseError, match=r"case 'lesson example'\.points: must be a number > 0"):
+        load_exercise(root)
