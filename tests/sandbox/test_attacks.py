@@ -64,7 +64,12 @@ def test_infinite_loop_at_import(run):
 def test_memory_bomb(run):
     code = "def f(x):\n    a = []\n    while True:\n        a.append(bytearray(1 << 20))\n"
     result = run(code, [call(), call()])
-    assert [r.outcome for r in result.results] == ["memory_limit", "not_run"]
+    first, second = (r.outcome for r in result.results)
+    assert first == "memory_limit"
+    # Both limits stop it, and they are of a size: the memory cgroup kills the sandbox
+    # (the next call is not run), or RLIMIT_AS raises MemoryError inside the call first
+    # and the sandbox goes on to the next call; which one wins depends on the machine's load.
+    assert second in ("not_run", "memory_limit")
 
 
 def test_numpy_memory_bomb(run):
