@@ -70,6 +70,22 @@ def content_sync() -> None:
         sys.exit(1)
 
 
+@content.command("schema")
+@click.option(
+    "--into",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="folder to write into (default docs/schemas/)",
+)
+@with_appcontext
+def content_schema(into: Path | None) -> None:
+    """Write the JSON Schemas of exercise.toml and quiz files, and the OpenAPI document."""
+    from server.content.schemas import SCHEMA_DIR, write_schemas
+
+    for path in write_schemas(into or SCHEMA_DIR):
+        click.echo(f"wrote {path}")
+
+
 @click.group()
 def submissions() -> None:
     """Manage code submissions."""
