@@ -1,12 +1,16 @@
 """docs/schemas/ holds what the models give, and the bundled content passes its own schema."""
 
 import json
+import re
 import tomllib
+from typing import get_args
 
 import jsonschema
 import pytest
+from pydantic import BaseModel
 
 from server.config import PROJECT_ROOT
+from server.content.models import ExerciseFile, QuizFile
 from server.content.schemas import SCHEMA_DIR, write_schemas
 
 BUNDLED = {
@@ -54,3 +58,28 @@ def test_the_published_schema_catches_what_the_loader_does(name, old, new):
     assert old in text
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(tomllib.loads(text.replace(old, new, 1)), schema)
+
+
+def _field_names(model: type[BaseModel]) -> set[str]:
+    """Every field name of a model and of the tables inside it."""
+    names = set(model.model_fields)
+    for field in model.model_fields.values():
+        for inner in _models_in(field.annotation):
+            names |= _field_names(inner)
+    return names
+
+
+def _models_in(annotation) -> list[type[BaseModel]]:
+    """The models an annotation such as list[A | B] or dict[str, A] refers to."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def test_the_authoring_guide_names_every_field():
+    text = (PROJECT_ROOT / "docs" / "authoring.md").read_text()
+    text = re.sub(r"```.*?```", "", text, flags=re.DOTALL)  # the tables, not the examples
+    documented = {w for span in re.findall(r"`([^`]+)`", text) for w in re.findall(r"\w+", span)}
+    for model in (ExerciseFile, QuizFile):
+        missing = _field_names(model) - documented
+        assert not missing, f"docs/authoring.md does not describe {sorted(missing)}"
