@@ -88,11 +88,14 @@ class ErrorDetail(Answer):
 
     code: str = Field(examples=["not_found", "invalid_answer", "token_expired"])
     message: str
-    field: str | None = Field(None, description="the query parameter or header that was refused")
-    questions: dict[str, str] | None = Field(
+    # Absent or set, never null: `X = Field(None)` documents X without a null.
+    field: str = Field(
+        None, description="the body field, query parameter or header that was refused"
+    )
+    questions: dict[str, str] = Field(
         None, description="per question id, why its answer was refused"
     )
-    expired_at: datetime | None = Field(
+    expired_at: datetime = Field(
         None, description="with code token_expired: when the API token expired"
     )
 
@@ -150,16 +153,17 @@ class Question(Answer):
     kind: str = Field(examples=["single_choice", "multiple_choice", "numeric"])
     points: float
     prompt: str = Field(description="with this student's own parameters")
-    choices: list[Choice] | None = None
+    choices: list[Choice] = Field(None, description="choice questions only")
 
 
 class AssignmentDetail(AssignmentSummary):
     """An assignment with its prompt and, for a quiz, its questions."""
 
-    description: str | None = None
-    version: int | None = None
-    max_score: float | None = None
-    questions: list[Question] | None = None
+    # A quiz's only; absent for an exercise.
+    description: str = Field(None)
+    version: int = Field(None)
+    max_score: float = Field(None)
+    questions: list[Question] = Field(None)
 
 
 class QuestionResult(Answer):
@@ -206,6 +210,20 @@ class PartResult(Answer):
     tests: list[TestResult]
 
 
+class WeightDecayDemo(Answer):
+    """The weight-decay chart: a trajectory per λ, the student's and the reference's."""
+
+    function: str
+    lams: list[float]
+    steps: int
+    lr: float
+    w0: float
+    target: float
+    reference: list[list[float | None]]
+    student: list[list[float | None] | None] = Field(description="null per λ when unusable")
+    student_error: str = Field(description="why the student's trajectories are unusable, or ''")
+
+
 class GradingResult(Answer):
     """SPEC's "Grading result": what `rubric grade --json` prints and the API shows."""
 
@@ -216,6 +234,7 @@ class GradingResult(Answer):
     feedback: str
     parts: list[PartResult]
     duration_ms: int = Field(description="rounded up to 100 ms")
+    demo: WeightDecayDemo = Field(None, description="the weight-decay exercise only")
 
 
 class SubmissionFields(Answer):
@@ -234,8 +253,8 @@ class SubmissionFields(Answer):
 class Submission(SubmissionFields):
     """A submission: its result once graded, a message if the grader failed."""
 
-    error: str | None = Field(None, description="when the grader itself failed")
-    result: GradingResult | None = None
+    error: str = Field(None, description="when the grader itself failed")
+    result: GradingResult | None = Field(None, description="once graded")
 
 
 class Student(Answer):

@@ -1,519 +1,271 @@
-"""The OpenAPI 3 document of the API; a test checks it covers every route."""
+"""The OpenAPI 3.1 document, generated from the app's routes and server/api/models.py.
+
+Our own thin layer, not spectree, flask-openapi3, flask-smorest or apispec: the first
+three want their own blueprint class or decorators that also validate and answer errors
+(replacing the orjson parsing and error shape of server/api/inputs.py), and apispec
+needs a plugin and YAML in each view's docstring. pydantic already emits JSON Schema
+2020-12, which OpenAPI 3.1 takes as it is; what remains is the url_map walk below and
+one table entry per operation for what a route cannot tell (body, answers, parameters).
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from flask import Flask, current_app
+from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
 
 from server.api import bp
+from server.api import models as m
 from server.api.inputs import MAX_ID
+from server.models import SubmissionStatus
 
-ERROR = {"$ref": "#/components/responses/Error"}
+PREFIX = "/api/v1"
+REF = "#/components/schemas/{model}"
 
 
-def _op(
-    summary: str, ok: dict, *errors: int, body: dict | None = None, optional_body=False, params=()
-) -> dict:
-    operation = {
-        "summary": summary,
-        "parameters": [{"$ref": f"#/components/parameters/{p}"} for p in params],
-        # Any request may be malformed (400: e.g. a NUL in its URL) or lack its token (401).
-        "responses": ok | {str(code): ERROR for code in sorted({400, 401, *errors})},
+class SubmissionListQuery(BaseModel):
+    """?student= and ?status= of a submission listing."""
+
+    student: str = Field(
+        "",
+        description="an instructor's listing narrowed to one student's email; a student may "
+        "name only themselves (403 otherwise)",
+    )
+    status: SubmissionStatus = Field(
+        None, description="keep only submissions in this state; 422 for another value"
+    )
+
+
+class WaitQuery(BaseModel):
+    """?wait= of a submission."""
+
+    wait: float = Field(
+        0,
+        ge=0,
+        le=20,
+        description="long poll: hold the request until the submission is graded or its "
+        "grading failed (status graded or error), at most this many seconds (20 at most); "
+        "then answer its current state. A server with every thread but one already waiting "
+        "answers at once: then pause before asking again. 422 invalid_wait (with field "
+        "'wait') when not a number of seconds from 0 to 20 in ASCII digits",
+    )
+
+
+class GradebookQuery(BaseModel):
+    """?format= of the gradebook."""
+
+    format: Literal["json", "csv"] = "json"
+
+
+class IdempotencyHeader(BaseModel):
+    """The Idempotency-Key header of a code submission."""
+
+    key: str = Field(
+        None,
+        alias="Idempotency-Key",
+        max_length=128,
+        description="a retried POST with the same key and the same body returns the first "
+        "submission instead of making a second; the same key with another assignment or "
+        "other code is 422 idempotency_key_reused; longer than 128 characters is 422 "
+        "invalid_idempotency_key (never cut)",
+    )
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What a route cannot tell of itself: its body, its answers, its other parameters."""
+
+    status: int
+    answer: type[BaseModel] | None
+    errors: tuple[int, ...] = ()
+    body: type[m.Body] | None = None
+    optional_body: bool = False
+    query: type[BaseModel] | None = None
+    header: type[BaseModel] | None = None
+    description: str = "OK"
+    csv: bool = False  # also answers text/csv
+    public: bool = False  # no token needed, so no 401 either
+
+
+# By view function name. Every request may be malformed (400) or lack its token (401).
+OPERATIONS = {
+    "list_courses": Operation(200, m.CourseList),
+    "list_assignments": Operation(200, m.AssignmentList, (404,)),
+    "show_assignment": Operation(200, m.AssignmentDetail, (404,)),
+    "create_attempt": Operation(
+        201, m.Attempt, (404, 409, 413, 422), m.AttemptRequest, description="The graded attempt"
+    ),
+    "create_submission": Operation(
+        202,
+        m.Submission,
+        (404, 409, 413, 422, 429),
+        m.SubmissionRequest,
+        header=IdempotencyHeader,
+        description="Stored and queued; poll its URL (Location header)",
+    ),
+    "list_submissions": Operation(
+        200, m.SubmissionList, (403, 404, 409, 422), query=SubmissionListQuery
+    ),
+    "regrade_submissions": Operation(
+        202,
+        m.Regrade,
+        (403, 404, 409, 422),
+        m.RegradeRequest,
+        optional_body=True,
+        description="Queued",
+    ),
+    "show_submission": Operation(200, m.Submission, (404, 422), query=WaitQuery),
+    "show_gradebook": Operation(200, m.Gradebook, (403, 404, 422), query=GradebookQuery, csv=True),
+    "openapi_document": Operation(200, None, description="OpenAPI 3 document", public=True),
+}
+PATH_PARAMETERS = {
+    "course": {"schema": {"type": "string"}, "example": "demo"},
+    "slug": {"schema": {"type": "string"}, "example": "l2-regularization"},
+    "submission_id": {
+        "description": "a row id: ASCII digits, 1 to 2^31-1 (otherwise 404)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        "example": 1,
+    },
+}
+ARGUMENT = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+def build_document(app: Flask) -> dict:
+    """Return the OpenAPI document of app's /api/v1 routes."""
+    schemas = _schemas()
+    paths: dict[str, dict] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.rule.startswith(PREFIX + "/"):
+            continue
+        view = rule.endpoint.removeprefix(bp.name + ".")
+        path = ARGUMENT.sub(r"{\1}", rule.rule.removeprefix(PREFIX))
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            operation = _operation(rule, view, app.view_functions[rule.endpoint], schemas)
+            paths.setdefault(path, {})[method.lower()] = operation
+    for model in _parameter_models():  # now parameters, not schemas of their own
+        schemas.pop(model.__name__)
+    return _document(paths, schemas)
+
+
+def _schemas() -> dict:
+    """Every model's JSON Schema by name, answers as serialized, bodies as validated."""
+    used = [(op.answer, "serialization") for op in OPERATIONS.values() if op.answer]
+    used += [(op.body, "validation") for op in OPERATIONS.values() if op.body]
+    used += [(model, "validation") for model in _parameter_models()]
+    used += [(m.Error, "serialization")]
+    _, top = models_json_schema(list(dict.fromkeys(used)), ref_template=REF)
+    return _without_null_defaults(top["$defs"])
+
+
+def _without_null_defaults(schema):
+    """Drop `"default": null` where null is not allowed: `X = Field(None)` means absent."""
+    if isinstance(schema, list):
+        return [_without_null_defaults(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    nullable = "anyOf" in schema or schema.get("type") == "null"
+    return {
+        key: _without_null_defaults(value)
+        for key, value in schema.items()
+        if nullable or (key, value) != ("default", None)
     }
-    if body:
-        content = {"application/json": body}
-        operation["requestBody"] = {"required": not optional_body, "content": content}
+
+
+def _parameter_models() -> list[type[BaseModel]]:
+    """The query and header models of every operation."""
+    found = [op.query for op in OPERATIONS.values()] + [op.header for op in OPERATIONS.values()]
+    return [model for model in found if model]
+
+
+def _operation(rule, view: str, function, schemas: dict) -> dict:
+    """An operation: summary and description from the view's docstring, the rest from the table."""
+    spec = OPERATIONS[view]  # a KeyError here is a route without its table entry
+    summary, _, description = (function.__doc__ or view).strip().partition("\n")
+    operation = {"operationId": view, "summary": summary.strip()}
+    if description.strip():
+        operation["description"] = " ".join(description.split())
+    operation["parameters"] = _parameters(rule, spec, schemas)
+    if spec.body:
+        content = {"application/json": {"schema": {"$ref": REF.format(model=spec.body.__name__)}}}
+        operation["requestBody"] = {"required": not spec.optional_body, "content": content}
+    errors = () if spec.public else sorted({400, 401, *spec.errors})
+    operation["responses"] = {str(spec.status): _answer(spec)} | {
+        str(code): {"$ref": "#/components/responses/Error"} for code in errors
+    }
+    if spec.public:
+        operation["security"] = []
     return operation
 
 
-def _json(schema: str, description: str = "OK") -> dict:
-    ref = {"$ref": f"#/components/schemas/{schema}"}
-    return {"description": description, "content": {"application/json": {"schema": ref}}}
+def _parameters(rule, spec: Operation, schemas: dict) -> list[dict]:
+    """Path parameters from the route, then query and header ones from their models."""
+    found = [
+        {"name": name, "in": "path", "required": True} | PATH_PARAMETERS[name]
+        for name in ARGUMENT.findall(rule.rule)
+    ]
+    for where, model in (("query", spec.query), ("header", spec.header)):
+        if model:
+            found += _model_parameters(where, schemas[model.__name__])
+    return found
 
 
-PATHS = {
-    "/courses": {
-        "get": _op(
-            "List the courses the user belongs to (every course for an admin), with the "
-            "user's role in each",
-            {"200": _json("CourseList")},
-        ),
-    },
-    "/courses/{course}/assignments": {
-        "get": _op(
-            "List the assignments a user may see",
-            {"200": _json("AssignmentList")},
-            404,
-            params=["course"],
-        ),
-    },
-    "/courses/{course}/assignments/{slug}": {
-        "get": _op(
-            "Show an assignment: prompt and questions, never answers",
-            {"200": _json("AssignmentDetail")},
-            404,
-            params=["course", "slug"],
-        ),
-    },
-    "/courses/{course}/assignments/{slug}/attempts": {
-        "post": _op(
-            "Submit a quiz attempt; it is scored and recorded",
-            {"201": _json("Attempt", "The graded attempt")},
-            400,
-            404,
-            409,
-            413,
-            422,
-            body={"schema": {"$ref": "#/components/schemas/AttemptRequest"}},
-            params=["course", "slug"],
-        ),
-    },
-    "/courses/{course}/assignments/{slug}/submissions": {
-        "post": _op(
-            "Submit code to an exercise; it is stored before this answer and graded later",
-            {"202": _json("Submission", "Stored and queued; poll its URL (Location header)")},
-            400,
-            404,
-            409,
-            413,
-            422,
-            429,
-            body={"schema": {"$ref": "#/components/schemas/SubmissionRequest"}},
-            params=["course", "slug", "idempotency"],
-        ),
-        "get": _op(
-            "List submissions to an exercise, newest first, without their results: a "
-            "student's own, or everyone's for an instructor; each says if it counts",
-            {"200": _json("SubmissionList")},
-            403,
-            404,
-            409,
-            422,
-            params=["course", "slug", "student", "status"],
-        ),
-    },
-    "/courses/{course}/assignments/{slug}/regrade": {
-        "post": _op(
-            "Queue the submissions graded on an older version of the exercise to be graded "
-            "again on the newest (instructors); the old scores count until the new results "
-            "land, and regrades wait for an idle queue",
-            {"202": _json("Regrade", "Queued")},
-            400,
-            403,
-            404,
-            409,
-            422,
-            body={"schema": {"$ref": "#/components/schemas/RegradeRequest"}},
-            optional_body=True,
-            params=["course", "slug"],
-        ),
-    },
-    "/submissions/{submission_id}": {
-        "get": _op(
-            "A submission's status and, once graded, its result; with ?wait=S the answer "
-            "comes once it is graded (or failed grading), or after S seconds",
-            {"200": _json("Submission")},
-            404,
-            422,
-            params=["submission_id", "wait"],
-        ),
-    },
-    "/courses/{course}/gradebook": {
-        "get": _op(
-            "Every student's counted score on every assignment (instructors only)",
-            {
-                "200": _json("Gradebook")
-                | {
+def _model_parameters(where: str, schema: dict) -> list[dict]:
+    """One parameter per property of a query or header model's schema."""
+    found = []
+    for name, prop in schema["properties"].items():
+        prop = {k: v for k, v in prop.items() if k != "title"}
+        parameter = {"name": name, "in": where, "required": name in schema.get("required", ())}
+        if "description" in prop:
+            parameter["description"] = prop.pop("description")
+        found.append(parameter | {"schema": prop})
+    return found
+
+
+def _answer(spec: Operation) -> dict:
+    """The successful answer of an operation."""
+    answer: dict = {"description": spec.description}
+    if spec.answer:
+        ref = {"schema": {"$ref": REF.format(model=spec.answer.__name__)}}
+        answer["content"] = {"application/json": ref}
+        if spec.csv:
+            answer["content"]["text/csv"] = {"schema": {"type": "string"}}
+    return answer
+
+
+def _document(paths: dict, schemas: dict) -> dict:
+    """The document around its paths and schemas."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Rubric API",
+            "version": "1",
+            "description": "Auto-graded quizzes and NumPy exercises. Authenticate with "
+            "'Authorization: Bearer TOKEN' (make one with `rubric token create EMAIL`).",
+        },
+        "servers": [{"url": PREFIX}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas,
+            "responses": {
+                "Error": {
+                    "description": "An error",
                     "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Gradebook"}},
-                        "text/csv": {"schema": {"type": "string"}},
-                    }
+                        "application/json": {"schema": {"$ref": REF.format(model="Error")}}
+                    },
                 }
             },
-            403,
-            404,
-            422,
-            params=["course", "format"],
-        ),
-    },
-    "/openapi.json": {
-        "get": {
-            "summary": "This document",
-            "security": [],
-            "responses": {"200": {"description": "OpenAPI 3 document"}},
         },
-    },
-}
-
-
-def _listing(key: str, items: dict, **fields: dict) -> dict:
-    """An object holding an array of items under key, after any other fields."""
-    return {"type": "object", "properties": fields | {key: {"type": "array", "items": items}}}
-
-
-NUMBER_OR_NULL = {"type": ["number", "null"]}
-TEST_RESULT = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string"},
-        "outcome": {
-            "type": "string",
-            "enum": [
-                "passed",
-                "wrong_answer",
-                "runtime_error",
-                "timeout",
-                "memory_limit",
-                "missing",
-                "invalid_output",
-                "mutated_input",
-            ],
-        },
-        "score": {"type": "number"},
-        "max_score": {"type": "number"},
-        "visible": {"type": "boolean"},
-        "feedback": {"type": "string"},
-    },
-}
-# What every view of a submission has, in one submission and in a listing.
-SUBMISSION_FIELDS = {
-    "id": {"type": "integer"},
-    "assignment": {"type": "string"},
-    "number": {"type": "integer"},
-    "status": {"type": "string", "enum": ["queued", "running", "graded", "error"]},
-    "submitted_at": {"type": "string", "format": "date-time"},
-    "graded_at": {"type": ["string", "null"], "format": "date-time"},
-    "score": NUMBER_OR_NULL,
-    "max_score": {"type": "number"},
-}
-SCHEMAS = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {
-                        "type": "string",
-                        "examples": ["not_found", "invalid_answer", "token_expired"],
-                    },
-                    "message": {"type": "string"},
-                    "field": {
-                        "type": "string",
-                        "description": "the query parameter or header that was refused",
-                    },
-                    "questions": {
-                        "type": "object",
-                        "additionalProperties": {"type": "string"},
-                        "description": "per question id, why its answer was refused",
-                    },
-                    "expired_at": {
-                        "type": "string",
-                        "format": "date-time",
-                        "description": "with code token_expired: when the API token expired",
-                    },
-                },
-            }
-        },
-    },
-    "AssignmentSummary": {
-        "type": "object",
-        "properties": {
-            "slug": {"type": "string"},
-            "title": {"type": "string"},
-            "kind": {"type": "string", "enum": ["quiz", "exercise"]},
-            "due_at": {"type": ["string", "null"], "format": "date-time"},
-            "attempt_limit": {"type": ["integer", "null"]},
-            "score_policy": {"type": "string", "enum": ["best", "last"]},
-            "attempts_used": {"type": "integer"},
-            "attempts_left": {"type": ["integer", "null"]},
-        },
-    },
-    "CourseList": _listing(
-        "courses",
-        {
-            "type": "object",
-            "properties": {
-                "slug": {"type": "string"},
-                "title": {"type": "string"},
-                "role": {"type": "string", "enum": ["student", "instructor"]},
-            },
-        },
-    ),
-    "AssignmentList": _listing("assignments", {"$ref": "#/components/schemas/AssignmentSummary"}),
-    "Question": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "kind": {"type": "string", "enum": ["single_choice", "multiple_choice", "numeric"]},
-            "points": {"type": "number"},
-            "prompt": {"type": "string", "description": "with this student's own parameters"},
-            "choices": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"id": {"type": "string"}, "text": {"type": "string"}},
-                },
-            },
-        },
-    },
-    "AssignmentDetail": {
-        "allOf": [
-            {"$ref": "#/components/schemas/AssignmentSummary"},
-            {
-                "type": "object",
-                "properties": {
-                    "description": {"type": "string"},
-                    "version": {"type": "integer"},
-                    "max_score": {"type": "number"},
-                    "questions": {
-                        "type": "array",
-                        "items": {"$ref": "#/components/schemas/Question"},
-                    },
-                },
-            },
-        ],
-    },
-    "AttemptRequest": {
-        "type": "object",
-        "required": ["answers"],
-        "properties": {
-            "answers": {
-                "type": "object",
-                "description": "question id -> a choice id (single choice), a list of choice "
-                "ids (multiple choice; [] is blank), or a number (numeric). A number may be "
-                "a JSON number or a string in ASCII notation: optional sign, digits, '.' "
-                "decimal point, optional exponent ('-0.25', '+1', '.5', '1.5e-3'; spaces "
-                "around it are ignored); a decimal comma, other digits or '_' are 422. null "
-                "or an empty string is blank; omitted and blank questions score 0. Any "
-                "other type (a list or object for a number, a boolean) is 422 naming the "
-                "question",
-                "additionalProperties": {},
-                "examples": [{"q1": "b", "q2": 0.998, "q4": ["a", "b"]}],
-            }
-        },
-    },
-    "Attempt": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "integer"},
-            "assignment": {"type": "string"},
-            "number": {"type": "integer"},
-            "score": {"type": "number"},
-            "max_score": {"type": "number"},
-            "submitted_at": {"type": "string", "format": "date-time"},
-            "questions": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "prompt": {"type": "string"},
-                        "response": {},
-                        "outcome": {
-                            "type": "string",
-                            "enum": ["correct", "partial", "incorrect", "unanswered"],
-                        },
-                        "score": {"type": "number"},
-                        "max_score": {"type": "number"},
-                        "explanation": {"type": "string"},
-                    },
-                },
-            },
-        },
-    },
-    "SubmissionRequest": {
-        "type": "object",
-        "required": ["code"],
-        "properties": {
-            "code": {
-                "type": "string",
-                "pattern": "\\S",
-                "description": "the whole Python file; blank is 422 invalid_code",
-            }
-        },
-    },
-    "Submission": {
-        "type": "object",
-        "properties": SUBMISSION_FIELDS
-        | {
-            "error": {"type": "string", "description": "when the grader itself failed"},
-            "result": {"$ref": "#/components/schemas/GradingResult"},
-        },
-    },
-    "RegradeRequest": {
-        "type": "object",
-        "properties": {"student": {"type": "string", "description": "only this student's"}},
-    },
-    "Regrade": {
-        "type": "object",
-        "properties": {
-            "assignment": {"type": "string"},
-            "queued": {"type": "integer", "description": "submissions queued again"},
-            "version": {"type": "integer", "description": "the exercise version they go to"},
-        },
-    },
-    "SubmissionList": _listing(
-        "submissions",
-        {
-            "type": "object",
-            "properties": SUBMISSION_FIELDS
-            | {
-                "student": {
-                    "type": "object",
-                    "properties": {"email": {"type": "string"}, "name": {"type": "string"}},
-                },
-                "counts": {
-                    "type": "boolean",
-                    "description": "the submission whose score the gradebook counts "
-                    "for its student, under the assignment's policy (best or last)",
-                },
-            },
-        },
-        assignment={"type": "string"},
-    ),
-    "GradingResult": {
-        "type": "object",
-        "properties": {
-            "exercise": {"type": "string"},
-            "status": {"type": "string"},
-            "score": {"type": "number"},
-            "max_score": {"type": "number"},
-            "feedback": {"type": "string"},
-            "parts": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "name": {"type": "string"},
-                        "score": {"type": "number"},
-                        "max_score": {"type": "number"},
-                        "tests": {"type": "array", "items": TEST_RESULT},
-                    },
-                },
-            },
-            "duration_ms": {"type": "number"},
-        },
-    },
-    "Gradebook": {
-        "type": "object",
-        "properties": {
-            "course": {"type": "string"},
-            "assignments": {"type": "array", "items": {"type": "object"}},
-            "students": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "student": {"type": "object"},
-                        "scores": {
-                            "type": "object",
-                            "additionalProperties": {
-                                "type": "object",
-                                "properties": {
-                                    "score": NUMBER_OR_NULL,
-                                    "max_score": NUMBER_OR_NULL,
-                                    "attempts": {"type": "integer"},
-                                },
-                            },
-                        },
-                        "total": {"type": "number"},
-                    },
-                },
-            },
-        },
-    },
-}
-
-DOCUMENT = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "Rubric API",
-        "version": "1",
-        "description": "Auto-graded quizzes and NumPy exercises. Authenticate with "
-        "'Authorization: Bearer TOKEN' (make one with `rubric token create EMAIL`).",
-    },
-    "servers": [{"url": "/api/v1"}],
-    "security": [{"bearer": []}],
-    "paths": PATHS,
-    "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": SCHEMAS,
-        "responses": {
-            "Error": {
-                "description": "An error",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            }
-        },
-        "parameters": {
-            "course": {
-                "name": "course",
-                "in": "path",
-                "required": True,
-                "schema": {"type": "string"},
-                "example": "demo",
-            },
-            "slug": {
-                "name": "slug",
-                "in": "path",
-                "required": True,
-                "schema": {"type": "string"},
-                "example": "l2-regularization",
-            },
-            "submission_id": {
-                "name": "submission_id",
-                "in": "path",
-                "required": True,
-                "description": "a row id: ASCII digits, 1 to 2^31-1 (otherwise 404)",
-                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-                "example": 1,
-            },
-            "idempotency": {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "description": "a retried POST with the same key and the same body returns the "
-                "first submission instead of making a second; the same key with another "
-                "assignment or other code is 422 idempotency_key_reused; longer than 128 "
-                "characters is 422 invalid_idempotency_key (never cut)",
-                "schema": {"type": "string", "maxLength": 128},
-            },
-            "wait": {
-                "name": "wait",
-                "in": "query",
-                "required": False,
-                "description": "long poll: hold the request until the submission is graded or "
-                "its grading failed (status graded or error), at most this many seconds (20 at "
-                "most); then answer its current state. A server with every thread but one "
-                "already waiting answers at once: then pause before asking again. 422 "
-                "invalid_wait (with field 'wait') when not a number of seconds from 0 to 20 "
-                "in ASCII digits",
-                "schema": {"type": "number", "minimum": 0, "maximum": 20, "default": 0},
-            },
-            "student": {
-                "name": "student",
-                "in": "query",
-                "required": False,
-                "description": "an instructor's listing narrowed to one student's email; a "
-                "student may name only themselves (403 otherwise)",
-                "schema": {"type": "string"},
-            },
-            "status": {
-                "name": "status",
-                "in": "query",
-                "required": False,
-                "description": "keep only submissions in this state; 422 for another value",
-                "schema": {"type": "string", "enum": ["queued", "running", "graded", "error"]},
-            },
-            "format": {
-                "name": "format",
-                "in": "query",
-                "required": False,
-                "schema": {"type": "string", "enum": ["json", "csv"]},
-            },
-        },
-    },
-}
+    }
 
 
 @bp.get("/openapi.json")
 def openapi_document():
     """Return the OpenAPI 3 document of this API."""
-    return DOCUMENT
+    document = current_app.extensions.get("rubric.openapi")
+    if document is None:  # built once per app: the routes do not change after start-up
+        document = current_app.extensions["rubric.openapi"] = build_document(current_app)
+    return document
