@@ -168,6 +168,8 @@ Param = Annotated[
     Discriminator(_param_shape),
 ]
 ParamName = Annotated[str, Field(pattern=IDENTIFIER)]
+# Editors flag a key outside the pattern, as the loader does (patternProperties alone would not).
+ONLY_PATTERN_KEYS = {"additionalProperties": False}
 ChoiceLabel = Annotated[str, Field(pattern=CHOICE_LABEL)]
 
 
@@ -186,7 +188,9 @@ class ChoiceQuestion(Question):
     """Fields of single and multiple choice."""
 
     choices: dict[ChoiceLabel, NonEmptyText] = Field(
-        min_length=2, description='Labelled choices: a = "…", b = "…".'
+        min_length=2,
+        description='Labelled choices: a = "…", b = "…".',
+        json_schema_extra=ONLY_PATTERN_KEYS,
     )
 
 
@@ -226,7 +230,9 @@ class NumericQuestion(Question):
 
     kind: Literal["numeric"]
     params: dict[ParamName, Param] = Field(
-        default_factory=dict, description="Per-student values, used in answer and prompt."
+        default_factory=dict,
+        description="Per-student values, used in answer and prompt.",
+        json_schema_extra=ONLY_PATTERN_KEYS,
     )
     answer: Number | Text = Field(description="A number, or an expression of the params.")
     atol: Number = Field(0.0, ge=0, description="Absolute tolerance.")

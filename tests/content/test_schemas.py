@@ -48,6 +48,8 @@ def test_bundled_content_passes_the_published_schema(name):
     [
         ("quiz.schema.json", "atol = 1e-6", "atol = -1"),
         ("quiz.schema.json", 'kind = "numeric"', 'kind = "essay"'),
+        ("quiz.schema.json", 'a = "Ridge regression"', 'A = "Ridge regression"'),
+        ("quiz.schema.json", "alpha = {", "1alpha = {"),
         ("exercise.schema.json", "rtol = 1e-6", "rtl = 1e-6"),
         ("exercise.schema.json", "memory_mb = 256", "memory_mb = 9999"),
     ],
