@@ -238,6 +238,14 @@ class NumericQuestion(Question):
     atol: Number = Field(0.0, ge=0, description="Absolute tolerance.")
     rtol: Number = Field(0.0, ge=0, description="Relative tolerance.")
 
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _number_or_text(cls, answer: Any) -> Any:
+        """Say what is wanted once, rather than once per member of the union."""
+        if isinstance(answer, bool) or not isinstance(answer, int | float | str):
+            raise fail("must be a number or an expression")
+        return answer
+
     @field_validator("answer")
     @classmethod
     def _evaluates(cls, answer: float | str, info: ValidationInfo) -> float | str:
@@ -290,7 +298,7 @@ MESSAGES = {
     "greater_than": "must be a number > {gt:g}",
     "greater_than_equal": "must be a number >= {ge:g}",
     "less_than_equal": "must be at most {le:g}",
-    "too_short": "needs at least {min_length}",
+    "too_short": "needs at least {min_length} item(s)",
     "list_type": "must be an array",
     "dict_type": "must be a table",
     "model_type": "must be a table",
@@ -338,7 +346,8 @@ def _fields_at(model: type[BaseModel] | None, loc: tuple) -> list[str] | None:
     for part in loc[:-1]:
         if model is None or isinstance(part, int):
             continue
-        annotation = model.model_fields[part].annotation
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
         tables = [a for a in (annotation, *get_args(annotation)) if _is_model(a)]
         model = tables[0] if tables else None
     return sorted(model.model_fields) if model else None

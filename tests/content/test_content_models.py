@@ -21,6 +21,9 @@ from .test_quiz_files import broken_copy
         ('id = "q3"', 'id = "q 3"', "question q 3: id: must be a short identifier like q1"),
         ('answer = "b"', 'answer = "e"', "question q1: answer: must be the label of one of"),
         ("atol = 1e-6", "", "question q2: give atol or rtol"),
+        ("answer = 0.998", "answer = true", "question q2: answer: must be a number or an expr"),
+        ("answer = 0.998", "answer = [0.998]", "question q2: answer: must be a number or an expr"),
+        ('b = "all weights', '# b = "all weights', "question q3: answer: must be the label of one"),
         ("max = 0.05", "max = 0.0001", "question q5: params.alpha: needs max >= min"),
     ],
 )
