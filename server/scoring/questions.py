@@ -1,4 +1,5 @@
-"""Quiz question kinds: each validates its fields, shows itself and scores a response.
+"""Quiz question kinds: each shows itself and scores a response (server/content/models.py
+checks their fields when a quiz is loaded).
 
 A kind is a small class in `KINDS` (the CTFd registry shape); views and the
 content loader dispatch through `kind_of(name)` and never branch on the kind.
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from server.content import expressions
-from server.scoring.params import draw_params, validate_param_specs
+from server.scoring.params import draw_params
 
 
 class AnswerError(ValueError):
@@ -46,16 +47,6 @@ class QuestionKind:
     """Base of every kind: the fields all questions share."""
 
     name: ClassVar[str]
-    fields: ClassVar[set[str]] = {"prompt", "explanation"}
-
-    def validate(self, spec: dict[str, Any]) -> list[tuple[str, str]]:
-        """Return (field, problem) pairs for a question's kind-specific fields."""
-        problems = [(f, "unknown field") for f in sorted(spec.keys() - self.fields)]
-        if not isinstance(spec.get("prompt"), str) or not spec["prompt"].strip():
-            problems.append(("prompt", "must be a non-empty string"))
-        if not isinstance(spec.get("explanation", ""), str):
-            problems.append(("explanation", "must be a string"))
-        return problems
 
     def public(self, spec: dict[str, Any], params: dict[str, float]) -> dict[str, Any]:
         """Return what a student may see before answering: never the answer."""
@@ -84,20 +75,6 @@ class QuestionKind:
 class ChoiceKind(QuestionKind):
     """Shared parts of single and multiple choice."""
 
-    fields = QuestionKind.fields | {"choices", "answer"}
-
-    def validate(self, spec):
-        problems = super().validate(spec)
-        choices = spec.get("choices")
-        if not isinstance(choices, dict) or len(choices) < 2:
-            return problems + [("choices", "must be a table of at least two labelled choices")]
-        for label, text in choices.items():
-            if not re.fullmatch(r"[a-z0-9]{1,8}", label):
-                problems.append((f"choices.{label}", "label must be 1-8 lowercase letters/digits"))
-            if not isinstance(text, str) or not text.strip():
-                problems.append((f"choices.{label}", "must be a non-empty string"))
-        return problems
-
     def public(self, spec, params):
         labelled = [{"id": label, "text": text} for label, text in spec["choices"].items()]
         return super().public(spec, params) | {"choices": labelled}
@@ -116,12 +93,6 @@ class SingleChoice(ChoiceKind):
 
     name = "single_choice"
 
-    def validate(self, spec):
-        problems = super().validate(spec)
-        if isinstance(spec.get("choices"), dict) and spec.get("answer") not in spec["choices"]:
-            problems.append(("answer", "must be the label of one of the choices"))
-        return problems
-
     def parse(self, spec, raw):
         return self._choice(spec, raw)
 
@@ -137,15 +108,6 @@ class MultipleChoice(ChoiceKind):
     """
 
     name = "multiple_choice"
-
-    def validate(self, spec):
-        problems = super().validate(spec)
-        answer, choices = spec.get("answer"), spec.get("choices")
-        if not isinstance(answer, list) or not answer:
-            problems.append(("answer", "must be a non-empty list of choice labels"))
-        elif isinstance(choices, dict) and not set(answer) <= choices.keys():
-            problems.append(("answer", f"{sorted(set(answer) - choices.keys())} are not choices"))
-        return problems
 
     def parse(self, spec, raw):
         if isinstance(raw, str):
@@ -169,35 +131,6 @@ class Numeric(QuestionKind):
     """
 
     name = "numeric"
-    fields = QuestionKind.fields | {"answer", "atol", "rtol", "params"}
-
-    def validate(self, spec):
-        problems = super().validate(spec)
-        for field in ("atol", "rtol"):
-            value = spec.get(field, 0.0)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                problems.append((field, "must be a number >= 0"))
-        if "atol" not in spec and "rtol" not in spec:
-            problems.append(("atol", "give atol or rtol (a tolerance of zero is never met)"))
-        param_problems = validate_param_specs(spec.get("params", {}))
-        return problems + param_problems + self._validate_answer(spec, not param_problems)
-
-    def _validate_answer(self, spec, params_ok: bool) -> list[tuple[str, str]]:
-        answer = spec.get("answer")
-        if isinstance(answer, bool) or not isinstance(answer, int | float | str):
-            return [("answer", "must be a number or an expression")]
-        if isinstance(answer, str):
-            try:
-                unknown = (
-                    expressions.names(expressions.parse(answer)) - spec.get("params", {}).keys()
-                )
-                if unknown:
-                    return [("answer", f"uses unknown parameters {sorted(unknown)}")]
-                if params_ok:  # prove it evaluates for some student
-                    expressions.evaluate(answer, self.params_for(spec, "check"))
-            except expressions.ExpressionError as exc:
-                return [("answer", str(exc))]
-        return []
 
     def params_for(self, spec, seed):
         return draw_params(spec.get("params", {}), seed)
