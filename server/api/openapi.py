@@ -144,7 +144,7 @@ def build_document(app: Flask) -> dict:
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             operation = _operation(rule, view, app.view_functions[rule.endpoint], schemas)
             paths.setdefault(path, {})[method.lower()] = operation
-    for model in _parameter_models():  # now parameters, not schemas of their own
+    for model in set(_parameter_models()):  # now parameters, not schemas of their own
         schemas.pop(model.__name__)
     return _document(paths, schemas)
 
