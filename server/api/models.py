@@ -8,7 +8,7 @@ and those tests catch a field a view adds without describing it here.
 """
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
@@ -150,7 +150,7 @@ class Question(Answer):
     """A quiz question as a student sees it: never its answer."""
 
     id: str
-    kind: str = Field(examples=["single_choice", "multiple_choice", "numeric"])
+    kind: Literal["single_choice", "multiple_choice", "numeric"]  # server/scoring/questions.py
     points: float
     prompt: str = Field(description="with this student's own parameters")
     choices: list[Choice] = Field(None, description="choice questions only")
@@ -172,7 +172,7 @@ class QuestionResult(Answer):
     id: str
     prompt: str
     response: Any
-    outcome: str = Field(examples=["correct", "partial", "incorrect", "unanswered"])
+    outcome: Literal["correct", "partial", "incorrect", "unanswered"]
     score: float
     max_score: float
     explanation: str

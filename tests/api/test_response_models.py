@@ -5,6 +5,7 @@ from pydantic import BaseModel
 
 from server.api import models as m
 from server.api.openapi import build_document
+from server.scoring.questions import KINDS
 from tests.api.test_quiz_api import QUIZ, correct_answers
 from tests.api.test_submissions import FORGOT_TWO, REFERENCE, URL, wait_graded
 
@@ -58,3 +59,8 @@ def test_a_route_without_its_table_entry_is_not_left_out(app):
     app.add_url_rule("/api/v1/undocumented", "api.undocumented", lambda: {})
     with app.app_context(), pytest.raises(KeyError, match="undocumented"):
         build_document(app)
+
+
+def test_question_kinds_are_the_registered_ones():
+    documented = m.Question.model_json_schema()["properties"]["kind"]["enum"]
+    assert sorted(documented) == sorted(KINDS)
