@@ -5,6 +5,16 @@ from server.models.attempts import QuizAnswer, QuizAttempt
 from server.models.content import Question, Quiz
 from server.models.courses import Assignment, AssignmentKind, Course, Enrollment, ScorePolicy
 from server.models.exercises import Exercise, Submission, SubmissionStatus
+from server.models.lti import (
+    LtiContext,
+    LtiDeployment,
+    LtiLoginState,
+    LtiNonce,
+    LtiPlatform,
+    LtiResourceLink,
+    LtiToolKey,
+    LtiUser,
+)
 
 __all__ = [
     "ApiToken",
@@ -15,6 +25,14 @@ __all__ = [
     "Exercise",
     "LoginFailures",
     "LoginSession",
+    "LtiContext",
+    "LtiDeployment",
+    "LtiLoginState",
+    "LtiNonce",
+    "LtiPlatform",
+    "LtiResourceLink",
+    "LtiToolKey",
+    "LtiUser",
     "Question",
     "Quiz",
     "QuizAnswer",
