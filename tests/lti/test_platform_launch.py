@@ -1,0 +1,183 @@
+"""Launches from the real test LTI platform (lti1p3platform over HTTP).
+
+First the platform itself, against a stand-in tool that only publishes its keys: its
+id_tokens verify with PyJWT against its JWKS, its knobs break exactly one thing, its
+token endpoint checks the tool's signed assertion.
+"""
+
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+import requests
+
+from .platform import CLIENT_ASSERTION_TYPE, INSTRUCTOR, form_fields, new_private_key
+
+LTI = "https://purl.imsglobal.org/spec/lti/claim/"
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+
+
+def login_request(platform) -> dict[str, str]:
+    """Follow a click on the activity to the tool's login URL; return its parameters."""
+    answer = requests.get(platform.start_url(), allow_redirects=False, timeout=10)
+    assert answer.status_code == 302
+    location = urlsplit(answer.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}".endswith("/lti/login")
+    return {name: values[0] for name, values in parse_qs(location.query).items()}
+
+
+def authorize(platform, login: dict[str, str], **changes) -> requests.Response:
+    """Send the tool's OIDC authorization request to the platform, as a browser would."""
+    params = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": login["client_id"],
+        "redirect_uri": login["target_link_uri"],
+        "login_hint": login["login_hint"],
+        "lti_message_hint": login["lti_message_hint"],
+        "state": "state-1",
+        "nonce": "nonce-1",
+    }
+    return requests.get(f"{platform.url}/auth", params=params | changes, timeout=10)
+
+
+def id_token(platform) -> str:
+    """A launch's id_token, as posted by the platform's form."""
+    answer = authorize(platform, login_request(platform))
+    assert answer.status_code == 200, answer.text
+    fields = form_fields(answer.text)
+    assert fields["action"] == platform.registration().get_launch_url()
+    assert fields["state"] == "state-1"
+    return fields["id_token"]
+
+
+def verify(platform, token: str) -> dict:
+    """Verify an id_token as a tool must: the platform's JWKS, RS256, iss, aud, exp."""
+    key = jwt.PyJWKClient(f"{platform.url}/jwks").get_signing_key_from_jwt(token)
+    return jwt.decode(
+        token,
+        key.key,
+        algorithms=["RS256"],
+        audience=platform.settings.client_id,
+        issuer=platform.issuer,
+    )
+
+
+def test_login_initiation_names_the_platform_and_the_launch(bare_platform):
+    login = login_request(bare_platform)
+    assert login["iss"] == bare_platform.issuer
+    assert login["client_id"] == "rubric-client"
+    assert login["lti_deployment_id"] == "deployment-1"
+    assert login["login_hint"] == "lms-user-1"
+    assert login["target_link_uri"].endswith("/lti/launch")
+
+
+def test_id_token_verifies_against_the_platform_jwks(bare_platform):
+    bare_platform.settings.user.roles = [INSTRUCTOR]
+    bare_platform.settings.custom = {"assignment": "gd"}
+    claims = verify(bare_platform, id_token(bare_platform))
+    assert claims["nonce"] == "nonce-1"
+    assert claims["sub"] == "lms-user-1"
+    assert claims["name"] == "Ada Lovelace"
+    assert claims[LTI + "roles"] == [INSTRUCTOR]
+    assert claims[LTI + "message_type"] == "LtiResourceLinkRequest"
+    assert claims[LTI + "version"] == "1.3.0"
+    assert claims[LTI + "deployment_id"] == "deployment-1"
+    assert claims[LTI + "context"]["id"] == "lms-course-101"
+    assert claims[LTI + "resource_link"]["id"] == "resource-link-1"
+    assert claims[LTI + "custom"] == {"assignment": "gd"}
+
+
+def test_forged_signature_names_the_published_kid_but_does_not_verify(bare_platform):
+    bare_platform.settings.knobs.forge_signature = True
+    token = id_token(bare_platform)
+    assert jwt.get_unverified_header(token)["kid"] == bare_platform.kid
+    with pytest.raises(jwt.InvalidSignatureError):
+        verify(bare_platform, token)
+
+
+def test_wrong_audience_knob(bare_platform):
+    bare_platform.settings.knobs.audience = "someone-else"
+    with pytest.raises(jwt.InvalidAudienceError):
+        verify(bare_platform, id_token(bare_platform))
+
+
+def test_expired_knob(bare_platform):
+    bare_platform.settings.knobs.expires_in = -600
+    with pytest.raises(jwt.ExpiredSignatureError):
+        verify(bare_platform, id_token(bare_platform))
+
+
+def test_unknown_deployment_knob(bare_platform):
+    bare_platform.settings.knobs.deployment_id = "deployment-never-registered"
+    claims = verify(bare_platform, id_token(bare_platform))
+    assert claims[LTI + "deployment_id"] == "deployment-never-registered"
+
+
+def test_hanging_jwks_knob_times_a_client_out(bare_platform):
+    bare_platform.settings.knobs.jwks_hang = True
+    with pytest.raises(requests.Timeout):
+        requests.get(f"{bare_platform.url}/jwks", timeout=0.5)
+
+
+@pytest.mark.parametrize(
+    "change", [{"redirect_uri": "http://127.0.0.1:9/steal"}, {"response_type": "code"}]
+)
+def test_authorization_refuses_a_request_a_platform_must_refuse(bare_platform, change):
+    answer = authorize(bare_platform, login_request(bare_platform), **change)
+    assert answer.status_code == 400
+    assert list(change)[0] in answer.text
+
+
+def assertion(platform, tool_keys, key: str | None = None, **changes) -> str:
+    """A client assertion signed by the tool, as the IMS Security Framework asks."""
+    now = int(time.time())
+    claims = {
+        "iss": platform.settings.client_id,
+        "sub": platform.settings.client_id,
+        "aud": f"{platform.url}/token",
+        "iat": now,
+        "exp": now + 300,
+        "jti": f"jti-{now}",
+    }
+    headers = {"kid": tool_keys.kid}
+    return jwt.encode(claims | changes, key or tool_keys.key, algorithm="RS256", headers=headers)
+
+
+def request_token(platform, client_assertion: str) -> requests.Response:
+    """The tool's client-credentials grant at the platform's token endpoint."""
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": CLIENT_ASSERTION_TYPE,
+        "client_assertion": client_assertion,
+        "scope": SCORE_SCOPE,
+    }
+    return requests.post(f"{platform.url}/token", data=form, timeout=10)
+
+
+def test_token_endpoint_grants_a_token_for_the_tools_assertion(bare_platform, tool_keys):
+    answer = request_token(bare_platform, assertion(bare_platform, tool_keys))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["token_type"] == "bearer"
+    assert body["scope"] == SCORE_SCOPE
+    assert bare_platform.config().validate_token(body["access_token"], [SCORE_SCOPE])
+
+
+BAD_ASSERTIONS = {
+    "another key": lambda: {"key": new_private_key()},
+    "wrong aud": lambda: {"aud": "https://elsewhere.example/token"},
+    "wrong iss": lambda: {"iss": "not-the-client"},
+    "expired": lambda: {"exp": int(time.time()) - 60},
+}
+
+
+@pytest.mark.parametrize("bad", BAD_ASSERTIONS)
+def test_token_endpoint_refuses_a_bad_assertion(bare_platform, tool_keys, bad):
+    change = BAD_ASSERTIONS[bad]()
+    answer = request_token(bare_platform, assertion(bare_platform, tool_keys, **change))
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_client"
