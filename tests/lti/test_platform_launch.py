@@ -5,17 +5,64 @@ id_tokens verify with PyJWT against its JWKS, its knobs break exactly one thing,
 token endpoint checks the tool's signed assertion.
 """
 
+import json
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
+from werkzeug.wrappers import Request, Response
 
-from .platform import CLIENT_ASSERTION_TYPE, INSTRUCTOR, form_fields, new_private_key
+from .platform_lti1p3 import (
+    CLIENT_ASSERTION_TYPE,
+    INSTRUCTOR,
+    NRPS_SCOPE,
+    User,
+    form_fields,
+    new_private_key,
+    public_pem,
+    running_platform,
+    serving,
+)
 
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+
+
+class ToolKeys:
+    """A stand-in tool's key set, for testing the platform on its own."""
+
+    def __init__(self) -> None:
+        self.key = new_private_key()
+        self.kid = "tool-key-1"
+        self.url = ""
+
+    def __call__(self, environ, start_response):
+        """Serve /lti/jwks.json, as the tool does."""
+        if Request(environ).path != "/lti/jwks.json":
+            return Response(status=404)(environ, start_response)
+        public = serialization.load_pem_public_key(public_pem(self.key).encode())
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public))
+        keys = {"keys": [jwk | {"kid": self.kid, "alg": "RS256", "use": "sig"}]}
+        return Response(json.dumps(keys), mimetype="application/json")(environ, start_response)
+
+
+@pytest.fixture
+def tool_keys():
+    """A stand-in tool on 127.0.0.1 that only publishes its key set."""
+    keys = ToolKeys()
+    with serving(keys) as url:
+        keys.url = url
+        yield keys
+
+
+@pytest.fixture
+def bare_platform(tool_keys):
+    """The platform on localhost, registered with the stand-in tool."""
+    with running_platform(tool_keys.url) as platform:
+        yield platform
 
 
 def login_request(platform) -> dict[str, str]:
@@ -147,13 +194,13 @@ def assertion(platform, tool_keys, key: str | None = None, **changes) -> str:
     return jwt.encode(claims | changes, key or tool_keys.key, algorithm="RS256", headers=headers)
 
 
-def request_token(platform, client_assertion: str) -> requests.Response:
+def request_token(platform, client_assertion: str, scope: str = SCORE_SCOPE) -> requests.Response:
     """The tool's client-credentials grant at the platform's token endpoint."""
     form = {
         "grant_type": "client_credentials",
         "client_assertion_type": CLIENT_ASSERTION_TYPE,
         "client_assertion": client_assertion,
-        "scope": SCORE_SCOPE,
+        "scope": scope,
     }
     return requests.post(f"{platform.url}/token", data=form, timeout=10)
 
@@ -181,3 +228,42 @@ def test_token_endpoint_refuses_a_bad_assertion(bare_platform, tool_keys, bad):
     answer = request_token(bare_platform, assertion(bare_platform, tool_keys, **change))
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_client"
+
+
+def bearer(platform, tool_keys, scope: str) -> dict[str, str]:
+    """An Authorization header with a token the platform granted for the scope."""
+    answer = request_token(platform, assertion(platform, tool_keys), scope)
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def test_launch_offers_the_line_item_and_memberships(bare_platform):
+    claims = verify(bare_platform, id_token(bare_platform))
+    endpoint = claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"]
+    assert endpoint["lineitem"] == f"{bare_platform.url}/lineitems/item-resource-link-1"
+    assert SCORE_SCOPE in endpoint["scope"]
+    nrps = claims["https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"]
+    assert nrps["context_memberships_url"] == f"{bare_platform.url}/memberships"
+
+
+def test_scores_reach_the_gradebook_with_a_granted_token(bare_platform, tool_keys):
+    lineitem = verify(bare_platform, id_token(bare_platform))[
+        "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+    ]["lineitem"]
+    score = {"userId": "lms-user-1", "scoreGiven": 7, "scoreMaximum": 10}
+    headers = {"Content-Type": "application/vnd.ims.lis.v1.score+json"}
+    refused = requests.post(f"{lineitem}/scores", json=score, headers=headers, timeout=10)
+    assert refused.status_code == 401
+    headers |= bearer(bare_platform, tool_keys, SCORE_SCOPE)
+    answer = requests.post(f"{lineitem}/scores", json=score, headers=headers, timeout=10)
+    assert answer.status_code == 204
+    assert bare_platform.scores == [("item-resource-link-1", score)]
+
+
+def test_memberships_need_the_nrps_scope(bare_platform, tool_keys):
+    bare_platform.members.append(User(sub="lms-user-2", name="Grace", roles=[]))
+    url = f"{bare_platform.url}/memberships"
+    wrong = bearer(bare_platform, tool_keys, SCORE_SCOPE)
+    assert requests.get(url, headers=wrong, timeout=10).status_code == 401
+    right = bearer(bare_platform, tool_keys, NRPS_SCOPE)
+    members = requests.get(url, headers=right, timeout=10).json()["members"]
+    assert [member["user_id"] for member in members] == ["lms-user-1", "lms-user-2"]
