@@ -30,6 +30,7 @@ from werkzeug.serving import make_server
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+LTI_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS = "https://purl.imsglobal.org/spec/lti-ags/scope/"
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 
@@ -73,7 +74,7 @@ class Knobs:
     expires_in: int = 300  # seconds; negative makes an already expired token
     jwks_hang: bool = False  # the JWKS endpoint answers only when the test ends
     token_issuer: str | None = None  # the `iss` to claim instead of the platform's
-    deployment_id: str | None = None  # a deployment the tool never registered
+    deployment_id: str | None = None  # the token's deployment, one the tool never registered
 
 
 @dataclass
@@ -263,7 +264,7 @@ class Platform(Services):
             FixedKidRegistration()
             .set_iss(self.issuer)
             .set_client_id(self.settings.client_id)
-            .set_deployment_id(self.settings.knobs.deployment_id or self.settings.deployment_id)
+            .set_deployment_id(self.settings.deployment_id)
             .set_launch_url(f"{self.tool_base}/lti/launch")
             .set_oidc_login_url(f"{self.tool_base}/lti/login")
             .set_tool_key_set_url(f"{self.tool_base}/lti/jwks.json")
@@ -365,6 +366,8 @@ class Platform(Services):
         # Extra claims replace the library's own iss and aud.
         if settings.knobs.audience is not None:
             launch.set_extra_claims({"aud": settings.knobs.audience})
+        if settings.knobs.deployment_id is not None:
+            launch.set_extra_claims({LTI_CLAIM + "deployment_id": settings.knobs.deployment_id})
         if settings.knobs.token_issuer is not None:
             launch.set_extra_claims({"iss": settings.knobs.token_issuer})
 
