@@ -455,3 +455,24 @@ def running_platform(tool_base: str = "", host: str = "localhost"):
             yield platform
         finally:
             platform.release.set()
+
+
+def register_in_rubric(rubric_app, platform: Platform, course: str = "demo") -> None:
+    """Register the platform with `rubric lti platform add`, link its course to COURSE."""
+    options = [
+        (f"--{name.replace('_', '-')}", value)
+        for name, value in platform.tool_registration().items()
+    ]
+    settings = platform.settings
+    rubric_cli(rubric_app, "lti", "platform", "add", "--name", "Test LMS", *sum(options, ()))
+    rubric_cli(
+        rubric_app, "lti", "context", "link", "--issuer", platform.issuer,
+        "--context-id", settings.context_id, course,
+    )  # fmt: skip
+
+
+def rubric_cli(rubric_app, *args: str) -> str:
+    """Run a `rubric` command in the app; fail on a non-zero exit."""
+    result = rubric_app.test_cli_runner().invoke(args=list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
