@@ -46,12 +46,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from server import api, cli, ops, web
     from server.api.inputs import IdConverter
+    from server.web import lti as lti_views
 
     # Before any route is added: every <int:...> id is then bounded to what a row id can be.
     app.url_map.converters["int"] = IdConverter
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(lti_views.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     cli.register(app)
     return app

@@ -11,6 +11,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from server.content.check import check_paths
 from server.content.sync import sync_content
 from server.grading.cli import grade
+from server.lti.cli import lti
 
 
 def main() -> None:
@@ -34,6 +35,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker)
     app.cli.add_command(grade)
     app.cli.add_command(submissions)
+    app.cli.add_command(lti)
 
 
 @click.group()

@@ -1,51 +1,25 @@
-"""The test LTI platform, served on localhost, for a tool served on 127.0.0.1."""
+"""Fixtures of the LTI tests: a registered stand-in platform and its key-set server."""
 
-import json
-
-import jwt
 import pytest
-from werkzeug.wrappers import Request, Response
 
-from .platform import new_private_key, public_pem, running_platform, serving
-
-
-class ToolKeys:
-    """A stand-in tool's key set, for testing the platform on its own."""
-
-    def __init__(self) -> None:
-        self.key = new_private_key()
-        self.kid = "tool-key-1"
-
-    def jwks(self) -> dict:
-        """The public key set the tool publishes."""
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(_public(self.key)))
-        return {"keys": [jwk | {"kid": self.kid, "alg": "RS256", "use": "sig"}]}
-
-    def __call__(self, environ, start_response):
-        request = Request(environ)
-        if request.path != "/lti/jwks.json":
-            return Response(status=404)(environ, start_response)
-        body = json.dumps(self.jwks())
-        return Response(body, mimetype="application/json")(environ, start_response)
-
-
-def _public(private_pem: str):
-    from cryptography.hazmat.primitives import serialization
-
-    return serialization.load_pem_public_key(public_pem(private_pem).encode())
+from server.lti import launch, platforms
+from tests.lti.platform import KeySetServer, StandInPlatform
 
 
 @pytest.fixture
-def tool_keys():
-    """A stand-in tool on 127.0.0.1 that only publishes its key set; yield it with its URL."""
-    keys = ToolKeys()
-    with serving(keys) as url:
-        keys.url = url
-        yield keys
+def keyset_server():
+    """A JWKS served over real HTTP on loopback."""
+    server = KeySetServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture
-def bare_platform(tool_keys):
-    """The platform, registered with the stand-in tool."""
-    with running_platform(tool_keys.url) as platform:
-        yield platform
+def platform(app, keyset_server, tmp_path):
+    """The stand-in platform, registered, with the tool's keys in a temporary folder."""
+    app.config["RUBRIC_LTI_KEY_DIR"] = str(tmp_path / "lti-keys")
+    launch.forget_key_sets()
+    lms = StandInPlatform(jwks=keyset_server)
+    platforms.add_platform(platforms.Registration(**lms.registration()))
+    yield lms
+    launch.forget_key_sets()

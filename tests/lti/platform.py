@@ -1,362 +1,120 @@
-"""A real LTI 1.3 platform (an LMS) for the tests, served over HTTP from a thread.
+"""A stand-in LMS for the launch tests: its RSA key, its JWKS over real HTTP, signed tokens.
 
-The platform logic is PyPI's lti1p3platform, written independently of Rubric: its
-OIDC login initiation, its launch message building and RS256 signing, its JWKS and its
-client-credentials token grant. This module is the small Flask app around it, plus the
-checks the library leaves to its host (written here by hand, each says why), plus the
-knobs the attack tests turn: sign with another key, a wrong `aud`, an expired token, a
-JWKS that hangs.
+Until the independent test platform lands, tokens are signed here with a test key and
+the JWKS is served by a werkzeug server on loopback, so PyJWKClient really fetches it.
 """
 
-from __future__ import annotations
-
-import html
+import json
 import threading
-from contextlib import contextmanager
+import time
+import uuid
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from typing import Any
-from urllib.parse import urlencode
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Flask, abort, jsonify, redirect, request
-from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
-from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
-from lti1p3platform.oidc_login import OIDCLoginAbstract
-from lti1p3platform.registration import Registration
 from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
-LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
-CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 
 
-def new_private_key() -> str:
-    """A fresh 2048-bit RSA private key in PEM, as the library takes keys."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+def new_key():
+    """A fresh RSA 2048 private key."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def public_pem(private_pem: str) -> str:
-    """The public half of a PEM private key."""
-    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+def public_jwk(key, kid: str) -> dict:
+    """The JWK of a key's public half."""
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    return jwk | {"kid": kid, "alg": "RS256", "use": "sig"}
 
 
 @dataclass
-class User:
-    """Who launches: the LMS's opaque `sub`, identity claims and LIS roles."""
+class KeySetServer:
+    """Serves /jwks.json on 127.0.0.1; `delay` makes it answer slowly (a hung platform)."""
 
-    sub: str = "lms-user-1"
-    name: str | None = "Ada Lovelace"
-    email: str | None = "ada@lms.example"
-    roles: list[str] = field(default_factory=lambda: [LEARNER])
+    keys: list[dict] = field(default_factory=list)
+    delay: float = 0.0
+    fetches: int = 0
+
+    def __post_init__(self):
+        self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    @Request.application
+    def _app(self, request: Request) -> Response:
+        self.fetches += 1
+        time.sleep(self.delay)
+        body = json.dumps({"keys": self.keys})
+        return Response(body, content_type="application/json")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
 
 
 @dataclass
-class Knobs:
-    """What an attacker or a broken platform changes in the next launches."""
+class StandInPlatform:
+    """An LMS's registration values and the means to sign its id_tokens."""
 
-    forge_signature: bool = False  # sign with another key, under the published kid
-    audience: str | None = None  # the `aud` to claim instead of the client id
-    expires_in: int = 300  # seconds; negative makes an already expired token
-    jwks_hang: bool = False  # the JWKS endpoint answers only when the test ends
-    deployment_id: str | None = None  # a deployment the tool never registered
-
-
-@dataclass
-class Settings:
-    """One registration of the tool in this platform, and the launch it makes."""
-
-    issuer: str = ""  # the platform's URL when left empty
+    jwks: KeySetServer
+    issuer: str = "https://lms.example.edu"
     client_id: str = "rubric-client"
     deployment_id: str = "deployment-1"
-    user: User = field(default_factory=User)
-    context_id: str = "lms-course-101"
-    context_title: str = "Machine Learning 101"
-    resource_link_id: str = "resource-link-1"
-    custom: dict[str, str] = field(default_factory=dict)
-    knobs: Knobs = field(default_factory=Knobs)
+    kid: str = "platform-key-1"
+    key: object = field(default_factory=new_key)
 
+    def __post_init__(self):
+        self.jwks.keys = [public_jwk(self.key, self.kid)]
 
-class FixedKidRegistration(Registration):
-    """The library's registration, signing under the kid of the published key.
-
-    By hand because the library derives the kid from the signing key itself, so a token
-    signed by another key would name an unknown kid: a forgery must claim the real one.
-    """
-
-    published_kid: str | None = None
-
-    def get_kid(self) -> str | None:
-        return self.published_kid or super().get_kid()
-
-
-class PlatformConfig(LTI1P3PlatformConfAbstract):
-    """The library's platform configuration over one registration."""
-
-    def init_platform_config(self, **kwargs: Any) -> None:
-        self._registration = kwargs["registration"]
-
-    def get_registration_by_params(self, **kwargs: Any) -> Registration:
-        return self._registration
-
-
-class Login(OIDCLoginAbstract):
-    """The library's third-party initiated login, as a Flask redirect."""
-
-    def set_lti_message_hint(self, **kwargs: Any) -> None:
-        self._lti_message_hint = kwargs["hint"]
-
-    def get_redirect(self, url: str):
-        return redirect(url)
-
-
-class Launch(LTIAdvantageMessageLaunchAbstract):
-    """The library's launch: reads the tool's authorization request, renders the form post."""
-
-    def get_preflight_response(self) -> dict[str, Any]:
-        return dict(self._request.values)
-
-    def render_launch_form(self, launch_data: dict[str, Any], **kwargs: Any) -> str:
-        # By hand: the library's template module does not import with current setuptools.
-        return auto_submit_form(launch_data["launch_url"], launch_data)
-
-
-def auto_submit_form(action: str, launch_data: dict[str, Any]) -> str:
-    """The HTML page a platform answers with: a form posting itself to the tool."""
-    inputs = "".join(
-        f'<input type="hidden" name="{name}" value="{html.escape(launch_data[name])}">'
-        for name in ("id_token", "state")
-    )
-    return (
-        "<!doctype html><title>Launching</title>"
-        f'<form id="launch" method="post" action="{html.escape(action)}">{inputs}</form>'
-        "<script>document.getElementById('launch').submit()</script>"
-    )
-
-
-class Platform:
-    """The LMS: settings and keys for the tests, a Flask app for the tool."""
-
-    def __init__(self, tool_base: str = "") -> None:
-        self.url = ""  # known once served
-        self.tool_base = tool_base  # Rubric's origin, for /lti/login, /lti/launch, JWKS
-        self.settings = Settings()
-        self.key = new_private_key()
-        self.other_key = new_private_key()
-        self.received: list[tuple[str, dict[str, Any]]] = []  # what the tool sent us
-        self.launches: list[dict[str, str]] = []  # every form post made, for replays
-        self.release = threading.Event()  # ends a hanging JWKS answer
-        self.app = self.make_app()
-
-    @property
-    def issuer(self) -> str:
-        """The `iss` of this platform's tokens."""
-        return self.settings.issuer or self.url
-
-    @property
-    def kid(self) -> str:
-        """The kid of the published key."""
-        return Registration.get_jwk(public_pem(self.key))["kid"]
-
-    def registration(self) -> FixedKidRegistration:
-        """The library's registration of the tool, from the current settings."""
-        forged = self.settings.knobs.forge_signature
-        registration = (
-            FixedKidRegistration()
-            .set_iss(self.issuer)
-            .set_client_id(self.settings.client_id)
-            .set_deployment_id(self.settings.knobs.deployment_id or self.settings.deployment_id)
-            .set_launch_url(f"{self.tool_base}/lti/launch")
-            .set_oidc_login_url(f"{self.tool_base}/lti/login")
-            .set_tool_key_set_url(f"{self.tool_base}/lti/jwks.json")
-            .set_platform_public_key(public_pem(self.key))
-            .set_platform_private_key(self.other_key if forged else self.key)
-        )
-        registration.published_kid = self.kid
-        return registration
-
-    def config(self) -> PlatformConfig:
-        """The library's platform configuration for the current settings."""
-        return PlatformConfig(registration=self.registration())
-
-    def start_url(self, target: str = "") -> str:
-        """Where a user's click on the activity goes: this platform's launch starter."""
-        query = f"?{urlencode({'target': target})}" if target else ""
-        return f"{self.url}/start{query}"
-
-    def tool_registration(self) -> dict[str, str]:
-        """What an administrator types into `rubric lti platform add`."""
+    def registration(self) -> dict:
+        """The values `rubric lti platform add` takes."""
         return {
             "issuer": self.issuer,
-            "client_id": self.settings.client_id,
-            "deployment_id": self.settings.deployment_id,
-            "auth_login_url": f"{self.url}/auth",
-            "auth_token_url": f"{self.url}/token",
-            "keyset_url": f"{self.url}/jwks",
+            "client_id": self.client_id,
+            "deployment_ids": (self.deployment_id,),
+            "auth_login_url": f"{self.jwks.base}/auth",
+            "auth_token_url": f"{self.jwks.base}/token",
+            "keyset_url": f"{self.jwks.base}/jwks.json",
+            "name": "Test LMS",
         }
 
-    def make_app(self) -> Flask:
-        """The platform's HTTP endpoints."""
-        app = Flask("lti-test-platform")
-        app.add_url_rule("/start", view_func=self.start)
-        app.add_url_rule("/auth", view_func=self.authorize, methods=["GET", "POST"])
-        app.add_url_rule("/jwks", view_func=self.jwks)
-        app.add_url_rule("/token", view_func=self.token, methods=["POST"])
-        app.add_url_rule("/course", view_func=self.course)
-        return app
-
-    def start(self):
-        """Initiate the login at the tool (the library's redirect), as a click does."""
-        login = Login(request, self.config())
-        login.set_lti_message_hint(hint=self.settings.resource_link_id)
-        target = request.args.get("target")
-        if target:
-            login.set_launch_url(target)
-        return login.initiate_login(self.settings.user.sub)
-
-    def authorize(self):
-        """The OIDC authorization endpoint: check the tool's request, post the id_token."""
-        self.check_authorization_request(request.values)
-        launch = Launch(request, self.config())
-        self.set_claims(launch)
-        launch.set_id_token_expiration(self.settings.knobs.expires_in)
-        page = launch.lti_launch()
-        self.launches.append(form_fields(page))
-        return page
-
-    def check_authorization_request(self, values) -> None:
-        """By hand: the library checks only nonce, state, redirect_uri and client_id.
-
-        A platform must also refuse a redirect_uri it does not know and a request that
-        is not OIDC's implicit id_token flow with a form post (LTI 1.3 core, 5.1.1.2).
-        """
-        expected = {
-            "scope": "openid",
-            "response_type": "id_token",
-            "response_mode": "form_post",
-            "prompt": "none",
-            "login_hint": self.settings.user.sub,
-            "lti_message_hint": self.settings.resource_link_id,
+    def claims(self, nonce: str, target: str, **changes) -> dict:
+        """A valid resource-link launch's claims for a student; `changes` override."""
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "aud": self.client_id,
+            "sub": "student-1",
+            "iat": now,
+            "exp": now + 300,
+            "nonce": nonce,
+            "name": "Ada Student",
+            "email": "ada@lms.example.edu",
+            CLAIM + "message_type": "LtiResourceLinkRequest",
+            CLAIM + "version": "1.3.0",
+            CLAIM + "deployment_id": self.deployment_id,
+            CLAIM + "target_link_uri": target,
+            CLAIM + "resource_link": {"id": "link-1", "title": "Week 1"},
+            CLAIM + "roles": [LEARNER],
+            CLAIM + "context": {"id": "lms-course-1", "title": "ML 101"},
         }
-        wrong = [name for name, value in expected.items() if values.get(name) != value]
-        if values.get("redirect_uri") != f"{self.tool_base}/lti/launch":
-            wrong.append("redirect_uri")
-        if wrong:
-            abort(400, f"bad authorization request: {', '.join(wrong)}")
+        return claims | changes
 
-    def set_claims(self, launch: Launch) -> None:
-        """The user, context, resource link and the knobs' claims, through the library."""
-        settings = self.settings
-        user = settings.user
-        launch.set_user_data(user.sub, user.roles, user.name, user.email)
-        launch.set_launch_context_claim(
-            settings.context_id,
-            ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
-            settings.context_title,
-        )
-        launch.set_resource_link_claim(settings.resource_link_id)
-        if settings.custom:
-            launch.set_custom_parameters_claim(settings.custom)
-        target = request.values.get("target_link_uri")
-        if target:
-            launch.set_launch_url(target)
-        if settings.knobs.audience is not None:
-            # Later claims replace the library's aud and azp.
-            launch.set_extra_claims({"aud": settings.knobs.audience})
-
-    def jwks(self):
-        """The platform's public keys (the library's JWK of the published key)."""
-        if self.settings.knobs.jwks_hang:
-            self.release.wait(timeout=60)
-        return jsonify(self.config().get_jwks())
-
-    def token(self):
-        """The OAuth2 token endpoint: the library's client-credentials grant."""
-        form = request.form.to_dict()
-        self.received.append(("token", form))
-        config = self.config()
-        config.get_registration()
-        try:
-            self.check_assertion(form)
-            return jsonify(config.get_access_token(form))
-        except Exception as error:  # noqa: BLE001 -- any refusal is invalid_client
-            return jsonify(error="invalid_client", error_description=str(error)), 400
-
-    def check_assertion(self, form: dict[str, Any]) -> None:
-        """By hand: the library verifies the signature but not iss, sub, aud or type.
-
-        IMS Security Framework 4.1.1: iss and sub are the client id, aud names this
-        token endpoint.
-        """
-        if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
-            raise ValueError("client_assertion_type must be jwt-bearer")
-        claims = jwt.decode(form["client_assertion"], options={"verify_signature": False})
-        client_id = self.settings.client_id
-        if claims.get("iss") != client_id or claims.get("sub") != client_id:
-            raise ValueError("iss and sub must be the client id")
-        audience = claims.get("aud")
-        audiences = audience if isinstance(audience, list) else [audience]
-        if f"{self.url}/token" not in audiences:
-            raise ValueError("aud must be the token endpoint")
-
-    def course(self):
-        """An LMS course page on this platform's origin, framing the launch."""
-        return (
-            "<!doctype html><title>LMS course</title><h1>Week 3</h1>"
-            f'<iframe id="tool" src="{html.escape(self.start_url())}" width="900"'
-            ' height="900" title="Rubric"></iframe>'
-        )
+    def sign(self, claims: dict, key=None, kid: str | None = None) -> str:
+        """An id_token signed RS256 with the platform's key (or another, to forge)."""
+        headers = {"kid": kid or self.kid}
+        return jwt.encode(claims, key or self.key, algorithm="RS256", headers=headers)
 
 
-def form_fields(page: str) -> dict[str, str]:
-    """The action and hidden fields of the platform's auto-submitting form."""
-    fields: dict[str, str] = {}
-
-    class Parser(HTMLParser):
-        def handle_starttag(self, tag, attrs):
-            attributes = dict(attrs)
-            if tag == "form":
-                fields["action"] = attributes.get("action") or ""
-            if tag == "input" and attributes.get("name"):
-                fields[attributes["name"]] = attributes.get("value") or ""
-
-    Parser().feed(page)
-    return fields
-
-
-@contextmanager
-def serving(wsgi_app, host: str = "127.0.0.1"):
-    """Serve a WSGI app from a background thread; yield its origin."""
-    server = make_server(host, 0, wsgi_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{host}:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
-@contextmanager
-def running_platform(tool_base: str = "", host: str = "localhost"):
-    """A platform served on a free port of `host`; a hanging JWKS is released at the end."""
-    platform = Platform(tool_base)
-    with serving(platform.app, host) as url:
-        platform.url = url
-        try:
-            yield platform
-        finally:
-            platform.release.set()
+def unique(prefix: str) -> str:
+    """A value no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

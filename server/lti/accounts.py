@@ -1,0 +1,98 @@
+"""The Rubric account of an LMS user, and their enrolment in the linked course by LTI role."""
+
+import hashlib
+import logging
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
+
+from server.accounts import find_user
+from server.extensions import db
+from server.lti.launch import CLAIM, Launch
+from server.models import Course, Enrollment, LtiUser, Role, User
+
+log = logging.getLogger("rubric.lti")
+
+# Context roles (LIS vocabulary) that teach; the short forms are deprecated but still sent.
+TEACHING_ROLES = {
+    "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor",
+    "http://purl.imsglobal.org/vocab/lis/v2/membership#ContentDeveloper",
+    "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant",
+    "Instructor",
+    "ContentDeveloper",
+    "TeachingAssistant",
+}
+
+
+def role_of(roles: Any) -> Role:
+    """Instructor for a teaching role; anything else, or no role at all, is a student."""
+    if isinstance(roles, list) and any(role in TEACHING_ROLES for role in roles):
+        return Role.INSTRUCTOR
+    return Role.STUDENT
+
+
+def _name(claims: dict[str, Any]) -> str:
+    joined = " ".join(p for p in (claims.get("given_name"), claims.get("family_name")) if p)
+    return (claims.get("name") or joined or "LMS user")[:120]
+
+
+def _placeholder_email(issuer: str, sub: str) -> str:
+    """An address no one can log in with, unique per (issuer, sub)."""
+    digest = hashlib.sha256(f"{issuer}\0{sub}".encode()).hexdigest()[:24]
+    return f"lti-{digest}@lti.invalid"
+
+
+def _email(claims: dict[str, Any], issuer: str, sub: str) -> str:
+    """The token's e-mail if free; never the address of an existing account.
+
+    Taking over an existing account on an LMS's say-so would let any platform admin
+    log in as anyone; the accounts stay apart until linked on purpose (later session).
+    """
+    email = claims.get("email")
+    if isinstance(email, str) and "@" in email and len(email) <= 254:
+        if find_user(email) is None:
+            return email.strip().lower()
+        log.warning("lti: %s's e-mail belongs to an existing account; not merged", sub)
+    return _placeholder_email(issuer, sub)
+
+
+def user_for(launch: Launch) -> User:
+    """The account of (issuer, sub), created on the first launch."""
+    issuer, sub = launch.platform.issuer, str(launch.claims["sub"])
+    query = sa.select(LtiUser).filter_by(issuer=issuer, sub=sub)
+    if identity := db.session.scalar(query):
+        return identity.user
+    # No password logs in to it: the hash of a random secret nobody keeps.
+    user = User(
+        email=_email(launch.claims, issuer, sub),
+        name=_name(launch.claims),
+        role=Role.STUDENT,
+        password_hash=generate_password_hash(secrets.token_urlsafe(32)),
+    )
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(LtiUser(issuer=issuer, sub=sub, user_id=user.id))
+    db.session.commit()
+    log.info("lti: new account %s for %s at %s", user.id, sub, issuer)
+    return user
+
+
+def enrol(user: User, course: Course, roles: Any) -> Enrollment:
+    """Enrol the user in the course with the role the LMS gives now."""
+    role = role_of(roles)
+    query = sa.select(Enrollment).filter_by(course_id=course.id, user_id=user.id)
+    enrolment = db.session.scalar(query)
+    if enrolment is None:
+        enrolment = Enrollment(course_id=course.id, user_id=user.id, role=role)
+        db.session.add(enrolment)
+    else:
+        enrolment.role = role  # the LMS is the source of truth for its course's roles
+    db.session.commit()
+    return enrolment
+
+
+def launch_roles(launch: Launch) -> Any:
+    """The token's roles claim."""
+    return launch.claims.get(CLAIM + "roles")

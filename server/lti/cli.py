@@ -1,0 +1,114 @@
+"""`rubric lti ...`: register platforms, link LMS courses, rotate the tool's key."""
+
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import current_app, url_for
+from flask.cli import with_appcontext
+
+from server.extensions import db
+from server.lti import keys, platforms
+from server.models import Course
+
+
+@click.group()
+def lti() -> None:
+    """LTI 1.3: Rubric as a tool that LMS platforms launch."""
+
+
+@lti.group()
+def platform() -> None:
+    """Register and list LMS platforms."""
+
+
+def _fail(message: str) -> None:
+    """One line on stderr and exit 2, as for a bad option."""
+    click.echo(f"rubric lti: {message}", err=True)
+    sys.exit(2)
+
+
+def tool_urls() -> dict[str, str]:
+    """The URLs an LMS administrator enters for Rubric."""
+    with current_app.test_request_context(base_url=_base_url()):
+        return {
+            "login": url_for("lti.login", _external=True),
+            "launch": url_for("lti.launch", _external=True),
+            "jwks": url_for("lti.jwks", _external=True),
+        }
+
+
+def _base_url() -> str:
+    """RUBRIC_BASE_URL when set (the public https address), else localhost."""
+    return current_app.config.get("RUBRIC_BASE_URL") or "http://localhost:8000"
+
+
+@platform.command("add")
+@click.option("--issuer", required=True)
+@click.option("--client-id", required=True)
+@click.option("--deployment-id", "deployment_ids", required=True, multiple=True)
+@click.option("--auth-login-url", required=True)
+@click.option("--auth-token-url", required=True)
+@click.option("--keyset-url", required=True)
+@click.option("--name", default="")
+@with_appcontext
+def platform_add(
+    issuer, client_id, deployment_ids, auth_login_url, auth_token_url, keyset_url, name
+):
+    """Register a platform (idempotent per issuer and client id) and print the tool's URLs."""
+    registration = platforms.Registration(
+        issuer=issuer,
+        client_id=client_id,
+        deployment_ids=tuple(deployment_ids),
+        auth_login_url=auth_login_url,
+        auth_token_url=auth_token_url,
+        keyset_url=keyset_url,
+        name=name,
+    )
+    try:
+        found, created = platforms.add_platform(registration)
+    except platforms.BadValue as bad:
+        _fail(str(bad))
+    click.echo(f"{'registered' if created else 'updated'}: {found.issuer} client {found.client_id}")
+    for label, url in tool_urls().items():
+        click.echo(f"{label}: {url}")
+
+
+@platform.command("list")
+@with_appcontext
+def platform_list() -> None:
+    """One line per platform: issuer, client id, name, deployments."""
+    for found in platforms.platforms():
+        deployments = ",".join(d.deployment_id for d in found.deployments)
+        click.echo(f"{found.issuer}\t{found.client_id}\t{found.name}\t{deployments}")
+
+
+@lti.group()
+def context() -> None:
+    """Link LMS courses to Rubric courses."""
+
+
+@context.command("link")
+@click.option("--issuer", required=True)
+@click.option("--context-id", required=True)
+@click.argument("course")
+@with_appcontext
+def context_link(issuer: str, context_id: str, course: str) -> None:
+    """Bind an LMS course (its context id) to the Rubric course COURSE (a slug)."""
+    found = db.session.scalar(sa.select(Course).filter_by(slug=course))
+    if found is None:
+        _fail(f"COURSE: no course {course!r}")
+    try:
+        platforms.link_context(issuer, context_id, found)
+    except platforms.BadValue as bad:
+        _fail(str(bad))
+    click.echo(f"linked: {issuer} context {context_id} -> {course}")
+
+
+@lti.command("rotate-key")
+@with_appcontext
+def rotate_key() -> None:
+    """Make a new tool key; the old one stays published until its tokens expire."""
+    folder = keys.key_dir(current_app.config, current_app.instance_path)
+    key = keys.rotate(folder)
+    click.echo(f"new key: {key.kid}; retired keys stay published for {keys.RETIRED_KEY_GRACE}")
