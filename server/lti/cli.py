@@ -1,5 +1,6 @@
 """`rubric lti ...`: register platforms, link LMS courses, rotate the tool's key."""
 
+import os
 import sys
 
 import click
@@ -40,7 +41,8 @@ def tool_urls() -> dict[str, str]:
 
 def _base_url() -> str:
     """RUBRIC_BASE_URL when set (the public https address), else localhost."""
-    return current_app.config.get("RUBRIC_BASE_URL") or "http://localhost:8000"
+    configured = current_app.config.get("RUBRIC_BASE_URL") or os.environ.get("RUBRIC_BASE_URL")
+    return configured or "http://localhost:8000"
 
 
 @platform.command("add")

@@ -106,3 +106,11 @@ def test_rotate_key_makes_a_new_current_key(runner, app, tmp_path):
     assert first.exit_code == 0 and second.exit_code == 0
     assert first.output.split()[2] != second.output.split()[2]
     assert len(list((tmp_path / "keys").glob("*.pem"))) == 2
+
+
+def test_platform_add_prints_urls_under_the_public_base_url(runner, app, monkeypatch):
+    monkeypatch.setenv("RUBRIC_BASE_URL", "https://rubric.example.edu")
+    result = runner.invoke(args=ADD)
+    assert "login: https://rubric.example.edu/lti/login" in result.output
+    assert "launch: https://rubric.example.edu/lti/launch" in result.output
+    assert "jwks: https://rubric.example.edu/lti/jwks.json" in result.output
