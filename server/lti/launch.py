@@ -155,6 +155,9 @@ def _verify(token: str, platform: LtiPlatform, http: HttpLimits) -> dict[str, An
         raise LaunchRefused(
             f"no key of the platform's key set signed the id_token: {exc}"
         ) from None
+    except (jwt.PyJWTError, ValueError, OSError) as exc:
+        # A key set that is not JSON, holds no usable key, or breaks off mid-answer.
+        raise LaunchRefused(f"the platform's key set is unusable: {exc}") from None
     try:
         return jwt.decode(
             token,
@@ -175,6 +178,27 @@ def _verify(token: str, platform: LtiPlatform, http: HttpLimits) -> dict[str, An
         raise LaunchRefused("the id_token is issued in the future (iat)") from None
     except jwt.PyJWTError as exc:
         raise LaunchRefused(f"the id_token is invalid: {exc}") from None
+
+
+# Claims stored in 255-character columns or read as objects: anything else is refused,
+# so a malformed token is a 400 page rather than a database error.
+_SHORT_STRINGS = ("nonce", "sub")
+_OBJECTS = ("context", "resource_link", "custom")
+
+
+def _check_shapes(claims: dict[str, Any]) -> None:
+    for name in _SHORT_STRINGS:
+        value = claims.get(name)
+        if not isinstance(value, str) or not 0 < len(value) <= 255:
+            raise LaunchRefused(f"the {name} claim is not a string of 1 to 255 characters")
+    for name in _OBJECTS:
+        value = claims.get(CLAIM + name)
+        if value is not None and not isinstance(value, dict):
+            raise LaunchRefused(f"the {name} claim is not an object")
+    for name in ("context", "resource_link"):
+        ident = (claims.get(CLAIM + name) or {}).get("id")
+        if ident is not None and (not isinstance(ident, str) or not 0 < len(ident) <= 255):
+            raise LaunchRefused(f"the {name} id is not a string of 1 to 255 characters")
 
 
 def _check_times_and_azp(claims: dict[str, Any], platform: LtiPlatform) -> None:
@@ -236,6 +260,7 @@ def validate(token: str, state: str, cookie_state: str | None, http: HttpLimits)
         raise LaunchRefused("no id_token in the launch")
     platform = _platform_of(token)
     claims = _verify(token, platform, http)
+    _check_shapes(claims)
     _check_times_and_azp(claims, platform)
     try:
         _use_nonce(claims["nonce"])

@@ -38,6 +38,7 @@ class KeySetServer:
     keys: list[dict] = field(default_factory=list)
     delay: float = 0.0
     fetches: int = 0
+    body: str | None = None  # answer this instead of the key set (a broken platform)
 
     def __post_init__(self):
         self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
@@ -52,7 +53,7 @@ class KeySetServer:
     def _app(self, request: Request) -> Response:
         self.fetches += 1
         time.sleep(self.delay)
-        body = json.dumps({"keys": self.keys})
+        body = self.body if self.body is not None else json.dumps({"keys": self.keys})
         return Response(body, content_type="application/json")
 
     def close(self) -> None:

@@ -271,3 +271,29 @@ def test_a_wrong_version_is_refused(client, platform, course):
 
 def test_a_missing_id_token_is_refused(client, platform):
     assert_refused(client.post("/lti/launch", data={"state": "x"}), "no id_token")
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"sub": "x" * 256}, "sub claim"),
+        ({CLAIM + "context": "lms-course-1"}, "context claim is not an object"),
+        ({CLAIM + "resource_link": {"id": 7}}, "resource_link id"),
+        ({CLAIM + "custom": ["assignment"]}, "custom claim"),
+    ],
+)
+def test_malformed_claims_are_a_400_not_a_500(client, platform, course, changes, reason):
+    assert_refused(launch(client, platform, start(client, platform), **changes), reason)
+
+
+def test_a_nonce_that_is_not_a_string_is_refused(client, platform, course):
+    auth = start(client, platform)
+    token = platform.sign(platform.claims(auth["nonce"], TARGET) | {"nonce": 12345})
+    response = client.post("/lti/launch", data={"id_token": token, "state": auth["state"]})
+    assert_refused(response, "nonce claim")
+
+
+def test_a_key_set_that_is_not_json_is_refused(client, platform, course):
+    platform.jwks.body = "<html>maintenance</html>"
+    response = launch(client, platform, start(client, platform))
+    assert_refused(response, "key set is unusable")
