@@ -12,8 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 import requests
+import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from werkzeug.wrappers import Request, Response
+
+from server.extensions import db
+from server.models import Enrollment, LtiUser, Role
 
 from .platform_lti1p3 import (
     CLIENT_ASSERTION_TYPE,
@@ -23,6 +27,7 @@ from .platform_lti1p3 import (
     form_fields,
     new_private_key,
     public_pem,
+    register_in_rubric,
     running_platform,
     serving,
 )
@@ -267,3 +272,136 @@ def test_memberships_need_the_nrps_scope(bare_platform, tool_keys):
     right = bearer(bare_platform, tool_keys, NRPS_SCOPE)
     members = requests.get(url, headers=right, timeout=10).json()["members"]
     assert [member["user_id"] for member in members] == ["lms-user-1", "lms-user-2"]
+
+
+# Rubric, the tool, served over HTTP on 127.0.0.1, launched from the platform on localhost.
+
+QUIZ = "l2-regularization-quiz"
+
+
+@pytest.fixture
+def rubric(app, demo, tmp_path):
+    """Serve Rubric's app on its demo database; the JWKS fetch times out within a second."""
+    from server.lti.launch import forget_key_sets
+
+    app.config["RUBRIC_LTI_KEY_DIR"] = str(tmp_path / "lti-keys")
+    app.config["RUBRIC_LTI_HTTP_TIMEOUT"] = 1.0
+    forget_key_sets()  # a port reused from an earlier test must not reuse its keys
+    with serving(app) as url:
+        yield url
+    forget_key_sets()
+
+
+@pytest.fixture
+def lms(app, demo, rubric):
+    """The platform, registered in Rubric with the CLI, its course linked to the demo course."""
+    with running_platform(rubric) as platform:
+        register_in_rubric(app, platform)
+        platform.settings.custom = {"assignment": QUIZ}
+        yield platform
+
+
+def launch(platform, session: requests.Session | None = None) -> requests.Response:
+    """Click the activity: follow the login redirects, then post the platform's form."""
+    session = session or requests.Session()
+    page = session.get(platform.start_url(), timeout=30)
+    assert page.status_code == 200, page.text
+    fields = form_fields(page.text)
+    assert "id_token" in fields, page.text
+    return post_form(session, fields)
+
+
+def post_form(session: requests.Session, fields: dict[str, str]) -> requests.Response:
+    """The browser's submission of the platform's auto-submitting form."""
+    data = {"id_token": fields["id_token"], "state": fields["state"]}
+    return session.post(fields["action"], data=data, timeout=30)
+
+
+def account(platform):
+    """The Rubric user of the platform's launching user, and its demo-course role."""
+    db.session.remove()  # read what the server's threads committed
+    identity = db.session.scalar(
+        sa.select(LtiUser).filter_by(issuer=platform.issuer, sub=platform.settings.user.sub)
+    )
+    assert identity is not None
+    enrollment = db.session.scalar(sa.select(Enrollment).filter_by(user_id=identity.user_id))
+    return identity.user, enrollment.role
+
+
+def test_student_lands_logged_in_on_the_linked_assignment(lms, rubric):
+    answer = launch(lms)
+    assert answer.status_code == 200, answer.text
+    assert answer.url == f"{rubric}/courses/demo/assignments/{QUIZ}"
+    user, role = account(lms)
+    assert (user.name, user.email, role) == ("Ada Lovelace", "ada@lms.example", Role.STUDENT)
+
+
+def test_instructor_role_becomes_instructor(lms, rubric):
+    lms.settings.user = User(sub="lms-teacher", name="Grace Hopper", roles=[INSTRUCTOR])
+    assert launch(lms).status_code == 200
+    assert account(lms)[1] == Role.INSTRUCTOR
+
+
+def test_no_role_is_a_student(lms):
+    lms.settings.user.roles = []
+    assert launch(lms).status_code == 200
+    assert account(lms)[1] == Role.STUDENT
+
+
+def test_second_launch_reuses_the_account(lms):
+    assert launch(lms).status_code == 200
+    first = account(lms)[0].id
+    assert launch(lms).status_code == 200
+    assert account(lms)[0].id == first
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LtiUser)) == 1
+
+
+def test_without_custom_assignment_the_launch_opens_the_course(lms, rubric):
+    lms.settings.custom = {}
+    lms.settings.resource_link_id = "resource-link-unbound"
+    answer = launch(lms)
+    assert answer.status_code == 200
+    assert answer.url == f"{rubric}/courses/demo"
+
+
+def refusal(answer: requests.Response, reason: str) -> None:
+    """A refused launch: a 400 HTML page naming the reason."""
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert reason in answer.text
+
+
+ATTACKS = {
+    "forged signature": (lambda knobs: setattr(knobs, "forge_signature", True), "signature"),
+    "wrong aud": (lambda knobs: setattr(knobs, "audience", "someone-else"), "audience"),
+    "expired": (lambda knobs: setattr(knobs, "expires_in", -600), "expired"),
+    "unknown issuer": (
+        lambda knobs: setattr(knobs, "token_issuer", "https://unknown.example"),
+        "unknown issuer",
+    ),
+    "unknown deployment": (
+        lambda knobs: setattr(knobs, "deployment_id", "deployment-never-registered"),
+        "unknown deployment",
+    ),
+    "JWKS that hangs": (lambda knobs: setattr(knobs, "jwks_hang", True), "key set"),
+}
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_attack_launch_is_refused_naming_the_reason(lms, attack):
+    turn, reason = ATTACKS[attack]
+    turn(lms.settings.knobs)
+    refusal(launch(lms), reason)
+
+
+def test_replayed_launch_is_refused(lms):
+    assert launch(lms).status_code == 200
+    refusal(post_form(requests.Session(), lms.launches[-1]), "already used")
+
+
+def test_swapped_state_is_refused(lms):
+    victim, attacker = requests.Session(), requests.Session()
+    victim_form = form_fields(victim.get(lms.start_url(), timeout=30).text)
+    attacker_form = form_fields(attacker.get(lms.start_url(), timeout=30).text)
+    swapped = attacker_form | {"state": victim_form["state"]}
+    refusal(post_form(attacker, swapped), "state")
