@@ -72,9 +72,14 @@ def user_for(launch: Launch) -> User:
         password_hash=generate_password_hash(secrets.token_urlsafe(32)),
     )
     db.session.add(user)
-    db.session.flush()
-    db.session.add(LtiUser(issuer=issuer, sub=sub, user_id=user.id))
-    db.session.commit()
+    try:
+        db.session.flush()
+        db.session.add(LtiUser(issuer=issuer, sub=sub, user_id=user.id))
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        # Two first launches at once (a double click): the other one made the account.
+        db.session.rollback()
+        return db.session.scalars(query).one().user
     log.info("lti: new account %s for %s at %s", user.id, sub, issuer)
     return user
 

@@ -1,5 +1,6 @@
 """OIDC login and launch against a stand-in platform whose JWKS is served over HTTP."""
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -7,15 +8,18 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.lti import platforms
+from server.lti.launch import NONCE_LIFETIME, STATE_LIFETIME
 from server.models import (
     Assignment,
     AssignmentKind,
     Course,
     Enrollment,
+    LtiLoginState,
     LtiUser,
     Role,
     User,
 )
+from server.models.types import utcnow
 from server.web.lti import STATE_COOKIE
 from tests.lti.platform import CLAIM, INSTRUCTOR, new_key, public_jwk
 
@@ -297,3 +301,17 @@ def test_a_key_set_that_is_not_json_is_refused(client, platform, course):
     platform.jwks.body = "<html>maintenance</html>"
     response = launch(client, platform, start(client, platform))
     assert_refused(response, "key set is unusable")
+
+
+def test_a_login_left_too_long_is_refused(client, platform, course):
+    auth = start(client, platform)
+    state = db.session.get(LtiLoginState, auth["state"])
+    state.created_at = utcnow() - STATE_LIFETIME - timedelta(seconds=1)
+    db.session.commit()
+    assert_refused(launch(client, platform, auth), "login has expired")
+
+
+def test_a_token_older_than_the_nonces_memory_is_refused(client, platform, course):
+    issued = int((utcnow() - NONCE_LIFETIME - timedelta(minutes=1)).timestamp())
+    response = launch(client, platform, start(client, platform), iat=issued)
+    assert_refused(response, "too old")
