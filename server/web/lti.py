@@ -41,6 +41,47 @@ def jwks():
     return response
 
 
+# What Canvas may ask for with a developer key's token: grade passback and rosters.
+SCOPES = [
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+    "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
+]
+
+
+@bp.get("/config.json")
+def canvas_config():
+    """Canvas's JSON configuration of an LTI 1.3 developer key (paste its URL in Canvas)."""
+    launch_url = url_for("lti.launch", _external=True)
+    # Until deep linking lands, Rubric opens from the course navigation only.
+    placement = {
+        "placement": "course_navigation",
+        "message_type": "LtiResourceLinkRequest",
+        "target_link_uri": launch_url,
+        "text": "Rubric",
+    }
+    return jsonify(
+        {
+            "title": "Rubric",
+            "description": "Auto-graded quizzes and NumPy coding exercises.",
+            "oidc_initiation_url": url_for("lti.login", _external=True),
+            "target_link_uri": launch_url,
+            "public_jwk_url": url_for("lti.jwks", _external=True),
+            "scopes": SCOPES,
+            "extensions": [
+                {
+                    "platform": "canvas.instructure.com",
+                    "domain": request.host,
+                    "privacy_level": "public",  # name and e-mail in the launch
+                    "settings": {"placements": [placement]},
+                }
+            ],
+            "custom_fields": {},
+        }
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @csrf.exempt  # the LMS starts the login; the state and nonce protect it
 def login():
