@@ -239,6 +239,8 @@ class Platform(Services):
         self.settings = Settings()
         self.key = new_private_key()
         self.other_key = new_private_key()
+        self.retired_keys: list[str] = []  # still published after a rotation
+        self.jwks_fetches = 0  # how often the tool fetched the key set
         self.received: list[tuple[str, dict[str, Any]]] = []  # what the tool sent us
         self.launches: list[dict[str, str]] = []  # every form post made, for replays
         self.release = threading.Event()  # ends a hanging JWKS answer
@@ -371,11 +373,19 @@ class Platform(Services):
         if settings.knobs.token_issuer is not None:
             launch.set_extra_claims({"iss": settings.knobs.token_issuer})
 
+    def rotate_key(self) -> None:
+        """Sign with a new key from now on; the old one stays published, as platforms do."""
+        self.retired_keys.append(self.key)
+        self.key = new_private_key()
+
     def jwks(self):
-        """The platform's public keys (the library's JWK of the published key)."""
+        """The platform's public keys: the library's JWK of the current and retired keys."""
+        self.jwks_fetches += 1
         if self.settings.knobs.jwks_hang:
             self.release.wait(timeout=60)
-        return jsonify(self.config().get_jwks())
+        keys = self.config().get_jwks()["keys"]
+        keys += [Registration.get_jwk(public_pem(key)) for key in self.retired_keys]
+        return jsonify({"keys": keys})
 
     def token(self):
         """The OAuth2 token endpoint: the library's client-credentials grant."""

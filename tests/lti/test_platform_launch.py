@@ -405,3 +405,13 @@ def test_swapped_state_is_refused(lms):
     attacker_form = form_fields(attacker.get(lms.start_url(), timeout=30).text)
     swapped = attacker_form | {"state": victim_form["state"]}
     refusal(post_form(attacker, swapped), "state")
+
+
+def test_the_key_set_is_cached_and_fetched_again_for_a_new_kid(app, lms):
+    app.config["RUBRIC_LTI_JWKS_COOLDOWN"] = 0  # the rotation follows at once here
+    assert launch(lms).status_code == 200
+    assert launch(lms).status_code == 200
+    assert lms.jwks_fetches == 1
+    lms.rotate_key()
+    assert launch(lms).status_code == 200
+    assert lms.jwks_fetches == 2
