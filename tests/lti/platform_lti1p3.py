@@ -91,6 +91,7 @@ class Settings:
     custom: dict[str, str] = field(default_factory=dict)
     target_link_uri: str = ""  # where the link goes; the tool's launch URL when empty
     services: bool = True  # offer the line items (AGS) and memberships (NRPS) claims
+    deep_linking: bool = False  # an instructor adding an activity: LtiDeepLinkingRequest
     knobs: Knobs = field(default_factory=Knobs)
 
 
@@ -247,6 +248,7 @@ class Platform(Services):
         self.lineitems: dict[str, dict[str, Any]] = {}  # the gradebook's columns, by id
         self.scores: list[tuple[str, dict[str, Any]]] = []  # (line item id, score) received
         self.members: list[User] = []  # the roster beyond the launching user, for NRPS
+        self.content_items: list[dict[str, Any]] = []  # what deep linking returned
         self.app = self.make_app()
 
     @property
@@ -273,6 +275,8 @@ class Platform(Services):
             .set_platform_public_key(public_pem(self.key))
             .set_platform_private_key(self.other_key if forged else self.key)
         )
+        if self.settings.deep_linking:
+            registration.set_deeplink_launch_url(f"{self.tool_base}/lti/launch")
         registration.published_kid = self.kid
         return registration
 
@@ -307,6 +311,7 @@ class Platform(Services):
         app.add_url_rule("/lineitems", view_func=self.add_lineitem, methods=["POST"])
         app.add_url_rule("/lineitems/<item>/scores", view_func=self.score, methods=["POST"])
         app.add_url_rule("/memberships", view_func=self.memberships)
+        app.add_url_rule("/deep_link_return", view_func=self.deep_link_return, methods=["POST"])
         return app
 
     def start(self):
@@ -357,7 +362,13 @@ class Platform(Services):
             ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
             settings.context_title,
         )
-        launch.set_resource_link_claim(settings.resource_link_id)
+        if settings.deep_linking:
+            # A deep-linking request carries no resource link (LTI-DL 2.0, 4.4).
+            launch.set_dl(
+                f"{self.url}/deep_link_return", "Add an activity", "", {"ltiResourceLink"}
+            )
+        else:
+            launch.set_resource_link_claim(settings.resource_link_id)
         if settings.custom:
             launch.set_custom_parameters_claim(settings.custom)
         if settings.target_link_uri:
@@ -415,6 +426,29 @@ class Platform(Services):
         audiences = audience if isinstance(audience, list) else [audience]
         if f"{self.url}/token" not in audiences:
             raise ValueError("aud must be the token endpoint")
+
+    def deep_link_return(self):
+        """Take the tool's LtiDeepLinkingResponse: the library checks its signature and items."""
+        config = self.config()
+        config.get_registration()
+        try:
+            token = request.form["JWT"]
+            items = config.validate_deeplinking_resp({"JWT": token})
+            self.check_deep_linking_response(jwt.decode(token, options={"verify_signature": False}))
+        except Exception as error:  # noqa: BLE001 -- any refusal is the same 400 page
+            return f"<!doctype html><title>Refused</title><p>{html.escape(str(error))}", 400
+        self.content_items.extend(items)
+        return f"<!doctype html><title>Added</title><p>{len(items)} activity added"
+
+    def check_deep_linking_response(self, claims: dict[str, Any]) -> None:
+        """By hand: the library verifies no aud, iss or deployment (LTI-DL 2.0, 4.5)."""
+        if claims.get("iss") != self.settings.client_id:
+            raise ValueError("iss must be the tool's client id")
+        audience = claims.get("aud")
+        if self.issuer not in (audience if isinstance(audience, list) else [audience]):
+            raise ValueError("aud must be the platform's issuer")
+        if claims.get(LTI_CLAIM + "deployment_id") != self.settings.deployment_id:
+            raise ValueError("deployment_id is not this deployment")
 
     def course(self):
         """An LMS course page on this platform's origin, framing the launch."""

@@ -415,3 +415,60 @@ def test_the_key_set_is_cached_and_fetched_again_for_a_new_kid(app, lms):
     lms.rotate_key()
     assert launch(lms).status_code == 200
     assert lms.jwks_fetches == 2
+
+
+DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+
+
+def deep_linking_response(platform, tool_keys, key: str | None = None, **changes) -> str:
+    """The tool's signed LtiDeepLinkingResponse with one resource link and its line item."""
+    now = int(time.time())
+    claims = {
+        "iss": platform.settings.client_id,
+        "aud": platform.issuer,
+        "iat": now,
+        "exp": now + 300,
+        "nonce": "dl-nonce",
+        LTI + "message_type": "LtiDeepLinkingResponse",
+        LTI + "version": "1.3.0",
+        LTI + "deployment_id": platform.settings.deployment_id,
+        DL + "content_items": [
+            {
+                "type": "ltiResourceLink",
+                "title": "L2 regularization quiz",
+                "custom": {"assignment": "l2-regularization-quiz"},
+                "lineItem": {"label": "L2 quiz", "scoreMaximum": 5},
+            }
+        ],
+    }
+    headers = {"kid": tool_keys.kid}
+    return jwt.encode(claims | changes, key or tool_keys.key, algorithm="RS256", headers=headers)
+
+
+def test_deep_linking_request_and_response(bare_platform, tool_keys):
+    bare_platform.settings.deep_linking = True
+    claims = verify(bare_platform, id_token(bare_platform))
+    assert claims[LTI + "message_type"] == "LtiDeepLinkingRequest"
+    assert LTI + "resource_link" not in claims
+    settings = claims[DL + "deep_linking_settings"]
+    assert settings["accept_types"] == ["ltiResourceLink"]
+    form = {"JWT": deep_linking_response(bare_platform, tool_keys)}
+    answer = requests.post(settings["deep_link_return_url"], data=form, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert bare_platform.content_items[0]["lineItem"] == {"label": "L2 quiz", "scoreMaximum": 5}
+
+
+BAD_DEEP_LINKING = {
+    "another key": lambda: {"key": new_private_key()},
+    "wrong aud": lambda: {"aud": "https://elsewhere.example"},
+    "wrong iss": lambda: {"iss": "not-the-client"},
+    "other deployment": lambda: {LTI + "deployment_id": "deployment-2"},
+}
+
+
+@pytest.mark.parametrize("bad", BAD_DEEP_LINKING)
+def test_deep_linking_response_is_refused_when_wrong(bare_platform, tool_keys, bad):
+    token = deep_linking_response(bare_platform, tool_keys, **BAD_DEEP_LINKING[bad]())
+    url = f"{bare_platform.url}/deep_link_return"
+    assert requests.post(url, data={"JWT": token}, timeout=10).status_code == 400
+    assert bare_platform.content_items == []
