@@ -91,6 +91,8 @@ def login():
     target = values.get("target_link_uri", "")
     if not issuer or not hint or not target:
         return refused("the login needs iss, login_hint and target_link_uri")
+    if len(target) > 1000:  # the length of the column that keeps it
+        return refused("the target_link_uri is longer than 1000 characters")
     platform = platforms.find_platform(issuer, values.get("client_id") or None)
     if platform is None:
         return refused(f"unknown issuer {issuer!r} (or client id): register it first")

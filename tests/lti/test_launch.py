@@ -315,3 +315,11 @@ def test_a_token_older_than_the_nonces_memory_is_refused(client, platform, cours
     issued = int((utcnow() - NONCE_LIFETIME - timedelta(minutes=1)).timestamp())
     response = launch(client, platform, start(client, platform), iat=issued)
     assert_refused(response, "too old")
+
+
+def test_an_overlong_target_is_refused_at_login(client, platform):
+    target = TARGET + "?" + "x" * 1000
+    response = client.post(
+        "/lti/login", data={"iss": platform.issuer, "login_hint": "x", "target_link_uri": target}
+    )
+    assert_refused(response, "longer than 1000")
