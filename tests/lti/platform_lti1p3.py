@@ -249,6 +249,7 @@ class Platform(Services):
         self.scores: list[tuple[str, dict[str, Any]]] = []  # (line item id, score) received
         self.members: list[User] = []  # the roster beyond the launching user, for NRPS
         self.content_items: list[dict[str, Any]] = []  # what deep linking returned
+        self.server: Server | None = None  # set by running_platform; stop() and start()
         self.app = self.make_app()
 
     @property
@@ -475,30 +476,54 @@ def form_fields(page: str) -> dict[str, str]:
     return fields
 
 
+class Server:
+    """A WSGI app served from a background thread; it can stop and start on the same port."""
+
+    def __init__(self, wsgi_app, host: str) -> None:
+        self.wsgi_app, self.host, self.port = wsgi_app, host, 0
+        self.server = self.thread = None
+
+    def start(self) -> str:
+        """Serve (on the former port after a stop, so URLs stay valid); return the origin."""
+        self.server = make_server(self.host, self.port, self.wsgi_app, threaded=True)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        """Stop serving: connections are refused until start() (an LMS that is down)."""
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+        self.server.server_close()
+
+
 @contextmanager
 def serving(wsgi_app, host: str = "127.0.0.1"):
     """Serve a WSGI app from a background thread; yield its origin."""
-    server = make_server(host, 0, wsgi_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = Server(wsgi_app, host)
+    origin = server.start()
     try:
-        yield f"http://{host}:{server.server_port}"
+        yield origin
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+        server.stop()
 
 
 @contextmanager
 def running_platform(tool_base: str = "", host: str = "localhost"):
-    """A platform served on a free port of `host`; a hanging JWKS is released at the end."""
+    """A platform served on a free port of `host`; a hanging JWKS is released at the end.
+
+    `platform.server.stop()` and `.start()` take it down and bring it back on its URL.
+    """
     platform = Platform(tool_base)
-    with serving(platform.app, host) as url:
-        platform.url = url
-        try:
-            yield platform
-        finally:
-            platform.release.set()
+    platform.server = Server(platform.app, host)
+    platform.url = platform.server.start()
+    try:
+        yield platform
+    finally:
+        platform.release.set()
+        if platform.server.server.socket.fileno() != -1:
+            platform.server.stop()
 
 
 def register_in_rubric(rubric_app, platform: Platform, course: str = "demo") -> None:

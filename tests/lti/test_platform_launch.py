@@ -472,3 +472,11 @@ def test_deep_linking_response_is_refused_when_wrong(bare_platform, tool_keys, b
     url = f"{bare_platform.url}/deep_link_return"
     assert requests.post(url, data={"JWT": token}, timeout=10).status_code == 400
     assert bare_platform.content_items == []
+
+
+def test_platform_goes_down_and_comes_back_on_its_url(bare_platform, tool_keys):
+    bare_platform.server.stop()
+    with pytest.raises(requests.ConnectionError):
+        request_token(bare_platform, assertion(bare_platform, tool_keys))
+    bare_platform.server.start()
+    assert request_token(bare_platform, assertion(bare_platform, tool_keys)).status_code == 200
