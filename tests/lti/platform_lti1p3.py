@@ -74,6 +74,8 @@ class Knobs:
     expires_in: int = 300  # seconds; negative makes an already expired token
     jwks_hang: bool = False  # the JWKS endpoint answers only when the test ends
     token_issuer: str | None = None  # the `iss` to claim instead of the platform's
+    service_status: int | None = None  # token, AGS and NRPS answer this (e.g. 503) instead
+    tokens_revoked_before: float = 0.0  # access tokens issued before this time are refused
     deployment_id: str | None = None  # the token's deployment, one the tool never registered
 
 
@@ -171,17 +173,29 @@ class Services:
 
     def authorized(self, scope: str) -> None:
         """Refuse a request without a bearer token of this platform granting the scope."""
+        self.answer_as_broken()
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             abort(401)
+        token = header.removeprefix("Bearer ")
         config = self.config()
         config.get_registration()
         try:
-            granted = config.validate_token(header.removeprefix("Bearer "), [scope])
+            granted = config.validate_token(token, [scope])
         except Exception:  # noqa: BLE001 -- the library raises several kinds
             granted = False
-        if not granted:
+        if not granted or self.revoked(token):
             abort(401)
+
+    def answer_as_broken(self) -> None:
+        """The service_status knob: a platform in trouble answers with that status."""
+        if self.settings.knobs.service_status is not None:
+            abort(self.settings.knobs.service_status)
+
+    def revoked(self, token: str) -> bool:
+        """By hand: the library has no revocation; tokens issued before the knob are."""
+        issued = jwt.decode(token, options={"verify_signature": False}).get("iat", 0)
+        return issued < self.settings.knobs.tokens_revoked_before
 
     def list_lineitems(self):
         """GET line items (AGS lineitem.readonly)."""
@@ -403,6 +417,7 @@ class Platform(Services):
         """The OAuth2 token endpoint: the library's client-credentials grant."""
         form = request.form.to_dict()
         self.received.append(("token", form))
+        self.answer_as_broken()
         config = self.config()
         config.get_registration()
         try:

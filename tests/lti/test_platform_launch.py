@@ -480,3 +480,22 @@ def test_platform_goes_down_and_comes_back_on_its_url(bare_platform, tool_keys):
         request_token(bare_platform, assertion(bare_platform, tool_keys))
     bare_platform.server.start()
     assert request_token(bare_platform, assertion(bare_platform, tool_keys)).status_code == 200
+
+
+def test_service_status_knob_makes_token_and_scores_fail(bare_platform, tool_keys):
+    headers = bearer(bare_platform, tool_keys, SCORE_SCOPE)
+    bare_platform.settings.knobs.service_status = 503
+    assert request_token(bare_platform, assertion(bare_platform, tool_keys)).status_code == 503
+    url = bare_platform.lineitem_url("resource-link-1") + "/scores"
+    assert requests.post(url, json={}, headers=headers, timeout=10).status_code == 503
+
+
+def test_tokens_revoked_knob_refuses_them_until_lifted(bare_platform, tool_keys):
+    url = bare_platform.lineitem_url("resource-link-1") + "/scores"
+    score = {"userId": "lms-user-1", "scoreGiven": 1, "scoreMaximum": 1}
+    kind = {"Content-Type": "application/vnd.ims.lis.v1.score+json"}
+    old = bearer(bare_platform, tool_keys, SCORE_SCOPE)
+    bare_platform.settings.knobs.tokens_revoked_before = time.time() + 1
+    assert requests.post(url, json=score, headers=kind | old, timeout=10).status_code == 401
+    bare_platform.settings.knobs.tokens_revoked_before = 0.0
+    assert requests.post(url, json=score, headers=kind | old, timeout=10).status_code == 204
