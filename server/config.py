@@ -112,6 +112,12 @@ def from_environment(instance_path: str) -> dict:
             # Who may read /metrics (server/ops.py): a bearer token, or these addresses.
             "RUBRIC_METRICS_TOKEN": os.environ.get("RUBRIC_METRICS_TOKEN", ""),
             "RUBRIC_METRICS_ALLOW": os.environ.get("RUBRIC_METRICS_ALLOW", "127.0.0.1,::1"),
+            # The public https address, for the URLs an LMS is given (server/lti).
+            "RUBRIC_BASE_URL": os.environ.get("RUBRIC_BASE_URL", ""),
+            "RUBRIC_LTI_KEY_DIR": os.environ.get("RUBRIC_LTI_KEY_DIR", ""),
+            # Seconds an LMS's key set may take to answer, and between two refetches of it.
+            "RUBRIC_LTI_HTTP_TIMEOUT": float(os.environ.get("RUBRIC_LTI_HTTP_TIMEOUT", "5")),
+            "RUBRIC_LTI_JWKS_COOLDOWN": float(os.environ.get("RUBRIC_LTI_JWKS_COOLDOWN", "10")),
         }
     )
 

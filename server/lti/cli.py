@@ -1,6 +1,5 @@
 """`rubric lti ...`: register platforms, link LMS courses, rotate the tool's key."""
 
-import os
 import sys
 
 import click
@@ -41,7 +40,7 @@ def tool_urls() -> dict[str, str]:
 
 def _base_url() -> str:
     """RUBRIC_BASE_URL when set (the public https address), else localhost."""
-    configured = current_app.config.get("RUBRIC_BASE_URL") or os.environ.get("RUBRIC_BASE_URL")
+    configured = current_app.config["RUBRIC_BASE_URL"]
     return configured or "http://localhost:8000"
 
 

@@ -124,8 +124,8 @@ def launch():
     """Validate the id_token, log the user in, enrol them, and open the course or assignment."""
     config = current_app.config
     http = HttpLimits(
-        timeout=config.get("RUBRIC_LTI_HTTP_TIMEOUT", 5.0),
-        cooldown=config.get("RUBRIC_LTI_JWKS_COOLDOWN", 10.0),
+        timeout=config["RUBRIC_LTI_HTTP_TIMEOUT"],
+        cooldown=config["RUBRIC_LTI_JWKS_COOLDOWN"],
     )
     form = request.form
     try:

@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 
+from server.config import from_environment
 from server.extensions import db
 from server.models import Course, LtiContext, LtiDeployment, LtiPlatform
 
@@ -108,8 +109,10 @@ def test_rotate_key_makes_a_new_current_key(runner, app, tmp_path):
     assert len(list((tmp_path / "keys").glob("*.pem"))) == 2
 
 
-def test_platform_add_prints_urls_under_the_public_base_url(runner, app, monkeypatch):
+def test_platform_add_prints_urls_under_the_public_base_url(runner, app, monkeypatch, tmp_path):
     monkeypatch.setenv("RUBRIC_BASE_URL", "https://rubric.example.edu")
+    # Read from the environment as create_app reads it.
+    app.config["RUBRIC_BASE_URL"] = from_environment(str(tmp_path))["RUBRIC_BASE_URL"]
     result = runner.invoke(args=ADD)
     assert "login: https://rubric.example.edu/lti/login" in result.output
     assert "launch: https://rubric.example.edu/lti/launch" in result.output
