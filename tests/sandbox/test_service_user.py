@@ -58,25 +58,21 @@ def result_of(done: subprocess.CompletedProcess) -> dict:
     return json.loads(line.removeprefix("RESULT"))
 
 
-def test_a_non_root_service_keeps_every_layer(tmp_path):
+def as_service_user(script: str, cgroup_root: Path) -> dict:
+    """Run a script as the service user with the unit's capabilities; return its RESULT."""
     ambient = service_caps()
-    tmp_path.chmod(0o755)
-    command = [
-        "setpriv",
-        f"--reuid={SERVICE_UID}",
-        f"--regid={SERVICE_UID}",
-        "--clear-groups",
-        f"--inh-caps={ambient}",
-        f"--ambient-caps={ambient}",
-        sys.executable,
-        "-c",
-        SCRIPT,
-    ]
+    cgroup_root.chmod(0o755)
+    command = ["setpriv", f"--reuid={SERVICE_UID}", f"--regid={SERVICE_UID}", "--clear-groups"]
+    command += [f"--inh-caps={ambient}", f"--ambient-caps={ambient}", sys.executable, "-c", script]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    env["RUBRIC_SANDBOX_CGROUP_ROOT"] = str(cgroup_root)
+    done = subprocess.run(command, env=env, cwd=cgroup_root, capture_output=True, timeout=120)
+    return result_of(done)
+
+
+def test_a_non_root_service_keeps_every_layer(tmp_path):
     # No cgroup is delegated to this uid here: the stand-ins do their part.
-    env = {"PATH": "/usr/bin:/bin", "RUBRIC_SANDBOX_CGROUP_ROOT": str(tmp_path)}
-    env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=120)
-    out = result_of(done)
+    out = as_service_user(SCRIPT, tmp_path)
     assert out["uid"] == SERVICE_UID
     assert out["isolation"].startswith("cgroup: substitute rlimits+seccomp")
     # Its stdout comes back although the zygote may not force its socket buffer size.
@@ -104,22 +100,7 @@ box.close()
 def test_without_the_user_layer_a_service_users_capabilities_are_still_dropped(tmp_path):
     # Unlike root's, a service user's capabilities survive its setresuid to the run's
     # uid; with the user namespace turned off (unsafe), nothing else would drop them.
-    ambient = service_caps()
-    tmp_path.chmod(0o755)
-    command = [
-        "setpriv",
-        f"--reuid={SERVICE_UID}",
-        f"--regid={SERVICE_UID}",
-        "--clear-groups",
-        f"--inh-caps={ambient}",
-        f"--ambient-caps={ambient}",
-        sys.executable,
-        "-c",
-        CAPS_SCRIPT,
-    ]
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    env["RUBRIC_SANDBOX_CGROUP_ROOT"] = str(tmp_path)
-    out = result_of(subprocess.run(command, env=env, cwd=tmp_path, capture_output=True))
+    out = as_service_user(CAPS_SCRIPT, tmp_path)
     assert out == {"outcome": "ok", "caps": "[0, 0, 0, 0, 0, 0]\n"}
 
 
