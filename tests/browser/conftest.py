@@ -1,6 +1,5 @@
 """A live server on a free loopback port, and Debian's chromium driven by Playwright."""
 
-import os
 import threading
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from server.config import PROJECT_ROOT
+from tests.conftest import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -29,10 +29,7 @@ def require_chromium(path: Path = CHROMIUM) -> None:
     """Fail when chromium is missing on CI, where it must be; skip elsewhere."""
     if path.exists():
         return
-    message = f"{path} is missing: install Debian's chromium (apt-get install chromium)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    unavailable(f"{path} is missing: install Debian's chromium (apt-get install chromium)")
 
 
 @pytest.fixture

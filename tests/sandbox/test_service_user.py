@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
+from tests.conftest import unavailable
 from tests.sandbox.test_cgroup_v2 import mount_cgroup2, remove_tree
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,9 +41,9 @@ def reachable_by_others(path: str) -> bool:
 
 
 def service_caps() -> str:
-    """Return the service's capabilities as setpriv takes them (skip where it cannot run)."""
+    """Return the service's capabilities as setpriv takes them, where it can run."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to become a service user with capabilities")
+        unavailable("needs root and setpriv to become a service user with capabilities")
     caps = list(SERVICE_CAPS)
     if not reachable_by_others(os.path.realpath(sys.executable)):
         caps.append("dac_read_search")  # this VM's interpreter lives under /root (0700)
