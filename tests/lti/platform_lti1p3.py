@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -77,6 +78,7 @@ class Knobs:
     service_status: int | None = None  # token, AGS and NRPS answer this (e.g. 503) instead
     tokens_revoked_before: float = 0.0  # access tokens issued before this time are refused
     deployment_id: str | None = None  # the token's deployment, one the tool never registered
+    service_delay: float = 0.0  # seconds each AGS and NRPS call takes (a slow LMS)
 
 
 @dataclass
@@ -174,6 +176,7 @@ class Services:
     def authorized(self, scope: str) -> None:
         """Refuse a request without a bearer token of this platform granting the scope."""
         self.answer_as_broken()
+        time.sleep(self.settings.knobs.service_delay)
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             abort(401)
