@@ -152,3 +152,37 @@ class LtiToolKey(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     retired_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     expires_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+
+class LtiPendingLaunch(db.Model):
+    """An instructor's launch waiting for a choice in the browser: a course to link, or
+    (deep linking) the assignments to add to the LMS.
+
+    What the platform asked for (return URL, opaque data, deployment) stays here, on the
+    server, bound to the user and their log-in session; it is used once and expires.
+    """
+
+    __tablename__ = "lti_pending_launch"
+
+    token: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    # SHA-256 of the log-in session's id: another browser of the same user cannot use it.
+    session_digest: so.Mapped[str] = so.mapped_column(sa.String(64))
+    platform_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("lti_platform.id", ondelete="CASCADE"), index=True
+    )
+    deployment_id: so.Mapped[str] = so.mapped_column(_ID)
+    message_type: so.Mapped[str] = so.mapped_column(sa.String(32))
+    context_id: so.Mapped[str] = so.mapped_column(_ID)
+    context_title: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    context_label: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    lineitems_url: so.Mapped[str | None] = so.mapped_column(_URL)
+    memberships_url: so.Mapped[str | None] = so.mapped_column(_URL)
+    # Deep linking only: where the answer goes, and the request's data claim as JSON text
+    # (None when the request had none, so it is echoed exactly or not at all).
+    return_url: so.Mapped[str | None] = so.mapped_column(_URL)
+    data: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    accept_multiple: so.Mapped[bool] = so.mapped_column(default=False)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
