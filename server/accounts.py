@@ -1,4 +1,5 @@
-"""Accounts: users, passwords, log-in sessions, the log-in throttle and API tokens.
+"""Accounts: users, passwords and one-time password links, log-in sessions, the log-in
+throttle and API tokens.
 
 Knows nothing of HTTP: the web layer passes in addresses, user agents and settings.
 """
@@ -14,13 +15,31 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.extensions import db
-from server.models import ApiToken, LoginFailures, LoginSession, Role, User
+from server.models import (
+    ApiToken,
+    LoginFailures,
+    LoginSession,
+    PasswordPurpose,
+    PasswordToken,
+    Role,
+    User,
+)
 from server.models.types import utcnow
 
 # `rubric token create` without --expires-in: long enough for a term, not forever.
 DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
 # "Last seen" is written at most this often, so a page view rarely costs a write.
 _LAST_SEEN_EVERY = timedelta(minutes=1)
+
+# A new account's first password link lasts a week (a roster goes out before term);
+# a "forgot password" link an hour, as it is asked for by whoever knows the e-mail.
+PASSWORD_LINK_LIFETIME = {
+    PasswordPurpose.SET: timedelta(days=7),
+    PasswordPurpose.RESET: timedelta(hours=1),
+}
+# The password hash of an account whose owner has not set a password yet: no password
+# hashes to it, so nobody logs in until the one-time link is used.
+NO_PASSWORD = "!"
 
 # A valid hash to compare against when the e-mail is unknown, so a failed
 # log-in takes as long for a missing account as for a wrong password.
@@ -46,10 +65,18 @@ def ensure_user(email: str, name: str, password: str, role: Role = Role.STUDENT)
 def authenticate(email: str, password: str) -> User | None:
     """Return the user if the e-mail and password match."""
     user = find_user(email)
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+    if user is None or user.password_hash == NO_PASSWORD:
+        check_password_hash(_DUMMY_HASH, password)  # as slow as a wrong password
         return None
     return user if check_password_hash(user.password_hash, password) else None
+
+
+def new_user(email: str, name: str) -> User:
+    """Add an account with no password yet; its owner sets one through a password link."""
+    user = User(email=email.strip().lower(), name=name, role=Role.STUDENT)
+    user.password_hash = NO_PASSWORD
+    db.session.add(user)
+    return user
 
 
 def set_password(user: User, password: str) -> None:
@@ -59,6 +86,45 @@ def set_password(user: User, password: str) -> None:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# One-time password links: the link holds a random token, the table its SHA-256 digest.
+
+
+def create_password_token(user: User, purpose: PasswordPurpose) -> str:
+    """Make a one-time password link's token; the user's older links stop working."""
+    db.session.execute(sa.delete(PasswordToken).where(PasswordToken.user_id == user.id))
+    token = "rbp_" + secrets.token_urlsafe(32)
+    expires_at = utcnow() + PASSWORD_LINK_LIFETIME[purpose]
+    row = PasswordToken(
+        user_id=user.id, token_hash=_digest(token), purpose=purpose, expires_at=expires_at
+    )
+    db.session.add(row)
+    return token
+
+
+def password_token_user(token: str) -> User | None:
+    """Return the user a live password link is for, or None (unknown, used or expired)."""
+    query = sa.select(PasswordToken).where(PasswordToken.token_hash == _digest(token))
+    row = db.session.scalar(query)
+    if row is None or row.expires_at <= utcnow():
+        return None
+    return row.user
+
+
+def use_password_token(token: str, password: str) -> User | None:
+    """Set a password through a one-time link, ending the user's sessions; None if it is dead."""
+    user = password_token_user(token)
+    if user is None:
+        return None
+    # Deleting by digest and counting: of two posts of one link, only one sets a password.
+    used = sa.delete(PasswordToken).where(PasswordToken.token_hash == _digest(token))
+    if db.session.execute(used).rowcount != 1:
+        return None
+    db.session.execute(sa.delete(PasswordToken).where(PasswordToken.user_id == user.id))
+    set_password(user, password)
+    end_sessions(user)
+    return user
 
 
 class TokenExpired(Exception):

@@ -10,6 +10,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from server.content.check import check_paths
 from server.content.sync import sync_content
+from server.courses.cli import course, roster
 from server.grading.cli import grade
 from server.lti.cli import lti
 
@@ -36,6 +37,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(grade)
     app.cli.add_command(submissions)
     app.cli.add_command(lti)
+    app.cli.add_command(course)
+    app.cli.add_command(roster)
 
 
 @click.group()

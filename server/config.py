@@ -118,6 +118,10 @@ def from_environment(instance_path: str) -> dict:
             # Seconds an LMS's key set may take to answer, and between two refetches of it.
             "RUBRIC_LTI_HTTP_TIMEOUT": float(os.environ.get("RUBRIC_LTI_HTTP_TIMEOUT", "5")),
             "RUBRIC_LTI_JWKS_COOLDOWN": float(os.environ.get("RUBRIC_LTI_JWKS_COOLDOWN", "10")),
+            # Set-password and reset links go out through this SMTP server (server/mail.py);
+            # unset, they are written to instance/outbox/ instead.
+            "RUBRIC_SMTP_URL": os.environ.get("RUBRIC_SMTP_URL", ""),
+            "RUBRIC_MAIL_FROM": os.environ.get("RUBRIC_MAIL_FROM", "rubric@localhost"),
         }
     )
 

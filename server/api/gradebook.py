@@ -5,16 +5,16 @@ from flask import Response, g, request
 from server.api import bp
 from server.api.auth import token_required
 from server.api.errors import ApiError
-from server.courses import get_course, require_instructor
+from server.courses import get_course, require_staff
 from server.scoring.gradebook import build_gradebook, gradebook_csv, gradebook_rows
 
 
 @bp.get("/courses/<course>/gradebook")
 @token_required
 def show_gradebook(course: str):
-    """Return every student's counted score on every assignment (instructors only)."""
+    """Return every student's counted score on every assignment (instructors and TAs)."""
     found = get_course(g.user, course)
-    require_instructor(g.user, found)
+    require_staff(g.user, found)
     output = request.args.get("format", "json")
     if output not in ("json", "csv"):
         raise ApiError(422, "invalid_format", "'format' is json or csv", field="format")

@@ -9,7 +9,7 @@ from server.api.auth import token_required
 from server.api.errors import ApiError
 from server.api.inputs import body
 from server.api.models import RegradeRequest, SubmissionRequest
-from server.courses import NotFound, can_see_work_of, get_assignment, require_instructor
+from server.courses import NotFound, can_see_work_of, get_assignment, require_staff
 from server.extensions import (
     SUBMISSION_SCOPE,
     limiter,
@@ -69,11 +69,11 @@ def list_submissions(course: str, slug: str):
 def regrade_submissions(course: str, slug: str):
     """Queue what was graded on an older version of the exercise to be graded again.
 
-    Instructors only; body (optional) {"student": EMAIL} for one student's. The old
+    Instructors and TAs; body (optional) {"student": EMAIL} for one student's. The old
     scores count until the new results land; regrades wait for an idle queue.
     """
     assignment = _exercise(course, slug)
-    require_instructor(g.user, assignment.course)
+    require_staff(g.user, assignment.course)
     done = regrade(assignment, body(RegradeRequest, optional=True).student)
     return {"assignment": slug, "queued": done.submissions, "version": done.version}, 202
 

@@ -1,9 +1,18 @@
-"""Courses and assignments as a user may see them. Knows nothing of HTTP."""
+"""Courses and assignments as a user may see them. Knows nothing of HTTP.
+
+Who may do what in a course: a student sees their own work; the course's staff (its
+TAs and instructors, and site admins) see and grade everyone's; only instructors and
+admins configure it (roster, roles, assignments, the audit log). The roster, the audit
+log and creating courses live beside this module (roster.py, audit.py, people.py).
+"""
 
 import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import Assignment, Course, Enrollment, Role, Submission, User
+
+# The course roles that see and grade everyone's work.
+STAFF = frozenset({Role.TA, Role.INSTRUCTOR})
 
 
 class NotFound(LookupError):
@@ -82,9 +91,20 @@ def assignment_by_slugs(course_slug: str, slug: str) -> Assignment:
 
 
 def require_instructor(user: User, course: Course) -> None:
-    """Raise Forbidden unless the user teaches the course."""
+    """Raise Forbidden unless the user teaches the course (configuring it: not a TA)."""
     if course_role(user, course) != Role.INSTRUCTOR:
         raise Forbidden("only the course's instructors may do this")
+
+
+def is_staff(user: User, course: Course) -> bool:
+    """Tell whether the user sees and grades everyone's work in the course (TA or instructor)."""
+    return course_role(user, course) in STAFF
+
+
+def require_staff(user: User, course: Course) -> None:
+    """Raise Forbidden unless the user is a TA or an instructor of the course."""
+    if not is_staff(user, course):
+        raise Forbidden("only the course's instructors and TAs may do this")
 
 
 def enroll(user: User, course: Course, role: Role = Role.STUDENT) -> Enrollment:
@@ -106,5 +126,5 @@ def can_see_submission(user: User, submission: Submission) -> bool:
 
 
 def can_see_work_of(user: User, owner_id: int, course_id: int) -> bool:
-    """A student sees their own work; an instructor that of their course."""
-    return owner_id == user.id or _role_in(user, course_id) == Role.INSTRUCTOR
+    """A student sees their own work; a TA or an instructor that of their course."""
+    return owner_id == user.id or _role_in(user, course_id) in STAFF

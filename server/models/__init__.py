@@ -16,10 +16,12 @@ from server.models.lti import (
     LtiToolKey,
     LtiUser,
 )
+from server.models.people import AuditEntry, PasswordPurpose, PasswordToken
 
 __all__ = [
     "ApiToken",
     "Assignment",
+    "AuditEntry",
     "AssignmentKind",
     "Course",
     "Enrollment",
@@ -35,6 +37,8 @@ __all__ = [
     "LtiResourceLink",
     "LtiToolKey",
     "LtiUser",
+    "PasswordPurpose",
+    "PasswordToken",
     "Question",
     "Quiz",
     "QuizAnswer",

@@ -12,9 +12,14 @@ from server.models.types import UTCDateTime, enum_column, utcnow
 
 
 class Role(enum.StrEnum):
-    """A user's site-wide role."""
+    """A user's site-wide role, and their role in a course (Enrollment.role).
+
+    TA is a course role only: a TA sees and grades the course, an instructor also
+    configures it (server/courses). Site-wide, a TA counts as a student.
+    """
 
     STUDENT = "student"
+    TA = "ta"
     INSTRUCTOR = "instructor"
     ADMIN = "admin"
 

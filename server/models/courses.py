@@ -31,6 +31,10 @@ class Course(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     slug: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     title: so.Mapped[str] = so.mapped_column(sa.String(200))
+    # e.g. "Fall 2026"; free text, shown beside the title.
+    term: so.Mapped[str] = so.mapped_column(sa.String(64), default="", server_default="")
+    # An IANA zone name: the course's dates are entered and shown in it.
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="UTC", server_default="UTC")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     assignments: so.Mapped[list["Assignment"]] = so.relationship(
@@ -39,7 +43,7 @@ class Course(db.Model):
 
 
 class Enrollment(db.Model):
-    """A user's membership of a course, as a student or an instructor."""
+    """A user's membership of a course, as a student, a TA or an instructor."""
 
     __table_args__ = (sa.UniqueConstraint("course_id", "user_id"),)
 

@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 
 from server.api.errors import REFUSAL_STATUS
 from server.api.inputs import parse_id
-from server.courses import can_see_submission, course_role, get_assignment, require_instructor
+from server.courses import can_see_submission, get_assignment, is_staff, require_staff
 from server.extensions import (
     SUBMISSION_SCOPE,
     db,
@@ -26,7 +26,7 @@ from server.extensions import (
     submission_rate,
     submission_rate_off,
 )
-from server.models import Assignment, AssignmentKind, Course, Role, Submission, SubmissionStatus
+from server.models import Assignment, AssignmentKind, Course, Submission, SubmissionStatus
 from server.scoring.policy import AttemptRefused, attempt_status
 from server.submissions.exercises import current_exercise
 from server.submissions.history import all_submissions, counting_submission, submissions_of
@@ -139,7 +139,7 @@ def submission(course: str, submission_id: int):
 def submissions(course: str, slug: str):
     """List every submission to an assignment, filtered by student and outcome (instructors)."""
     assignment = _exercise(course, slug)
-    require_instructor(current_user, assignment.course)
+    require_staff(current_user, assignment.course)
     student, outcome = request.args.get("student", ""), request.args.get("outcome", "")
     everyone = all_submissions(assignment)
     newest = current_exercise(assignment)
@@ -166,7 +166,7 @@ def submissions(course: str, slug: str):
 def regrade_submissions(course: str, slug: str):
     """Queue what was graded on an older version of the exercise to be graded again."""
     assignment = _exercise(course, slug)
-    require_instructor(current_user, assignment.course)
+    require_staff(current_user, assignment.course)
     done = regrade(assignment)
     flash(
         f"{done.submissions} submission(s) will be graded again on version {done.version} "
@@ -202,7 +202,7 @@ def status_text(submission: Submission) -> str:
 
 def result_html(submission: Submission) -> str:
     """Render a submission's result the same way for the page, its script and instructors."""
-    instructor = course_role(current_user, submission.assignment.course) == Role.INSTRUCTOR
+    instructor = is_staff(current_user, submission.assignment.course)
     return render_template(
         "_result.html",
         submission=submission,
@@ -268,7 +268,7 @@ def _render_page(assignment: Assignment, code: str, refusal: str | None = None) 
         code=code,
         history_html=_history_html(assignment, current_user),
         max_bytes=current_app.config["RUBRIC_MAX_CODE_BYTES"],
-        is_instructor=course_role(current_user, assignment.course) == Role.INSTRUCTOR,
+        is_instructor=is_staff(current_user, assignment.course),
     )
 
 

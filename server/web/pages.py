@@ -6,7 +6,14 @@ from flask import Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
-from server.courses import course_role, courses_for, get_assignment, get_course, require_instructor
+from server.courses import (
+    course_role,
+    courses_for,
+    get_assignment,
+    get_course,
+    is_staff,
+    require_staff,
+)
 from server.extensions import db
 from server.models import Assignment, AssignmentKind, QuizAttempt, Role, User
 from server.scoring.gradebook import build_gradebook, counted, gradebook_csv
@@ -41,8 +48,13 @@ def course(course: str):
     """Show a course's assignments with the user's attempts and counted scores."""
     found = get_course(current_user, course)
     rows = [_assignment_row(a, current_user) for a in found.assignments]
-    is_instructor = course_role(current_user, found) == Role.INSTRUCTOR
-    return render_template("course.html", course=found, rows=rows, is_instructor=is_instructor)
+    return render_template(
+        "course.html",
+        course=found,
+        rows=rows,
+        is_staff=is_staff(current_user, found),
+        configures=course_role(current_user, found) == Role.INSTRUCTOR,
+    )
 
 
 @bp.route("/courses/<course>/assignments/<slug>", methods=["GET", "POST"])
@@ -79,18 +91,18 @@ def attempt(course: str, attempt_id: int):
 @bp.get("/courses/<course>/gradebook")
 @login_required
 def gradebook(course: str):
-    """Show every student's counted scores (instructors only)."""
+    """Show every student's counted scores (instructors and TAs)."""
     found = get_course(current_user, course)
-    require_instructor(current_user, found)
+    require_staff(current_user, found)
     return render_template("gradebook.html", course=found, book=build_gradebook(found))
 
 
 @bp.get("/courses/<course>/gradebook.csv")
 @login_required
 def gradebook_download(course: str):
-    """Download the gradebook as CSV (instructors only)."""
+    """Download the gradebook as CSV (instructors and TAs)."""
     found = get_course(current_user, course)
-    require_instructor(current_user, found)
+    require_staff(current_user, found)
     return Response(
         gradebook_csv(build_gradebook(found)),
         mimetype="text/csv",
@@ -152,6 +164,6 @@ def _visible_attempt(user: User, course_slug: str, attempt_id: int) -> QuizAttem
     # Someone else's attempt looks exactly like a missing one, so ids reveal nothing.
     if attempt is None or attempt.assignment.course_id != found.id:
         abort(404)
-    if attempt.user_id != user.id and course_role(user, found) != Role.INSTRUCTOR:
+    if attempt.user_id != user.id and not is_staff(user, found):
         abort(404)
     return attempt
