@@ -10,11 +10,13 @@ from server.models.lti import (
     LtiDeployment,
     LtiLoginState,
     LtiNonce,
+    LtiPassback,
     LtiPendingLaunch,
     LtiPlatform,
     LtiResourceLink,
     LtiToolKey,
     LtiUser,
+    PassbackStatus,
 )
 from server.models.people import AuditEntry, PasswordPurpose, PasswordToken
 
@@ -32,11 +34,13 @@ __all__ = [
     "LtiDeployment",
     "LtiLoginState",
     "LtiNonce",
+    "LtiPassback",
     "LtiPendingLaunch",
     "LtiPlatform",
     "LtiResourceLink",
     "LtiToolKey",
     "LtiUser",
+    "PassbackStatus",
     "PasswordPurpose",
     "PasswordToken",
     "Question",

@@ -1,6 +1,7 @@
 """LTI 1.3: registered platforms, their deployments, identities and links, login state."""
 
 from datetime import datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -8,7 +9,7 @@ import sqlalchemy.orm as so
 from server.extensions import db
 from server.models.accounts import User
 from server.models.courses import Assignment, Course
-from server.models.types import UTCDateTime, utcnow
+from server.models.types import UTCDateTime, enum_column, utcnow
 
 # Issuers, client ids, subjects and context ids are opaque strings the LMS chooses.
 _ID = sa.String(255)
@@ -186,3 +187,51 @@ class LtiPendingLaunch(db.Model):
     data: so.Mapped[str | None] = so.mapped_column(sa.Text)
     accept_multiple: so.Mapped[bool] = so.mapped_column(default=False)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class PassbackStatus(StrEnum):
+    """Where a score stands on its way to the LMS."""
+
+    PENDING = "pending"  # to send, now or at next_try_at
+    SENT = "sent"  # the LMS accepted this version
+    FAILED = "failed"  # refused for good, or retried too often: shown, resendable
+
+
+class LtiPassback(db.Model):
+    """The outbox of grade passback: the newest counted score of a student for one LMS link.
+
+    Written in the same transaction as the attempt or result that changed the score, so
+    no score is lost; a sender posts it to the link's line item (AGS) and marks it sent
+    only if `version` is still the one it sent.
+    """
+
+    __tablename__ = "lti_passback"
+    __table_args__ = (sa.UniqueConstraint("resource_link_id", "user_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    resource_link_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("lti_resource_link.id", ondelete="CASCADE")
+    )
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    assignment_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("assignment.id", ondelete="CASCADE"), index=True
+    )
+    score_given: so.Mapped[float]
+    score_maximum: so.Mapped[float]
+    # When the score changed: the AGS timestamp, strictly increasing per row.
+    changed_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    version: so.Mapped[int] = so.mapped_column(default=1)  # +1 on each change
+    status: so.Mapped[PassbackStatus] = so.mapped_column(
+        enum_column(PassbackStatus), default=PassbackStatus.PENDING
+    )
+    tries: so.Mapped[int] = so.mapped_column(default=0)  # failed sends of this version
+    next_try_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)
+    # A sender holds the row until then; a sender that died frees it by expiry.
+    lease_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    last_error: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    resource_link: so.Mapped[LtiResourceLink] = so.relationship()
+    user: so.Mapped[User] = so.relationship()

@@ -53,6 +53,29 @@ def counted(policy: ScorePolicy, scores: list[tuple[float, float]]) -> tuple[flo
     return max(scores, key=lambda pair: pair[0])
 
 
+def counted_score(assignment_id: int, user_id: int) -> tuple[float, float] | None:
+    """The (score, max) that counts for one student on one assignment; None before any grade.
+
+    The one score that grade passback sends (server/lti/passback.py).
+    """
+    policy = db.session.scalar(
+        sa.select(Assignment.score_policy).where(Assignment.id == assignment_id)
+    )
+    scores = []
+    for model in (QuizAttempt, Submission):
+        query = (
+            sa.select(model.score, model.max_score)
+            .where(
+                model.assignment_id == assignment_id,
+                model.user_id == user_id,
+                model.score.is_not(None),
+            )
+            .order_by(model.number)
+        )
+        scores += [tuple(row) for row in db.session.execute(query)]
+    return counted(policy, scores) if scores and policy is not None else None
+
+
 def build_gradebook(course: Course) -> Gradebook:
     """Compute every enrolled student's counted score on every assignment."""
     assignments = list(course.assignments)
