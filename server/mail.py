@@ -74,8 +74,9 @@ def _deliver(url: str, message: EmailMessage) -> None:
 
 
 def outbox_dir() -> Path:
-    """The folder that holds unsent mail."""
-    return Path(current_app.instance_path) / "outbox"
+    """The folder that holds unsent mail (RUBRIC_OUTBOX_DIR moves it, as the tests do)."""
+    configured = current_app.config.get("RUBRIC_OUTBOX_DIR")
+    return Path(configured) if configured else Path(current_app.instance_path) / "outbox"
 
 
 def _keep(message: EmailMessage) -> None:

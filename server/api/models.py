@@ -77,6 +77,26 @@ class RegradeRequest(Body):
     student: StrictStr = Field("", description="only this student's")
 
 
+class CourseRequest(Body):
+    """A new course."""
+
+    error_code: ClassVar[str] = "invalid_course"
+    error_message: ClassVar[str] = "the body needs 'slug' and 'title' strings"
+
+    slug: StrictStr = Field(description="1 to 64 of a-z, 0-9 and '-'; 409 slug_taken if used")
+    title: StrictStr = Field(description="1 to 200 characters")
+    term: StrictStr = Field("", description='e.g. "Fall 2026"')
+    timezone: StrictStr = Field("UTC", description="an IANA time zone name, e.g. Europe/Berlin")
+
+
+class RosterRow(BaseModel):
+    """One person of a JSON roster."""
+
+    email: str
+    name: str = ""
+    role: str = Field("student", description="student, ta or instructor; blank is student")
+
+
 class Answer(BaseModel):
     """A response: every field is described; an unknown one is an error in the tests."""
 
@@ -112,6 +132,63 @@ class CourseSummary(Answer):
     slug: str
     title: str
     role: Role
+
+
+class NewCourse(CourseSummary):
+    """A course just created."""
+
+    term: str
+    timezone: str
+
+
+class RosterPerson(Answer):
+    """Someone in a roster report."""
+
+    email: str
+    name: str
+    role: Role
+
+
+class RosterChange(RosterPerson):
+    """Someone whose role changes."""
+
+    before: Role
+
+
+class RosterReport(Answer):
+    """What a roster import did, or would do with dry_run."""
+
+    course: str
+    dry_run: bool
+    added: list[RosterPerson]
+    changed: list[RosterChange]
+    unchanged: int
+    dropped: list[RosterPerson] = Field(
+        description="enrolled but not in the roster: dropped with drop=true, else only listed"
+    )
+    drop: bool = Field(description="whether `dropped` were taken out of the course")
+    errors: list[str] = Field(description="one message per bad row, e.g. 'line 4: ...'")
+    links: dict[str, str] = Field(
+        description="new accounts' one-time set-password links, by e-mail (also mailed)"
+    )
+
+
+class AuditLogEntry(Answer):
+    """One change in a course."""
+
+    at: datetime = Field(description="ISO 8601 with its offset")
+    actor: str = Field(description="who: an e-mail, or 'command line'")
+    action: str = Field(examples=["course.create", "roster.add", "roster.role", "roster.drop"])
+    target: str = Field(description="what: e.g. a person's e-mail")
+    before: Any = Field(description="the value before (null: there was none)")
+    after: Any = Field(description="the value after (null: it is gone)")
+
+
+class AuditLog(Answer):
+    """A course's audit log, the newest first (the latest 1000 entries)."""
+
+    course: str
+    entries: list[AuditLogEntry]
 
 
 class CourseList(Answer):

@@ -59,6 +59,13 @@ class GradebookQuery(BaseModel):
     format: Literal["json", "csv"] = "json"
 
 
+class RosterQuery(BaseModel):
+    """?dry_run= and ?drop= of a roster import."""
+
+    dry_run: bool = Field(False, description="true: report what would change, change nothing")
+    drop: bool = Field(False, description="true: also drop enrolled people missing from it")
+
+
 class IdempotencyHeader(BaseModel):
     """The Idempotency-Key header of a code submission."""
 
@@ -86,6 +93,7 @@ class Operation:
     header: type[BaseModel] | None = None
     description: str = "OK"
     csv: bool = False  # also answers text/csv
+    roster: bool = False  # takes a CSV body, or a JSON list of RosterRow
     public: bool = False  # no token needed, so no 401 either
 
 
@@ -118,6 +126,13 @@ OPERATIONS = {
     ),
     "show_submission": Operation(200, m.Submission, (404, 422), query=WaitQuery),
     "show_gradebook": Operation(200, m.Gradebook, (403, 404, 422), query=GradebookQuery, csv=True),
+    "create_course": Operation(
+        201, m.NewCourse, (403, 409, 422), m.CourseRequest, description="Created"
+    ),
+    "import_roster": Operation(
+        200, m.RosterReport, (403, 404, 415, 422), query=RosterQuery, roster=True
+    ),
+    "show_audit": Operation(200, m.AuditLog, (403, 404)),
     "openapi_document": Operation(200, None, description="OpenAPI 3 document", public=True),
 }
 PATH_PARAMETERS = {
@@ -154,6 +169,7 @@ def _schemas() -> dict:
     used = [(op.answer, "serialization") for op in OPERATIONS.values() if op.answer]
     used += [(op.body, "validation") for op in OPERATIONS.values() if op.body]
     used += [(model, "validation") for model in _parameter_models()]
+    used += [(m.RosterRow, "validation")]
     used += [(m.Error, "serialization")]
     _, top = models_json_schema(list(dict.fromkeys(used)), ref_template=REF)
     return _without_null_defaults(top["$defs"])
@@ -190,6 +206,10 @@ def _operation(rule, view: str, function, schemas: dict) -> dict:
     if spec.body:
         content = {"application/json": {"schema": {"$ref": REF.format(model=spec.body.__name__)}}}
         operation["requestBody"] = {"required": not spec.optional_body, "content": content}
+    if spec.roster:
+        rows = {"type": "array", "items": {"$ref": REF.format(model="RosterRow")}}
+        content = {"text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": rows}}
+        operation["requestBody"] = {"required": True, "content": content}
     errors = () if spec.public else sorted({400, 401, *spec.errors})
     operation["responses"] = {str(spec.status): _answer(spec)} | {
         str(code): {"$ref": "#/components/responses/Error"} for code in errors

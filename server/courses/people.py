@@ -7,7 +7,7 @@ and returned, so the instructor can also hand it over.
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -26,7 +26,11 @@ COURSE_ROLES = (Role.STUDENT, Role.TA, Role.INSTRUCTOR)
 
 
 class Refused(ValueError):
-    """A change that cannot be made as asked; the message says why."""
+    """A change that cannot be made as asked; the message says why, `field` what it is about."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 class SlugTaken(Refused):
@@ -45,7 +49,7 @@ def create_course(
     slug, title, term, timezone = slug.strip(), title.strip(), term.strip(), timezone.strip()
     _check_course(slug, title, term, timezone)
     if db.session.scalar(sa.select(Course.id).where(Course.slug == slug)) is not None:
-        raise SlugTaken(f"the slug {slug!r} is taken")
+        raise SlugTaken(f"the slug {slug!r} is taken", "slug")
     course = Course(slug=slug, title=title, term=term, timezone=timezone)
     db.session.add(course)
     db.session.flush()
@@ -59,13 +63,14 @@ def create_course(
 def _check_course(slug: str, title: str, term: str, timezone: str) -> None:
     """Refuse a malformed slug, title, term or time zone."""
     if not SLUG.fullmatch(slug):
-        raise Refused("the slug is 1 to 64 lower-case letters, digits and '-', e.g. ml101-fall")
+        raise Refused("the slug is 1 to 64 lower-case letters, digits and '-', e.g. ml101", "slug")
     if not title or len(title) > TITLE_MAX:
-        raise Refused(f"the title is 1 to {TITLE_MAX} characters")
+        raise Refused(f"the title is 1 to {TITLE_MAX} characters", "title")
     if len(term) > TERM_MAX:
-        raise Refused(f"the term is at most {TERM_MAX} characters")
+        raise Refused(f"the term is at most {TERM_MAX} characters", "term")
     if not _is_zone(timezone):
-        raise Refused(f"{timezone[:64]!r} is not a time zone name such as Europe/Berlin or UTC")
+        message = f"{timezone[:64]!r} is not a time zone name such as Europe/Berlin or UTC"
+        raise Refused(message, "timezone")
 
 
 def _is_zone(name: str) -> bool:
@@ -115,7 +120,9 @@ def plan_import(course: Course, roster: Roster, actor: User | None = None) -> Pl
         member = current.pop(person.email, None)
         if member is None:
             plan.added.append(person)
-        elif member.role != person.role:
+            continue
+        person = replace(person, name=member.name)  # a roster never renames an account
+        if member.role != person.role:
             plan.changed.append((person, member.role))
         else:
             plan.unchanged.append(person)

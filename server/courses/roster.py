@@ -171,6 +171,9 @@ def _check(
 ) -> None:
     """Add one row to the roster, or a message saying what is wrong with it."""
     where = f"{what} {line}"
+    if "\x00" in email + name + role:  # JSON may carry it; PostgreSQL's text cannot
+        roster.problems.append(f"{where}: a value holds a NUL character")
+        return
     problem, address = _email(email)
     if problem:
         roster.problems.append(f"{where}: {problem}")

@@ -1,0 +1,117 @@
+"""Creating courses, importing rosters and reading the audit log (instructors)."""
+
+import orjson
+from flask import current_app, g, request
+
+from server.api import bp
+from server.api.auth import token_required
+from server.api.errors import ApiError
+from server.api.inputs import body
+from server.api.models import CourseRequest
+from server.courses import audit, get_course, people, require_instructor
+from server.courses.roster import RosterUnreadable, read_csv, read_json
+from server.extensions import db
+
+FLAGS = {"true": True, "1": True, "false": False, "0": False, "": False}
+
+
+@bp.post("/courses")
+@token_required
+def create_course():
+    """Create a course; its creator becomes its first instructor.
+
+    Site instructors and admins only (403 for others); 409 slug_taken.
+    """
+    if not people.may_create_courses(g.user):
+        raise ApiError(403, "forbidden", "only instructors and admins create courses")
+    wanted = body(CourseRequest)
+    try:
+        made = people.create_course(
+            wanted.slug, wanted.title, wanted.term, wanted.timezone, actor=g.user
+        )
+    except people.SlugTaken as taken:
+        raise ApiError(409, "slug_taken", str(taken), field="slug") from None
+    except people.Refused as refused:
+        raise ApiError(422, "invalid_course", str(refused), field=refused.field) from None
+    db.session.commit()
+    answer = {"slug": made.slug, "title": made.title, "term": made.term}
+    return answer | {"timezone": made.timezone, "role": "instructor"}, 201
+
+
+@bp.post("/courses/<course>/roster")
+@token_required
+def import_roster(course: str):
+    """Add and update the course's people from a CSV body or a JSON list.
+
+    Columns or fields email, name, role (student, ta, instructor). Idempotent. Bad rows
+    are listed in `errors` and skipped; dry_run=true changes nothing; drop=true also
+    takes out the people missing from the roster. Instructors only.
+    """
+    found = get_course(g.user, course)
+    require_instructor(g.user, found)
+    dry_run, drop = _flag("dry_run"), _flag("drop")
+    try:
+        plan = people.plan_import(found, _roster(), g.user)
+    except RosterUnreadable as unreadable:
+        raise ApiError(422, "invalid_roster", str(unreadable)) from None
+    links = {}
+    if not dry_run:
+        applied = people.apply_import(found, plan, g.user, _base_url(), drop=drop)
+        db.session.commit()
+        applied.deliver()
+        links = applied.links
+    return _report(found.slug, plan, dry_run, drop and not dry_run, links)
+
+
+def _flag(name: str) -> bool:
+    """A true/false query parameter; 422 naming it otherwise."""
+    value = request.args.get(name, "").strip().lower()
+    if value not in FLAGS:
+        raise ApiError(422, f"invalid_{name}", f"'{name}' is true or false", field=name)
+    return FLAGS[value]
+
+
+def _roster():
+    """Read the body as a CSV roster or, sent as JSON, as a list of people."""
+    data = request.get_data(cache=True)
+    if request.mimetype == "application/json":
+        try:
+            items = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            message = f"the request body is not valid JSON: {exc}"
+            raise ApiError(400, "invalid_json", message) from None
+        return read_json(items)
+    if request.mimetype not in ("text/csv", "text/plain"):
+        raise ApiError(415, "unsupported_media_type", "send text/csv or application/json")
+    return read_csv(data)
+
+
+def _base_url() -> str:
+    """Where set-password links point: RUBRIC_BASE_URL, else this request's own address."""
+    return current_app.config["RUBRIC_BASE_URL"] or request.url_root
+
+
+def _report(slug: str, plan: people.Plan, dry_run: bool, dropped: bool, links: dict) -> dict:
+    def person(p) -> dict:
+        return {"email": p.email, "name": p.name, "role": p.role.value}
+
+    return {
+        "course": slug,
+        "dry_run": dry_run,
+        "added": [person(p) for p in plan.added],
+        "changed": [person(p) | {"before": before.value} for p, before in plan.changed],
+        "unchanged": len(plan.unchanged),
+        "dropped": [person(m) for m in plan.dropped],
+        "drop": dropped,
+        "errors": plan.problems,
+        "links": links,
+    }
+
+
+@bp.get("/courses/<course>/audit")
+@token_required
+def show_audit(course: str):
+    """The course's audit log, the newest first (instructors only)."""
+    found = get_course(g.user, course)
+    require_instructor(g.user, found)
+    return {"course": found.slug, "entries": [audit.as_dict(e) for e in audit.entries(found)]}
