@@ -13,6 +13,7 @@ from server.content.sync import sync_content
 from server.courses.cli import course, roster
 from server.grading.cli import grade
 from server.lti.cli import lti
+from server.notebooks.cli import nbgrader
 
 
 def main() -> None:
@@ -39,6 +40,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(lti)
     app.cli.add_command(course)
     app.cli.add_command(roster)
+    app.cli.add_command(nbgrader)
 
 
 @click.group()

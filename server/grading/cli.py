@@ -19,7 +19,17 @@ from server.grading.result import GradingResult, Outcome
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (SPEC format).")
 def grade(exercise_dir: Path, file: Path, as_json: bool) -> None:
-    """Grade one submission FILE offline, exactly as the service would."""
+    """Grade one submission FILE offline, exactly as the service would.
+
+    For a notebook exercise FILE is a folder of notebooks or one .ipynb.
+    """
+    from server.notebooks.exercise import is_notebook_exercise
+
+    if is_notebook_exercise(exercise_dir):
+        from server.notebooks.cli import grade_notebook_submission
+
+        grade_notebook_submission(exercise_dir, file, as_json)
+        return
     try:
         code = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -69,8 +79,19 @@ def check_paths(paths: list[Path]) -> list[str]:
         if not folders:
             problems.append(f"{path}: no exercise.toml here")
         for folder in folders:
-            problems += check_exercise(folder)
+            problems += _check_folder(folder)
     return problems
+
+
+def _check_folder(folder: Path) -> list[str]:
+    """Check a code exercise, or a notebook exercise (kind = "notebook")."""
+    from server.notebooks.exercise import is_notebook_exercise
+
+    if is_notebook_exercise(folder):
+        from server.notebooks.check import check_notebook_exercise
+
+        return check_notebook_exercise(folder)
+    return check_exercise(folder)
 
 
 def _exercise_folders(path: Path) -> list[Path]:

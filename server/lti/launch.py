@@ -5,6 +5,7 @@ RS256 only, the platform's key set, iss, aud/azp, exp/iat, a single-use nonce bo
 to a single-use, fresh login state, the deployment, message type, version and target.
 """
 
+import hmac
 import logging
 import secrets
 import threading
@@ -209,12 +210,71 @@ def _check_times_and_azp(claims: dict[str, Any], platform: LtiPlatform) -> None:
         raise LaunchRefused("wrong authorized party: azp is not Rubric's client id")
 
 
-def _consume_state(state: str, cookie_state: str | None) -> LtiLoginState:
-    """Take the login state once; a browser that kept its cookie must send its own state."""
+def storage_value(secret: str, state: str) -> str:
+    """The value the login leaves in the platform's storage for this state.
+
+    Keyed with the app's secret, so only Rubric's own login page can have put it there.
+    """
+    return hmac.new(secret.encode(), b"lti-storage:" + state.encode(), "sha256").hexdigest()
+
+
+@dataclass(frozen=True)
+class Browser:
+    """What the launching browser shows of the login it started: cookie or platform storage."""
+
+    cookie_state: str | None = None  # the state cookie, when it came back
+    stored_value: str | None = None  # what Rubric's page read back from the platform's storage
+    secret: str = ""  # the key of storage_value
+
+
+def _check_browser(state: str, browser: Browser) -> None:
+    """The state must be the one this browser's login started (no login CSRF)."""
+    if browser.cookie_state is not None:
+        if not secrets.compare_digest(browser.cookie_state, state):
+            raise LaunchRefused("the state is not this browser's login (swapped state)")
+        return
+    if browser.stored_value is None:
+        # A state alone could have been captured from another browser's login.
+        raise LaunchRefused(
+            "the state is not bound to this browser: its login cookie did not come back "
+            "and the platform's storage was not read (third-party cookies blocked?)"
+        )
+    if not browser.stored_value:
+        raise LaunchRefused(
+            "the login cookie did not come back and the platform's storage does not hold "
+            "this login: this browser blocks Rubric's cookies inside the platform"
+        )
+    if not secrets.compare_digest(browser.stored_value, storage_value(browser.secret, state)):
+        raise LaunchRefused("the state is not this browser's login (swapped state)")
+
+
+def pending_login(token: str, state: str, http: "HttpLimits") -> LtiPlatform:
+    """Check the token and its fresh, unused login, using up neither; return the platform.
+
+    For a launch whose state cookie did not come back: the browser must first read the
+    login's value back from the platform's storage, so a bad token is refused now.
+    """
+    if not token:
+        raise LaunchRefused("no id_token in the launch")
+    platform = _platform_of(token)
+    claims = _verify(token, platform, http)
+    _check_shapes(claims)
+    _check_times_and_azp(claims, platform)
+    if db.session.get(LtiNonce, claims["nonce"]) is not None:
+        raise LaunchRefused("the nonce was already used: a replayed launch")
+    login = db.session.get(LtiLoginState, state) if state else None
+    if login is None or login.platform_id != platform.id:
+        raise LaunchRefused("unknown or already used state: start the launch again from the LMS")
+    if login.created_at < utcnow() - STATE_LIFETIME:
+        raise LaunchRefused("the login has expired: start the launch again from the LMS")
+    return platform
+
+
+def _consume_state(state: str, browser: Browser) -> LtiLoginState:
+    """Take the login state once, and only from the browser that started the login."""
     if not state:
         raise LaunchRefused("no state: the launch did not come from a login Rubric started")
-    if cookie_state is not None and cookie_state != state:
-        raise LaunchRefused("the state is not this browser's login (swapped state)")
+    _check_browser(state, browser)
     login = db.session.get(LtiLoginState, state)
     deleted = db.session.execute(sa.delete(LtiLoginState).where(LtiLoginState.state == state))
     if login is None or deleted.rowcount != 1:
@@ -254,7 +314,7 @@ def _check_message(claims: dict[str, Any], platform: LtiPlatform, login: LtiLogi
         raise LaunchRefused("no resource_link id claim")
 
 
-def validate(token: str, state: str, cookie_state: str | None, http: HttpLimits) -> Launch:
+def validate(token: str, state: str, browser: Browser, http: HttpLimits) -> Launch:
     """Validate a launch's form post; the state and nonce are used up only if all holds."""
     if not token:
         raise LaunchRefused("no id_token in the launch")
@@ -264,7 +324,7 @@ def validate(token: str, state: str, cookie_state: str | None, http: HttpLimits)
     _check_times_and_azp(claims, platform)
     try:
         _use_nonce(claims["nonce"])
-        login = _consume_state(state, cookie_state)
+        login = _consume_state(state, browser)
         if login.platform_id != platform.id:
             raise LaunchRefused("the state was issued for another platform's login")
         if not secrets.compare_digest(str(claims["nonce"]), login.nonce):

@@ -1,0 +1,319 @@
+"""Grade a notebook submission in the sandbox and score each graded cell as nbgrader does.
+
+The cells run in their order in one sandboxed interpreter (server/notebooks/kernel.py):
+the student's code cells as submitted, and at each test cell's place the test from the
+source. Scores follow nbgrader's utils.determine_grade (see `score_test`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from nbformat import NotebookNode
+
+from server.notebooks import nbgrader
+from server.notebooks.exercise import (
+    TASK,
+    TEST,
+    GradedCell,
+    NotebookError,
+    NotebookExercise,
+    NotebookSpec,
+    read_notebook,
+)
+from server.notebooks.result import (
+    MISSING,
+    NEEDS_MANUAL,
+    PASSED,
+    RUNTIME_ERROR,
+    WRONG_ANSWER,
+    CellResult,
+    NotebookPart,
+    NotebookResult,
+)
+from server.sandbox import Call, Limits, get_sandbox
+
+KERNEL = Path(__file__).with_name("kernel.py")
+MAX_RESTARTS = 2  # after a cell kills the interpreter, replay the others this often
+ANSWER_FIELDS = {"status": str, "result": (str, type(None)), "error": str}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One cell to run: the student's code, or the instructor's test of a graded cell."""
+
+    source: str
+    test: GradedCell | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What running one cell gave, as the trusted side read it."""
+
+    status: str  # ok, error, timeout, memory_limit, crashed
+    result: str | None = None
+    error: str = ""
+    stdout: str = ""
+    stderr: str = ""
+
+
+def read_submission(path: Path) -> dict[str, Path]:
+    """The submitted notebooks by name: a folder of them, or one .ipynb."""
+    path = Path(path)
+    if path.is_dir():
+        return {p.stem: p for p in sorted(path.glob("*.ipynb"))}
+    if path.suffix == ".ipynb" and path.is_file():
+        return {path.stem: path}
+    raise NotebookError(f"{path}: not a folder of notebooks nor an .ipynb file")
+
+
+def grade_notebooks(exercise: NotebookExercise, submission: dict[str, Path]) -> NotebookResult:
+    """Grade every notebook of the exercise from the submitted files."""
+    start = time.monotonic()
+    parts = []
+    for spec in exercise.notebooks:
+        path = submission.get(spec.name)
+        if path is None:
+            parts.append(_absent(spec, f"{spec.name}.ipynb was not submitted"))
+            continue
+        try:
+            notebook = read_notebook(path)
+        except NotebookError as exc:
+            parts.append(_absent(spec, str(exc).replace(str(path), f"{spec.name}.ipynb")))
+            continue
+        parts.append(grade_notebook(exercise, spec, notebook))
+    duration = (time.monotonic() - start) * 1000
+    return NotebookResult(exercise.slug, tuple(parts), duration)
+
+
+def _absent(spec: NotebookSpec, why: str) -> NotebookPart:
+    """A notebook that cannot be graded scores 0 on every cell."""
+    return NotebookPart(spec.name, tuple(CellResult(c, MISSING, 0.0, why) for c in spec.cells))
+
+
+def grade_notebook(
+    exercise: NotebookExercise, spec: NotebookSpec, nb: NotebookNode
+) -> NotebookPart:
+    """Run one submitted notebook and score its graded cells."""
+    steps, answered = plan(spec, nb)
+    answers = run_steps(steps, exercise)
+    by_test = {s.test.grade_id: a for s, a in zip(steps, answers, strict=True) if s.test}
+    results = []
+    for cell in spec.cells:
+        if cell.kind == TEST:
+            results.append(score_test(cell, by_test[cell.grade_id]))
+        else:
+            results.append(score_manual(cell, answered.get(cell.grade_id)))
+    return NotebookPart(spec.name, tuple(results))
+
+
+def plan(spec: NotebookSpec, nb: NotebookNode) -> tuple[list[Step], dict[str, NotebookNode]]:
+    """The cells to run in order, and the submitted cells of the other graded cells.
+
+    A test cell always runs the source's code: edited, emptied or deleted by the
+    student (a deleted one where nbgrader's add_missing_cells would put it back).
+    Later copies of a grade_id lose it, as nbgrader's DeduplicateIds does.
+    """
+    steps: list[Step] = []
+    answered: dict[str, NotebookNode] = {}
+    placed: set[str] = set()
+    source_ids = [nbgrader.meta(c).get("grade_id") for c in spec.graded.cells]
+    for cell in nb.cells:
+        grade_id = nbgrader.meta(cell).get("grade_id")
+        known = grade_id is not None and grade_id in source_ids and grade_id not in placed
+        if known:
+            placed.add(grade_id)
+            steps += _missing_before(spec, grade_id, placed)
+        graded = spec.cell(grade_id) if known else None
+        if graded is not None and graded.kind == TEST:
+            steps.append(Step(graded.source, graded))
+            continue
+        if known and _locked_in_source(spec, grade_id):
+            steps += _locked(spec, grade_id)
+            continue
+        if graded is not None:
+            answered[grade_id] = cell
+        if cell.cell_type == "code" and (graded is None or graded.cell_type == "code"):
+            steps.append(Step(cell.source))
+    steps += _missing_before(spec, None, placed)
+    return steps, answered
+
+
+def _source_cell(spec: NotebookSpec, grade_id: str) -> NotebookNode:
+    return next(c for c in spec.graded.cells if nbgrader.meta(c).get("grade_id") == grade_id)
+
+
+def _locked_in_source(spec: NotebookSpec, grade_id: str) -> bool:
+    return nbgrader.is_locked(_source_cell(spec, grade_id))
+
+
+def _locked(spec: NotebookSpec, grade_id: str) -> list[Step]:
+    """A read-only cell runs as the source has it (nbgrader's OverwriteCells)."""
+    cell = _source_cell(spec, grade_id)
+    return [Step(cell.source)] if cell.cell_type == "code" else []
+
+
+def _missing_before(spec: NotebookSpec, grade_id: str | None, placed: set[str]) -> list[Step]:
+    """Deleted test cells that come before grade_id in the source (all left, for None)."""
+    steps = []
+    for cell in spec.graded.cells:
+        other = nbgrader.meta(cell).get("grade_id")
+        if other == grade_id and grade_id is not None:
+            break
+        test = spec.cell(other) if other else None
+        if test is not None and test.kind == TEST and other not in placed:
+            placed.add(other)
+            steps.append(Step(test.source, test))
+    return steps
+
+
+def run_steps(steps: list[Step], exercise: NotebookExercise) -> list[Answer]:
+    """Run the steps in one sandbox; after a cell kills it, replay the rest without it."""
+    answers: dict[int, Answer] = {}
+    dead: set[int] = set()
+    for _ in range(1 + MAX_RESTARTS):
+        todo = [i for i in range(len(steps)) if i not in answers]
+        if not todo:
+            break
+        replay = [i for i in range(todo[0]) if i not in dead]
+        order = replay + todo
+        calls = [_call(steps[i], exercise) for i in order]
+        run = get_sandbox().run("", calls, _limits(exercise), _harness())
+        if run.load_outcome != "ok":
+            raise NotebookError(f"the notebook harness did not load: {run.load_error}")
+        for position, (i, result) in enumerate(zip(order, run.results, strict=True)):
+            if result.outcome != "ok":
+                dead.add(i)
+                if position >= len(replay):
+                    answers[i] = Answer("crashed", error=result.error or result.outcome)
+                break
+            if position >= len(replay):
+                answers[i] = parse_answer(result.value)
+    lost = Answer("crashed", error="not run: the notebook's sandbox time was used up")
+    return [answers.get(i, lost) for i in range(len(steps))]
+
+
+def _call(step: Step, exercise: NotebookExercise) -> Call:
+    limits = exercise.limits
+    options = [step.test is not None, int(limits.cell_seconds * 1000), limits.output_bytes]
+    source = to_python(step.source).encode("utf-8")
+    return Call("harness.cell", (np.frombuffer(source, np.uint8), np.array(options, np.int64)))
+
+
+def _limits(exercise: NotebookExercise) -> Limits:
+    lim = exercise.limits
+    return Limits(
+        wall_seconds=lim.wall_seconds,
+        cpu_seconds=lim.wall_seconds,
+        memory_mb=lim.memory_mb,
+        output_bytes=lim.output_bytes,
+    )
+
+
+@functools.cache
+def _harness() -> str:
+    return KERNEL.read_text(encoding="utf-8")
+
+
+@functools.cache
+def _transformer():
+    """IPython's own input transformer, which turns magics, !commands and ? into Python."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager()
+
+
+def to_python(source: str) -> str:
+    """A cell's source as plain Python (IPython syntax into get_ipython() calls)."""
+    try:
+        return _transformer().transform_cell(source)
+    except Exception:  # the transformer gives up on some broken code: let Python say why
+        return source
+
+
+def parse_answer(value: np.ndarray | None) -> Answer:
+    """Read the harness's JSON answer, trusting nothing in it."""
+    try:
+        data = json.loads(value.tobytes().decode("utf-8"))
+        fields = {k: data[k] for k in ("status", "result", "error", "stdout", "stderr")}
+    except Exception:
+        return Answer("crashed", error="the cell's result could not be read")
+    types_ok = all(isinstance(fields[k], t) for k, t in ANSWER_FIELDS.items())
+    if not types_ok or not all(isinstance(fields[k], str) for k in ("stdout", "stderr")):
+        return Answer("crashed", error="the cell's result could not be read")
+    if fields["status"] not in ("ok", "error", "timeout", "memory_limit"):
+        return Answer("crashed", error="the cell's result could not be read")
+    return Answer(**fields)
+
+
+def score_test(cell: GradedCell, answer: Answer) -> CellResult:
+    """nbgrader's determine_grade for a test cell: an error or stderr output scores 0;
+    a value that reads as a number is partial credit; anything else is full points."""
+    feedback = _feedback(cell, answer)
+    if answer.status != "ok":
+        outcome = WRONG_ANSWER if answer.error.startswith("AssertionError") else answer.status
+        outcome = RUNTIME_ERROR if outcome in ("error", "crashed") else outcome
+        return CellResult(cell, outcome, 0.0, feedback)
+    if answer.stderr:
+        return CellResult(cell, WRONG_ANSWER, 0.0, feedback or "the test wrote to stderr")
+    if answer.result is not None:
+        partial = partial_grade(answer.result, cell.points)
+        if partial is None:
+            return CellResult(cell, WRONG_ANSWER, 0.0, "partial credit above the cell's points")
+        outcome = PASSED if partial == cell.points else WRONG_ANSWER
+        return CellResult(cell, outcome, partial, feedback)
+    return CellResult(cell, PASSED, cell.points, feedback)
+
+
+def partial_grade(text: str, max_points: float) -> float | None:
+    """nbgrader's get_partial_grade: the value if it is a number from 0 to max_points.
+
+    Not a number, or negative: full points (as nbgrader); above the maximum: None
+    (nbgrader stops with an error there; here the cell scores 0).
+    """
+    try:
+        grade = float(text)
+    except ValueError:
+        return max_points
+    if grade < 0:
+        return max_points
+    return grade if grade <= max_points else None
+
+
+def score_manual(cell: GradedCell, submitted: NotebookNode | None) -> CellResult:
+    """A written answer or a task: 0 when left as released, else it waits for a person."""
+    if cell.kind == TASK:
+        return CellResult(cell, NEEDS_MANUAL, None, "")
+    if submitted is None or _unchanged(cell, submitted):
+        return CellResult(cell, MISSING, 0.0, "No response.")
+    return CellResult(cell, NEEDS_MANUAL, None, "")
+
+
+def _unchanged(cell: GradedCell, submitted: NotebookNode) -> bool:
+    """The answer's checksum (with the source's flags and points) equals the release's."""
+    probe = NotebookNode(
+        cell_type=cell.cell_type,
+        source=submitted.source,
+        metadata={
+            "nbgrader": {
+                "grade": True,
+                "solution": cell.solution,
+                "grade_id": cell.grade_id,
+                "points": cell.points,
+            }
+        },
+    )
+    return nbgrader.checksum(probe) == cell.checksum
+
+
+def _feedback(cell: GradedCell, answer: Answer) -> str:
+    """What the student reads: output and error; only the error's type for hidden tests."""
+    if cell.hidden:
+        return answer.error.split(":")[0] if answer.error else ""
+    parts = [answer.stdout, answer.stderr, answer.error]
+    return "\n".join(p.rstrip("\n") for p in parts if p)

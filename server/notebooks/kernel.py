@@ -1,0 +1,139 @@
+"""The harness that runs a notebook's cells inside the sandbox, as a kernel would.
+
+Sent as source text and executed in the sandbox after isolation (never imported by the
+trusted side). Each cell is one call `harness.cell(source, options)`: the source as
+UTF-8 bytes (IPython syntax already turned into Python on the trusted side), options
+[is_test, timeout_ms, output_cap]. It answers with UTF-8 JSON bytes; the trusted side
+parses them as untrusted. All cells share one namespace, as in a kernel.
+"""
+
+import ast
+import builtins
+import io
+import json
+import signal
+import sys
+import traceback
+
+import numpy as np
+
+USER = {"__name__": "__main__", "__builtins__": builtins}
+PRISTINE_BUILTINS = dict(builtins.__dict__)
+CELL = "<cell>"
+
+
+class CellTimeout(BaseException):
+    """The cell ran past its time; a BaseException so that `except Exception` lets it by."""
+
+
+class Capped(io.StringIO):
+    """A stream that keeps only its first `cap` characters."""
+
+    def __init__(self, cap):
+        super().__init__()
+        self.cap = cap
+
+    def write(self, text):
+        text = str(text)
+        room = self.cap - self.tell()
+        if room > 0:
+            super().write(text[:room])
+        return len(text)
+
+
+class Shell:
+    """The little of IPython's get_ipython() that notebooks call (magics, !commands, ?)."""
+
+    def run_line_magic(self, name, line):
+        if name in ("time", "timeit"):
+            return run_code(line)
+        print(f"[%{name} is not available when grading; skipped]")
+
+    def run_cell_magic(self, name, line, body):
+        if name in ("time", "timeit", "capture"):
+            return run_code(body)
+        print(f"[%%{name} is not available when grading; skipped]")
+
+    def system(self, command):
+        print("[shell commands do not run when grading; skipped]")
+
+    def getoutput(self, command):
+        self.system(command)
+        return []
+
+
+def display(*objects, **_):
+    """IPython's display(), as text."""
+    for obj in objects:
+        print(repr(obj))
+
+
+SHELL = Shell()
+USER["get_ipython"] = lambda: SHELL
+USER["display"] = display
+
+
+def run_code(source):
+    """Execute source in the shared namespace; return the last expression's value."""
+    tree = ast.parse(source, CELL)
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = ast.Expression(tree.body.pop().value)
+    exec(compile(tree, CELL, "exec"), USER)
+    if last is None:
+        return None
+    value = eval(compile(last, CELL, "eval"), USER)
+    if value is not None:
+        USER["_"] = value
+    return value
+
+
+def restore_builtins():
+    """Put back every builtin as it was before the student ran (tests rely on them)."""
+    current = builtins.__dict__
+    for name in [n for n in current if n not in PRISTINE_BUILTINS]:
+        del current[name]
+    current.update(PRISTINE_BUILTINS)
+    USER["__builtins__"] = builtins
+
+
+def on_alarm(signum, frame):
+    raise CellTimeout()
+
+
+def describe(exc):
+    """Type and message, plus the cell's line."""
+    try:
+        text = f"{type(exc).__name__}: {exc}"
+    except BaseException:
+        text = type(exc).__name__
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == CELL]
+    return text + (f" (line {lines[-1]})" if lines else "")
+
+
+def cell(source, options):
+    """Run one cell; return what it did as JSON bytes."""
+    is_test, timeout_ms, cap = (int(x) for x in options)
+    if is_test:
+        restore_builtins()
+    out, err = Capped(cap), Capped(cap)
+    saved = sys.stdout, sys.stderr
+    answer = {"status": "ok", "result": None, "error": ""}
+    signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        sys.stdout, sys.stderr = out, err
+        signal.setitimer(signal.ITIMER_REAL, timeout_ms / 1000)
+        value = run_code(bytes(source).decode("utf-8"))
+        if value is not None:
+            answer["result"] = repr(value)[:cap]
+    except CellTimeout:
+        answer.update(status="timeout", error="the cell ran out of time")
+    except MemoryError as exc:
+        answer.update(status="memory_limit", error=describe(exc)[:cap])
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt too, as a kernel reports them
+        answer.update(status="error", error=describe(exc)[:cap])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.stdout, sys.stderr = saved
+    answer.update(stdout=out.getvalue(), stderr=err.getvalue())
+    return np.frombuffer(json.dumps(answer).encode("utf-8"), dtype=np.uint8)
