@@ -130,6 +130,8 @@ DEFAULTS = {
     # A quiz attempt or code submission is small; anything bigger is a mistake or abuse.
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            # Logins, and launches, per client address (a classroom shares one); "off".
+            "RUBRIC_LTI_RATE": os.environ.get("RUBRIC_LTI_RATE", "300/minute"),
     # Rate-limit counters live in Redis when there is one. If Redis goes down, count in
     # this process's memory until it returns, rather than refusing every submission
     # with a 500: the submission itself is stored in the database and is never lost.

@@ -116,15 +116,22 @@ def logout():
 @login_required
 def account():
     """The account page: the log-in sessions, and the password form."""
-    return _account_page(PasswordForm())
+    return account_page(PasswordForm())
 
 
-def _account_page(form: PasswordForm, status: int = 200):
+def account_page(form: PasswordForm, status: int = 200, new_token: str = ""):
+    """Render the account page; a token just made is shown this once."""
     sessions = accounts.sessions_of(current_user)
     mine = next((s for s in sessions if accounts.is_session(s, current_user.session_id)), None)
     tokens = accounts.tokens_of(current_user)
     page = render_template(
-        "account.html", form=form, sessions=sessions, current=mine, tokens=tokens, now=utcnow()
+        "account.html",
+        form=form,
+        sessions=sessions,
+        current=mine,
+        tokens=tokens,
+        now=utcnow(),
+        new_token=new_token,
     )
     return page, status
 
@@ -135,10 +142,10 @@ def change_password():
     """Change the password (the current one first); every other session ends."""
     form = PasswordForm()
     if not form.validate_on_submit():
-        return _account_page(form, 400)
+        return account_page(form, 400)
     if not accounts.change_password(current_user, form.current.data, form.new.data):
         form.current.errors = ["This is not your current password."]
-        return _account_page(form, 400)
+        return account_page(form, 400)
     db.session.commit()
     flash("Your password is changed. Your other sessions are logged out.", "info")
     return redirect(url_for("web.account"))

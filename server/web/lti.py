@@ -1,17 +1,21 @@
 """The LTI 1.3 tool endpoints: OIDC login, launch and the tool's key set."""
 
 import logging
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
-from server.extensions import csrf
+from server.extensions import csrf, limiter
 from server.lti import accounts, keys, links, platforms
 from server.lti.launch import (
     STATE_LIFETIME,
+    Browser,
     HttpLimits,
     LaunchRefused,
     auth_request_url,
+    pending_login,
     start_login,
+    storage_value,
     validate,
 )
 from server.web.auth import log_in
@@ -19,6 +23,20 @@ from server.web.auth import log_in
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 log = logging.getLogger("rubric.lti")
 STATE_COOKIE = "rubric_lti_state"
+PROBE_COOKIE = "rubric_lti_probe"  # readable by the login page's script: are cookies kept?
+
+
+def _lti_rate_off() -> bool:
+    return current_app.config["RUBRIC_LTI_RATE"].strip().lower() == "off"
+
+
+def _lti_rate() -> str:
+    # Flask-Limiter parses the limit before asking exempt_when, so "off" needs a valid one.
+    return "1/second" if _lti_rate_off() else current_app.config["RUBRIC_LTI_RATE"]
+
+
+# Per client address: every login writes a row, every launch may fetch the LMS's keys.
+lti_rate_limit = limiter.limit(_lti_rate, exempt_when=_lti_rate_off)
 
 
 def refused(reason: str):
@@ -84,6 +102,7 @@ def canvas_config():
 
 @bp.route("/login", methods=["GET", "POST"])
 @csrf.exempt  # the LMS starts the login; the state and nonce protect it
+@lti_rate_limit
 def login():
     """Third-party initiated login: store state and nonce, send the browser to the LMS."""
     values = request.values
@@ -101,25 +120,80 @@ def login():
         return refused(f"unknown deployment {deployment!r} for this platform")
     state = start_login(platform, target)
     redirect_uri = url_for("lti.launch", _external=True)
-    response = redirect(auth_request_url(platform, state, redirect_uri, values))
+    auth_url = auth_request_url(platform, state, redirect_uri, values)
+    storage_target = values.get("lti_storage_target", "")[:200]
+    if storage_target or _framed():
+        # Inside the LMS's iframe the cookie may be blocked: a page checks it, keeps the
+        # state in the platform's storage too, and offers a new window when neither works.
+        page = _state_login_page(platform, state.state, auth_url, storage_target)
+        response = current_app.make_response(page)
+        _set_state_cookie(response, PROBE_COOKIE, "1", httponly=False)
+    else:
+        response = redirect(auth_url)
     # SameSite=None: the launch comes back as a cross-site POST; Partitioned keeps it
-    # inside an LMS iframe where third-party cookies are blocked. When it is lost all
-    # the same, the launch is accepted on the single-use, fresh server-side state.
+    # inside an LMS iframe where only unpartitioned third-party cookies are blocked.
+    _set_state_cookie(response, STATE_COOKIE, state.state, httponly=True)
+    return response
+
+
+# What a login in a new window is started again with (never the storage target: a
+# top-level window has no platform frame around it, and needs none).
+LOGIN_FIELDS = (
+    "iss",
+    "login_hint",
+    "target_link_uri",
+    "client_id",
+    "lti_deployment_id",
+    "lti_message_hint",
+)
+STORAGE_FIELD = "lti_storage_value"  # what Rubric's page read from the platform's storage
+
+
+def _framed() -> bool:
+    """Whether the browser says this page loads inside a frame (Fetch Metadata)."""
+    return request.headers.get("Sec-Fetch-Dest", "") in ("iframe", "frame")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _storage_key(state: str) -> str:
+    return f"rubric_lti_state_{state}"
+
+
+def _state_login_page(platform, state: str, auth_url: str, storage_target: str) -> str:
+    """The login page for a frame: storage, cookie check, then on to the platform."""
+    return render_template(
+        "lti_state_login.html",
+        auth_url=auth_url,
+        platform_origin=_origin(platform.auth_login_url),
+        storage_target=storage_target,
+        storage_key=_storage_key(state),
+        storage_value=storage_value(current_app.secret_key, state),
+        probe_cookie=PROBE_COOKIE,
+        fields={name: request.values[name] for name in LOGIN_FIELDS if request.values.get(name)},
+    )
+
+
+def _set_state_cookie(response, name: str, value: str, httponly: bool) -> None:
+    """A login cookie for /lti/ that a cross-site launch post brings back."""
     response.set_cookie(
-        STATE_COOKIE,
-        state.state,
+        name,
+        value,
         max_age=int(STATE_LIFETIME.total_seconds()),
         path="/lti/",
         secure=True,
-        httponly=True,
+        httponly=httponly,
         samesite="None",
         partitioned=True,
     )
-    return response
 
 
 @bp.post("/launch")
 @csrf.exempt  # the LMS posts the id_token here; the token's signature protects it
+@lti_rate_limit
 def launch():
     """Validate the id_token, log the user in, enrol them, and open the course or assignment."""
     config = current_app.config
@@ -128,13 +202,19 @@ def launch():
         cooldown=config["RUBRIC_LTI_JWKS_COOLDOWN"],
     )
     form = request.form
+    token, state = form.get("id_token", ""), form.get("state", "")
+    cookie_state, stored = request.cookies.get(STATE_COOKIE), form.get(STORAGE_FIELD)
     try:
-        valid = validate(
-            form.get("id_token", ""),
-            form.get("state", ""),
-            request.cookies.get(STATE_COOKIE),
-            http,
-        )
+        if cookie_state is None and stored is None:
+            # No cookie: the page reads the login's value back from the platform's storage.
+            page = _state_launch_page(pending_login(token, state, http), token, state)
+            response = current_app.make_response(page)
+            _set_state_cookie(response, PROBE_COOKIE, "1", httponly=False)
+            return response
+        if cookie_state is None and not _from_rubric_page():
+            raise LaunchRefused("the platform storage's answer did not come from Rubric's page")
+        browser = Browser(cookie_state, stored, current_app.secret_key)
+        valid = validate(token, state, browser, http)
     except LaunchRefused as exc:
         return refused(str(exc))
     user = accounts.user_for(valid)
@@ -156,6 +236,40 @@ def launch():
     else:
         target = url_for("web.course", course=where.course.slug)
     return _forget_state(redirect(target))
+
+
+def _from_rubric_page() -> bool:
+    """Whether a post came from Rubric's own page (Fetch Metadata, else Origin).
+
+    The platform's storage value is only worth something when Rubric's script read it:
+    another site's form could post any value it got from its own login.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    return request.headers.get("Origin") == _origin(request.host_url)
+
+
+def _state_launch_page(platform, token: str, state: str) -> str:
+    """The page that reads the login's value back from the platform's storage and posts it."""
+    log.info("lti: launch without its state cookie; reading the platform's storage")
+    return render_template(
+        "lti_state_launch.html",
+        id_token=token,
+        state=state,
+        field=STORAGE_FIELD,
+        platform_origin=_origin(platform.auth_login_url),
+        storage_key=_storage_key(state),
+        probe_cookie=PROBE_COOKIE,
+    )
+
+
+@bp.errorhandler(429)
+def _too_many(exc):
+    """Too many logins or launches from one address: a page with Retry-After."""
+    log.warning("lti: rate limit of %s reached by %s", request.path, request.remote_addr)
+    page = render_template("lti_rate_limited.html", limit=getattr(exc, "description", ""))
+    return page, 429
 
 
 def _forget_state(response):

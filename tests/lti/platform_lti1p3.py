@@ -11,12 +11,14 @@ JWKS that hangs.
 from __future__ import annotations
 
 import html
+import json
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -97,6 +99,9 @@ class Settings:
     services: bool = True  # offer the line items (AGS) and memberships (NRPS) claims
     deep_linking: bool = False  # an instructor adding an activity: LtiDeepLinkingRequest
     knobs: Knobs = field(default_factory=Knobs)
+    # The frame offering LTI postMessage storage (e.g. "lti_storage", or "_parent"): the
+    # login initiation names it in lti_storage_target and /course serves it. None: none.
+    storage_target: str | None = None
 
 
 class FixedKidRegistration(Registration):
@@ -325,6 +330,7 @@ class Platform(Services):
         app.add_url_rule("/jwks", view_func=self.jwks)
         app.add_url_rule("/token", view_func=self.token, methods=["POST"])
         app.add_url_rule("/course", view_func=self.course)
+        app.add_url_rule("/storage", view_func=self.storage_frame)
         app.add_url_rule("/lineitems", view_func=self.list_lineitems)
         app.add_url_rule("/lineitems", view_func=self.add_lineitem, methods=["POST"])
         app.add_url_rule("/lineitems/<item>/scores", view_func=self.score, methods=["POST"])
@@ -338,7 +344,13 @@ class Platform(Services):
         login.set_lti_message_hint(hint=self.settings.resource_link_id)
         if self.settings.target_link_uri:
             login.set_launch_url(self.settings.target_link_uri)
-        return login.initiate_login(self.settings.user.sub)
+        response = login.initiate_login(self.settings.user.sub)
+        if self.settings.storage_target:
+            # By hand: the library knows nothing of LTI Client Side postMessages.
+            response.location += "&" + urlencode(
+                {"lti_storage_target": self.settings.storage_target}
+            )
+        return response
 
     def authorize(self):
         """The OIDC authorization endpoint: check the tool's request, post the id_token."""
@@ -473,9 +485,71 @@ class Platform(Services):
         """An LMS course page on this platform's origin, framing the launch."""
         return (
             "<!doctype html><title>LMS course</title><h1>Week 3</h1>"
+            f"{self.storage_markup()}"
             f'<iframe id="tool" src="{html.escape(self.start_url())}" width="900"'
             ' height="900" title="Rubric"></iframe>'
         )
+
+    def storage_markup(self) -> str:
+        """The course page's postMessage storage, as Canvas and Moodle offer it.
+
+        The page answers lti.capabilities naming the storage frame; that frame (or the
+        page itself for "_parent") answers lti.put_data and lti.get_data. By hand: the
+        LTI Client Side postMessages spec, https://www.imsglobal.org/spec/lti-cs-pm/v0p1.
+        """
+        target = self.settings.storage_target
+        if not target:
+            return ""
+        frame = "" if target == "_parent" else target
+        capabilities = f"<script>{CAPABILITIES_JS % json.dumps(frame)}</script>"
+        if not frame:
+            return capabilities + f"<script>{STORAGE_JS}</script>"
+        return capabilities + f'<iframe name="{html.escape(frame)}" src="/storage" hidden></iframe>'
+
+    def storage_frame(self):
+        """The platform's storage frame: answers lti.put_data and lti.get_data."""
+        return f"<!doctype html><title>LTI storage</title><script>{STORAGE_JS}</script>"
+
+
+# The platform's answer to lti.capabilities: which frame stores data (%s, "" for itself).
+CAPABILITIES_JS = """
+const storageFrame = %s;
+window.addEventListener("message", (event) => {
+  const message = event.data || {};
+  if (message.subject !== "lti.capabilities") return;
+  const where = storageFrame ? {frame: storageFrame} : {};
+  event.source.postMessage({
+    subject: "lti.capabilities.response",
+    message_id: message.message_id,
+    supported_messages: [
+      {subject: "lti.capabilities"},
+      Object.assign({subject: "lti.put_data"}, where),
+      Object.assign({subject: "lti.get_data"}, where),
+    ],
+  }, event.origin);
+});
+"""
+
+# The storage itself: values kept in the page's memory, apart for each tool's origin.
+STORAGE_JS = """
+const stored = new Map();
+window.addEventListener("message", (event) => {
+  const message = event.data || {};
+  if (!["lti.put_data", "lti.get_data"].includes(message.subject)) return;
+  const slot = event.origin + " " + message.key;
+  const answer = {subject: message.subject + ".response", message_id: message.message_id,
+                  key: message.key};
+  if (message.subject === "lti.put_data") {
+    stored.set(slot, message.value);
+    answer.value = message.value;
+  } else if (stored.has(slot)) {
+    answer.value = stored.get(slot);
+  } else {
+    answer.error = {code: "bad_request", message: "no value stored under this key"};
+  }
+  event.source.postMessage(answer, event.origin);
+});
+"""
 
 
 def form_fields(page: str) -> dict[str, str]:

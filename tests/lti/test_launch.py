@@ -156,10 +156,12 @@ def test_an_unlinked_context_says_how_to_link_it(client, platform):
     assert "other-course" in response.text
 
 
-def test_a_lost_state_cookie_still_launches_on_the_server_side_state(app, client, platform, course):
+def test_a_lost_state_cookie_asks_the_platform_storage_first(client, platform, course):
     auth = start(client, platform)
     client.delete_cookie(STATE_COOKIE, path="/lti/")  # third-party cookies blocked
-    assert launch(client, platform, auth).status_code == 302
+    response = launch(client, platform, auth)
+    assert response.status_code == 200 and 'data-mode="launch"' in response.text
+    assert db.session.get(LtiLoginState, auth["state"]) is not None  # still unused
 
 
 def test_a_key_the_platform_rotated_in_is_fetched_again(app, client, platform, course):
@@ -242,7 +244,6 @@ def test_a_swapped_state_is_refused(app, client, platform, course):
 def test_a_nonce_of_another_login_is_refused(client, platform, course):
     first, second = start(client, platform), start(client, platform)
     token = platform.sign(platform.claims(first["nonce"], TARGET))
-    client.delete_cookie(STATE_COOKIE, path="/lti/")
     response = client.post("/lti/launch", data={"id_token": token, "state": second["state"]})
     assert_refused(response, "nonce is not the one issued")
 
