@@ -229,15 +229,12 @@ def register(env: dict, lms: StandInPlatform) -> None:
 
 
 def in_process(url: str, lms: StandInPlatform, launches: int) -> dict:
-    """SQL statements and commits of one returning launch, and where its CPU goes.
+    """SQL statements and commits of one returning launch, and where launches' CPU goes.
 
     Runs in this process through Flask's test client (no HTTP): the first launch makes
-    the account, the second is counted, then `launches` more run under cProfile, whose
-    own time is summed by the package it was spent in.
+    the account, the second is counted; then `launches` returning launches and a tenth
+    as many first launches run under cProfile, whose own time is summed by package.
     """
-    import cProfile
-    import pstats
-
     import sqlalchemy as sa
 
     from server import create_app
@@ -257,24 +254,37 @@ def in_process(url: str, lms: StandInPlatform, launches: int) -> dict:
     client = app.test_client()
     for _ in range(2):  # the first launch makes the account; count the second
         counting.update(login=[0, 0], launch=[0, 0])
-        _test_client_launch(client, lms, step)
+        _test_client_launch(client, lms, step, "profiled")
     counts = {k: list(v) for k, v in counting.items()}  # the profiled launches count elsewhere
-    profile = cProfile.Profile()
-    profile.enable()
-    for _ in range(launches):
-        _test_client_launch(client, lms, step)
-    profile.disable()
+    returning = _profiled(lambda: _test_client_launch(client, lms, step, "profiled"), launches)
+    first = _profiled(
+        lambda: _test_client_launch(client, lms, step, f"new-{uuid.uuid4().hex[:12]}"),
+        max(1, launches // 10),
+    )
     with app.app_context():
         db.engine.dispose()
-    return {"counts": counts, "shares": _shares(pstats.Stats(profile))}
+    return {"counts": counts, "returning": returning, "first": first}
 
 
-def _test_client_launch(client, lms: StandInPlatform, step: list) -> None:
+def _profiled(launch, times: int) -> list[tuple[str, float]]:
+    """Run launch() `times` times under cProfile; return the shares of its time by package."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(times):
+        launch()
+    profile.disable()
+    return _shares(pstats.Stats(profile))
+
+
+def _test_client_launch(client, lms: StandInPlatform, step: list, sub: str) -> None:
     step[0] = "login"
-    form = {"iss": lms.issuer, "login_hint": "profiled", "target_link_uri": TARGET}
+    form = {"iss": lms.issuer, "login_hint": sub, "target_link_uri": TARGET}
     answer = client.post("/lti/login", data=form | {"client_id": lms.client_id})
     auth = parse_qs(urlsplit(answer.location).query)
-    claims = lms.claims(auth["nonce"][0], TARGET, sub="profiled", email="p@lms.example.edu")
+    claims = lms.claims(auth["nonce"][0], TARGET, sub=sub, email=f"{sub}@lms.example.edu")
     token = lms.sign(claims)
     step[0] = "launch"
     answer = client.post("/lti/launch", data={"id_token": token, "state": auth["state"][0]})
@@ -284,6 +294,7 @@ def _test_client_launch(client, lms: StandInPlatform, step: list) -> None:
 # Where a function's own time is counted, by its file (or built-in's) name; first match.
 PACKAGES = [
     ("the LMS signing (bench's own work)", ("tests/lti/platform.py", "RSAPrivateKey")),
+    ("hashing the new account's unusable password (scrypt)", ("scrypt",)),
     ("RSA verify, JWT and JWK (PyJWT, cryptography)", ("/jwt/", "/cryptography/", "RSAPublicKey")),
     ("SQLite itself", ("sqlite3",)),
     ("SQLAlchemy", ("/sqlalchemy/",)),
@@ -421,9 +432,10 @@ def main() -> None:
         f"{counts['login'][1]} commits; launch {counts['launch'][0]} statements, "
         f"{counts['launch'][1]} commits"
     )
-    print(f"  where a returning launch's CPU goes ({args.profile} launches in-process, cProfile):")
-    for label, share in profiled["shares"]:
-        print(f"      {share:5.1f}%  {label}")
+    for kind, times in (("returning", args.profile), ("first", max(1, args.profile // 10))):
+        print(f"  where a {kind} launch's CPU goes ({times} in-process launches, cProfile):")
+        for label, share in profiled[kind]:
+            print(f"      {share:5.1f}%  {label}")
     errors = warmup["errors"] + sum(f["errors"] for f in phases)
     if errors:
         raise SystemExit(f"FAILED: {errors} errors; the server's log is {log}")
