@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
 from server.extensions import csrf, limiter
-from server.lti import accounts, keys, links, platforms
+from server.lti import accounts, keys, links, platforms, registration
 from server.lti.launch import (
     STATE_LIFETIME,
     Browser,
@@ -280,3 +280,153 @@ def _forget_state(response):
         STATE_COOKIE, path="/lti/", secure=True, httponly=True, samesite="None", partitioned=True
     )
     return response
+
+
+# LTI Dynamic Registration (docs/lti.md, "Dynamic Registration").
+
+
+def _registration_refused(reason: str):
+    """The 400 page of a refused registration, and its log line."""
+    log.warning("lti: refused registration %s: %s", request.method, reason)
+    return render_template("lti_register_error.html", reason=reason, bare=True), 400
+
+
+def _registration_values():
+    """The code, the platform's configuration URL and its registration token, as given."""
+    values = request.values
+    return (
+        values.get("code", ""),
+        values.get("openid_configuration", ""),
+        values.get("registration_token", ""),
+    )
+
+
+@bp.get("/register")
+def register():
+    """Dynamic Registration, step 1: check the link, show the platform, ask to confirm."""
+    code, config_url, token = _registration_values()
+    try:
+        registration.check_code(current_app.config["SECRET_KEY"], code)
+        if not config_url:
+            raise registration.RegistrationRefused(
+                "open this link from the LMS's tool registration (it adds openid_configuration)"
+            )
+        config = registration.fetch_platform_config(
+            config_url, token, current_app.config["RUBRIC_LTI_HTTP_TIMEOUT"]
+        )
+    except registration.RegistrationRefused as exc:
+        return _registration_refused(str(exc))
+    return render_template(
+        "lti_register.html", config=config, code=code, config_url=config_url, token=token, bare=True
+    )
+
+
+@bp.post("/register")
+@csrf.exempt  # inside the LMS's iframe the session cookie may not come; the code protects it
+def register_confirm():
+    """Dynamic Registration, step 2: register with the platform, store it, close the window."""
+    code, config_url, token = _registration_values()
+    timeout = current_app.config["RUBRIC_LTI_HTTP_TIMEOUT"]
+    urls = registration.ToolUrls(
+        login=url_for("lti.login", _external=True),
+        launch=url_for("lti.launch", _external=True),
+        jwks=url_for("lti.jwks", _external=True),
+    )
+    try:
+        code_id = registration.check_code(current_app.config["SECRET_KEY"], code)
+        config = registration.fetch_platform_config(config_url, token, timeout)
+        payload = registration.tool_configuration(urls, SCOPES)
+        client_id, deployment_id = registration.post_registration(config, token, payload, timeout)
+        found, created = registration.register(config, client_id, deployment_id, code_id)
+    except registration.RegistrationRefused as exc:
+        return _registration_refused(str(exc))
+    return render_template(
+        "lti_register_done.html", platform=found, created=created, deployment_id=deployment_id,
+        bare=True,
+    )  # fmt: skip
+
+
+# Deep linking and linking an LMS course from the browser (docs/lti.md, "Deep linking").
+
+
+def _pending(token: str):
+    """The signed-in user's pending launch of this log-in session, or a Refused."""
+    if not current_user.is_authenticated:
+        raise deeplink.Refused("you are not signed in here: open the activity again from the LMS")
+    return deeplink.pending_for(token, current_user, current_user.session_id)
+
+
+@bp.get("/link/<token>")
+def link_page(token: str):
+    """The unlinked LMS course's page again (after a reload)."""
+    try:
+        pending = _pending(token)
+    except deeplink.Refused as exc:
+        return refused(str(exc))
+    return _unlinked_page(pending, current_user)
+
+
+@bp.post("/link/<token>")
+def link_course(token: str):
+    """Link the LMS course to a Rubric course, existing or new; then go on."""
+    form = request.form
+    try:
+        pending = _pending(token)
+        if form.get("action") == "create":
+            course = deeplink.create_course(pending, current_user, form.get("title", ""))
+        else:
+            course = deeplink.link_existing(pending, current_user, form.get("course", ""))
+        if not deeplink.is_deep_linking(pending):
+            deeplink.take(pending)
+    except deeplink.Refused as exc:
+        return refused(str(exc))
+    log.info("lti: user %s linked an LMS course to %s", current_user.id, course.slug)
+    if deeplink.is_deep_linking(pending):
+        return redirect(url_for("lti.picker", token=token))
+    return redirect(url_for("web.course", course=course.slug))
+
+
+@bp.get("/deep-link/<token>")
+def picker(token: str):
+    """The picker: the linked course's assignments, to add as LMS activities."""
+    try:
+        pending = _pending(token)
+        course = deeplink.picker_course(pending, current_user)
+    except deeplink.Refused as exc:
+        return refused(str(exc))
+    return render_template(
+        "lti_picker.html", pending=pending, course=course, choices=deeplink.choices(course)
+    )
+
+
+@bp.post("/deep-link/<token>")
+def picked(token: str):
+    """Sign the chosen assignments as content items and post them back to the LMS."""
+    try:
+        pending = _pending(token)
+        course = deeplink.picker_course(pending, current_user)
+        chosen = deeplink.chosen(pending, course, request.form.getlist("assignment"))
+        deeplink.take(pending)
+    except deeplink.Refused as exc:
+        return refused(str(exc))
+    launch_url = url_for("lti.launch", _external=True)
+    items = [deeplink.content_item(choice, launch_url) for choice in chosen]
+    token_jwt = deeplink.response_token(pending, items, key_folder())
+    log.info("lti: user %s added %d activities from %s", current_user.id, len(items), course.slug)
+    page = render_template("lti_deep_link_return.html", url=pending.return_url, jwt=token_jwt)
+    response = current_app.make_response(page)
+    response.headers["Content-Security-Policy"] = _csp_posting_to(pending.return_url)
+    return response
+
+
+def _csp_posting_to(url: str) -> str:
+    """The app's policy, with form-action also allowing the LMS's return URL's origin.
+
+    The answer is a form the browser posts to the LMS; CSP's form-action 'self' would
+    block it, so this one page allows exactly that origin as well.
+    """
+    parts = urlsplit(url)
+    ancestors = security.frame_ancestors(current_app.config["RUBRIC_FRAME_ANCESTORS"])
+    policy = security.content_security_policy(ancestors)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return policy.replace("form-action 'self'", f"form-action 'self' {origin}")
