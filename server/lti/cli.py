@@ -95,6 +95,17 @@ def platform_register_url() -> None:
     click.echo(f"valid for {registration.CODE_LIFETIME}, for one registration", err=True)
 
 
+@platform.command("register-url")
+@with_appcontext
+def platform_register_url() -> None:
+    """Print a one-time Dynamic Registration URL to paste into the LMS (valid an hour)."""
+    code = registration.make_code(current_app.config["SECRET_KEY"])
+    with current_app.test_request_context(base_url=_base_url()):
+        url = url_for("lti.register", code=code, _external=True)
+    click.echo(url)
+    click.echo(f"valid for {registration.CODE_LIFETIME}, for one registration", err=True)
+
+
 @lti.group()
 def context() -> None:
     """Link LMS courses to Rubric courses."""
@@ -115,6 +126,22 @@ def context_link(issuer: str, context_id: str, course: str) -> None:
     except platforms.BadValue as bad:
         _fail(str(bad))
     click.echo(f"linked: {issuer} context {context_id} -> {course}")
+
+
+@lti.command("roster")
+@click.argument("course")
+@with_appcontext
+def roster_pull(course: str) -> None:
+    """Pull the roster of COURSE (a slug) from its linked LMS courses (NRPS)."""
+    found = db.session.scalar(sa.select(Course).filter_by(slug=course))
+    if found is None:
+        _fail(f"COURSE: no course {course!r}")
+    try:
+        counts = roster.pull(found)
+    except roster.RosterError as error:
+        click.echo(f"rubric lti roster: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"{course}: {counts}")
 
 
 @lti.command("rotate-key")

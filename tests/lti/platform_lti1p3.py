@@ -66,6 +66,7 @@ class User:
     name: str | None = "Ada Lovelace"
     email: str | None = "ada@lms.example"
     roles: list[str] = field(default_factory=lambda: [LEARNER])
+    status: str = "Active"  # NRPS membership status: Active, Inactive or Deleted
 
 
 @dataclass
@@ -239,7 +240,7 @@ class Services:
         settings = self.settings
         members = [
             {
-                "status": "Active",
+                "status": user.status,
                 "user_id": user.sub,
                 "name": user.name,
                 "email": user.email,
@@ -248,8 +249,13 @@ class Services:
             for user in [settings.user, *self.members]
         ]
         context = {"id": settings.context_id, "title": settings.context_title}
+        page, size = request.args.get("page", 0, type=int), self.members_page_size
+        if size:  # one page of members, and a Link to the next one (NRPS 2.0, 2.4.3)
+            members = members[page * size : (page + 1) * size]
         body = jsonify({"id": request.url, "context": context, "members": members})
         body.mimetype = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+        if size and (page + 1) * size < 1 + len(self.members):
+            body.headers["Link"] = f'<{self.url}/memberships?page={page + 1}>; rel="next"'
         return body
 
 
@@ -270,6 +276,7 @@ class Platform(Services):
         self.lineitems: dict[str, dict[str, Any]] = {}  # the gradebook's columns, by id
         self.scores: list[tuple[str, dict[str, Any]]] = []  # (line item id, score) received
         self.members: list[User] = []  # the roster beyond the launching user, for NRPS
+        self.members_page_size = 0  # NRPS members per page (0: all on one page)
         self.content_items: list[dict[str, Any]] = []  # what deep linking returned
         self.server: Server | None = None  # set by running_platform; stop() and start()
         self.app = self.make_app()
