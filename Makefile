@@ -9,7 +9,7 @@ PORT ?= 8000
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/9
 DB_TESTS := tests/api tests/content tests/scoring tests/web tests/test_cli.py \
-	tests/test_json_columns.py tests/test_migrations.py tests/scaleout tests/fuzz tests/lti \
+	tests/test_json_columns.py tests/test_migrations.py tests/scaleout tests/fuzz tests/lti tests/courses \
 	tests/notebooks/test_sync.py
 REACHABLE := $(BIN)/python -c "import sys; from tests.scaleout.cluster import reachable; \
 	sys.exit(any(map(reachable, sys.argv[1:])))"

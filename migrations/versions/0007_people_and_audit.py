@@ -25,12 +25,14 @@ NEW_ROLE = _role("student", "ta", "instructor", "admin")
 
 
 def upgrade():
-    # The role CHECK constraints gain "ta"; SQLite copies each table in batch mode.
-    for table in ("user", "enrollment"):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.alter_column(
-                "role", existing_type=OLD_ROLE, type_=NEW_ROLE, existing_nullable=False
-            )
+    # Enrollment's role CHECK gains "ta"; SQLite copies the table in batch mode, which is
+    # safe as no table refers to enrollment. Not user's: a TA is a course role only, and
+    # copying "user" on SQLite would drop the old table, and with it, through ON DELETE
+    # CASCADE, every enrollment, token, session, attempt and submission.
+    with op.batch_alter_table("enrollment", schema=None) as batch_op:
+        batch_op.alter_column(
+            "role", existing_type=OLD_ROLE, type_=NEW_ROLE, existing_nullable=False
+        )
     with op.batch_alter_table("course", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("term", sa.String(length=64), server_default="", nullable=False)
@@ -101,13 +103,13 @@ def downgrade():
     with op.batch_alter_table("audit_entry", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_entry_course_id_at")
     op.drop_table("audit_entry")
-    with op.batch_alter_table("course", schema=None) as batch_op:
-        batch_op.drop_column("timezone")
-        batch_op.drop_column("term")
+    # Not in batch mode: copying "course" on SQLite would drop it, cascading to its
+    # enrollments and assignments. SQLite drops a column in place since 3.35.
+    op.drop_column("course", "timezone")
+    op.drop_column("course", "term")
     # A TA goes back to being a student: the old constraint has no "ta".
-    for table in ("user", "enrollment"):
-        op.execute(sa.text(f"UPDATE \"{table}\" SET role = 'student' WHERE role = 'ta'"))
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.alter_column(
-                "role", existing_type=NEW_ROLE, type_=OLD_ROLE, existing_nullable=False
-            )
+    op.execute(sa.text("UPDATE enrollment SET role = 'student' WHERE role = 'ta'"))
+    with op.batch_alter_table("enrollment", schema=None) as batch_op:
+        batch_op.alter_column(
+            "role", existing_type=NEW_ROLE, type_=OLD_ROLE, existing_nullable=False
+        )

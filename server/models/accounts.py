@@ -8,20 +8,43 @@ import sqlalchemy.orm as so
 from flask_login import UserMixin
 
 from server.extensions import db
-from server.models.types import UTCDateTime, enum_column, utcnow
+from server.models.types import UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):
     """A user's site-wide role, and their role in a course (Enrollment.role).
 
-    TA is a course role only: a TA sees and grades the course, an instructor also
-    configures it (server/courses). Site-wide, a TA counts as a student.
+    TA is a course role only (a user's site role is never TA): a TA sees and grades
+    the course, an instructor also configures it (server/courses).
     """
 
     STUDENT = "student"
     TA = "ta"
     INSTRUCTOR = "instructor"
     ADMIN = "admin"
+
+
+class SiteRole(sa.TypeDecorator):
+    """A user's site-wide role: every Role but TA, which exists only within a course."""
+
+    impl = sa.Enum(
+        "student",
+        "instructor",
+        "admin",
+        name="role",
+        native_enum=False,
+        length=16,
+        create_constraint=True,
+    )
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and Role(value) == Role.TA:
+            raise ValueError("TA is a course role (Enrollment.role), not a site role")
+        return None if value is None else Role(value).value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Role(value)
 
 
 class User(UserMixin, db.Model):
@@ -31,7 +54,7 @@ class User(UserMixin, db.Model):
     email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(120))
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
-    role: so.Mapped[Role] = so.mapped_column(enum_column(Role), default=Role.STUDENT)
+    role: so.Mapped[Role] = so.mapped_column(SiteRole(), default=Role.STUDENT)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     tokens: so.WriteOnlyMapped["ApiToken"] = so.relationship(
