@@ -25,6 +25,7 @@ from server.models.types import utcnow
 log = logging.getLogger("rubric.lti")
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 RESOURCE_LINK = "LtiResourceLinkRequest"
 DEEP_LINKING = "LtiDeepLinkingRequest"
 # A login the user does not finish within this time is refused and purged.
@@ -301,17 +302,42 @@ def _check_message(claims: dict[str, Any], platform: LtiPlatform, login: LtiLogi
     if claims.get(CLAIM + "version") != "1.3.0":
         raise LaunchRefused(f"LTI version {claims.get(CLAIM + 'version')!r}, not 1.3.0")
     kind = claims.get(CLAIM + "message_type")
-    if kind == DEEP_LINKING:
-        raise LaunchRefused("deep linking (LtiDeepLinkingRequest) is not supported yet")
-    if kind != RESOURCE_LINK:
-        raise LaunchRefused(f"message type {kind!r} is not {RESOURCE_LINK}")
+    if kind not in (RESOURCE_LINK, DEEP_LINKING):
+        raise LaunchRefused(f"message type {kind!r} is not {RESOURCE_LINK} or {DEEP_LINKING}")
     target = claims.get(CLAIM + "target_link_uri")
     if not target:
         raise LaunchRefused("no target_link_uri claim")
     if target != login.target_link_uri:
         raise LaunchRefused("the target_link_uri is not the one the login was started for")
-    if not (claims.get(CLAIM + "resource_link") or {}).get("id"):
+    if kind == DEEP_LINKING:
+        _check_deep_linking(claims)
+    elif not (claims.get(CLAIM + "resource_link") or {}).get("id"):
         raise LaunchRefused("no resource_link id claim")
+
+
+def _check_deep_linking(claims: dict[str, Any]) -> None:
+    """A deep-linking request must say where the answer goes and accept resource links.
+
+    LTI-DL 2.0, 4.4.1: deep_linking_settings with deep_link_return_url and accept_types.
+    """
+    settings = claims.get(DL_CLAIM + "deep_linking_settings")
+    if not isinstance(settings, dict):
+        raise LaunchRefused("the deep-linking request has no deep_linking_settings object")
+    url = settings.get("deep_link_return_url")
+    if not isinstance(url, str) or len(url) > 1000:
+        raise LaunchRefused("the deep_link_return_url is not a URL of at most 1000 characters")
+    try:
+        platforms.check_url("deep_link_return_url", url)  # https, as the platform's own URLs
+    except platforms.BadValue as bad:
+        raise LaunchRefused(str(bad)) from None
+    accepted = settings.get("accept_types")
+    if not isinstance(accepted, list) or "ltiResourceLink" not in accepted:
+        raise LaunchRefused(
+            f"the platform accepts only {accepted!r} here, not ltiResourceLink: Rubric adds "
+            "activities as resource links"
+        )
+    if not (claims.get(CLAIM + "context") or {}).get("id"):
+        raise LaunchRefused("the deep-linking request has no context: open it from a course")
 
 
 def validate(token: str, state: str, browser: Browser, http: HttpLimits) -> Launch:

@@ -4,10 +4,13 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 
+from server import security
 from server.extensions import csrf, limiter
-from server.lti import accounts, keys, links, platforms, registration
+from server.lti import accounts, deeplink, keys, links, platforms, registration
 from server.lti.launch import (
+    DEEP_LINKING,
     STATE_LIFETIME,
     Browser,
     HttpLimits,
@@ -72,13 +75,21 @@ SCOPES = [
 def canvas_config():
     """Canvas's JSON configuration of an LTI 1.3 developer key (paste its URL in Canvas)."""
     launch_url = url_for("lti.launch", _external=True)
-    # Until deep linking lands, Rubric opens from the course navigation only.
-    placement = {
-        "placement": "course_navigation",
-        "message_type": "LtiResourceLinkRequest",
-        "target_link_uri": launch_url,
-        "text": "Rubric",
-    }
+    # The course navigation opens the course; assignment and link selection open the
+    # picker (deep linking), which adds an assignment with its gradebook column.
+    placements = [
+        {
+            "placement": placement,
+            "message_type": message_type,
+            "target_link_uri": launch_url,
+            "text": "Rubric",
+        }
+        for placement, message_type in (
+            ("course_navigation", "LtiResourceLinkRequest"),
+            ("assignment_selection", "LtiDeepLinkingRequest"),
+            ("link_selection", "LtiDeepLinkingRequest"),
+        )
+    ]
     return jsonify(
         {
             "title": "Rubric",
@@ -92,7 +103,7 @@ def canvas_config():
                     "platform": "canvas.instructure.com",
                     "domain": request.host,
                     "privacy_level": "public",  # name and e-mail in the launch
-                    "settings": {"placements": [placement]},
+                    "settings": {"placements": placements},
                 }
             ],
             "custom_fields": {},
@@ -217,25 +228,58 @@ def launch():
         valid = validate(token, state, browser, http)
     except LaunchRefused as exc:
         return refused(str(exc))
+    if valid.claim("message_type") == DEEP_LINKING:
+        return _forget_state(_deep_linking(valid))
     user = accounts.user_for(valid)
     where = links.destination(valid)
     log_in(user)
     log.info("lti: launch of user %s from %s", user.id, valid.platform.issuer)
     if where.course is None:
-        role = accounts.role_of(accounts.launch_roles(valid))
-        page = render_template(
-            "lti_unlinked.html",
-            issuer=valid.platform.issuer,
-            context_id=where.context_id,
-            instructor=role == accounts.Role.INSTRUCTOR,
-        )
-        return _forget_state(page)
+        return _forget_state(_unlinked(valid, user, where.context_id))
     accounts.enrol(user, where.course, accounts.launch_roles(valid))
     if where.assignment is not None:
         target = url_for("web.assignment", course=where.course.slug, slug=where.assignment.slug)
     else:
         target = url_for("web.course", course=where.course.slug)
     return _forget_state(redirect(target))
+
+
+def _deep_linking(valid):
+    """An instructor adding activities: the picker, or first the course link."""
+    if not deeplink.is_instructor(valid):
+        return refused("only an instructor can add Rubric activities (deep linking)")
+    user = accounts.user_for(valid)
+    log_in(user)
+    log.info("lti: deep linking by user %s from %s", user.id, valid.platform.issuer)
+    pending = deeplink.start(valid, user, user.session_id)
+    context = deeplink.linked_context(pending)
+    if context is None:
+        return _unlinked_page(pending, user)
+    deeplink.keep_services(context, pending)
+    accounts.enrol(user, context.course, accounts.launch_roles(valid))
+    return redirect(url_for("lti.picker", token=pending.token))
+
+
+def _unlinked(valid, user, context_id):
+    """An unlinked LMS course: an instructor links it here, a student comes back later."""
+    if not deeplink.is_instructor(valid) or not context_id:
+        page = render_template(
+            "lti_unlinked.html", issuer=valid.platform.issuer, context_id=context_id
+        )
+        return page
+    return _unlinked_page(deeplink.start(valid, user, user.session_id), user)
+
+
+def _unlinked_page(pending, user):
+    """The instructor's choice: link a Rubric course they instruct, or create one."""
+    return render_template(
+        "lti_unlinked.html",
+        issuer=deeplink.platform_of(pending).issuer,
+        context_id=pending.context_id,
+        pending=pending,
+        courses=deeplink.courses_to_link(user),
+        title=deeplink.suggested_title(pending),
+    )
 
 
 def _from_rubric_page() -> bool:
@@ -274,8 +318,7 @@ def _too_many(exc):
 
 def _forget_state(response):
     """Drop the used state cookie."""
-    if not isinstance(response, tuple):
-        response = current_app.make_response(response)
+    response = current_app.make_response(response)  # a page, a redirect or (page, 400)
     response.delete_cookie(
         STATE_COOKIE, path="/lti/", secure=True, httponly=True, samesite="None", partitioned=True
     )

@@ -35,6 +35,7 @@ INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 LTI_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS = "https://purl.imsglobal.org/spec/lti-ags/scope/"
+DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 
 
@@ -94,11 +95,15 @@ class Settings:
     user: User = field(default_factory=User)
     context_id: str = "lms-course-101"
     context_title: str = "Machine Learning 101"
+    context_label: str | None = None  # the course's short code, e.g. "ML101"
     resource_link_id: str = "resource-link-1"
     custom: dict[str, str] = field(default_factory=dict)
     target_link_uri: str = ""  # where the link goes; the tool's launch URL when empty
     services: bool = True  # offer the line items (AGS) and memberships (NRPS) claims
     deep_linking: bool = False  # an instructor adding an activity: LtiDeepLinkingRequest
+    deep_link_data: str | None = None  # the opaque data claim the tool must echo
+    accept_types: set[str] = field(default_factory=lambda: {"ltiResourceLink"})
+    accept_multiple: bool = True  # whether the tool may return several content items
     knobs: Knobs = field(default_factory=Knobs)
     # The frame offering LTI postMessage storage (e.g. "lti_storage", or "_parent"): the
     # login initiation names it in lti_storage_target and /course serves it. None: none.
@@ -278,6 +283,8 @@ class Platform(Services):
         self.members: list[User] = []  # the roster beyond the launching user, for NRPS
         self.members_page_size = 0  # NRPS members per page (0: all on one page)
         self.content_items: list[dict[str, Any]] = []  # what deep linking returned
+        self.activities: list[dict[str, Any]] = []  # resource links made from content items
+        self.deep_link_nonces: set[str] = set()  # used by verified deep-linking responses
         self.server: Server | None = None  # set by running_platform; stop() and start()
         self.app = self.make_app()
 
@@ -398,12 +405,20 @@ class Platform(Services):
             settings.context_id,
             ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
             settings.context_title,
+            settings.context_label,
         )
         if settings.deep_linking:
             # A deep-linking request carries no resource link (LTI-DL 2.0, 4.4).
             launch.set_dl(
-                f"{self.url}/deep_link_return", "Add an activity", "", {"ltiResourceLink"}
+                f"{self.url}/deep_link_return",
+                "Add an activity",
+                "",
+                settings.accept_types,
+                settings.deep_link_data,
             )
+            # By hand: the library always offers accept_multiple; an LMS may not.
+            dl_settings = launch._deep_linking_launch_data[DL_CLAIM + "deep_linking_settings"]
+            dl_settings["accept_multiple"] = settings.accept_multiple
         else:
             launch.set_resource_link_claim(settings.resource_link_id)
         if settings.custom:
@@ -476,10 +491,12 @@ class Platform(Services):
         except Exception as error:  # noqa: BLE001 -- any refusal is the same 400 page
             return f"<!doctype html><title>Refused</title><p>{html.escape(str(error))}", 400
         self.content_items.extend(items)
-        return f"<!doctype html><title>Added</title><p>{len(items)} activity added"
+        for item in items:
+            self.add_activity(item)
+        return added_page(items)
 
     def check_deep_linking_response(self, claims: dict[str, Any]) -> None:
-        """By hand: the library verifies no aud, iss or deployment (LTI-DL 2.0, 4.5)."""
+        """By hand: the library verifies no aud, iss, deployment, nonce, data (LTI-DL 2.0, 4.5)."""
         if claims.get("iss") != self.settings.client_id:
             raise ValueError("iss must be the tool's client id")
         audience = claims.get("aud")
@@ -487,6 +504,66 @@ class Platform(Services):
             raise ValueError("aud must be the platform's issuer")
         if claims.get(LTI_CLAIM + "deployment_id") != self.settings.deployment_id:
             raise ValueError("deployment_id is not this deployment")
+        if claims.get(LTI_CLAIM + "version") != "1.3.0":
+            raise ValueError("version must be 1.3.0")
+        if not isinstance(claims.get("iat"), int) or not isinstance(claims.get("exp"), int):
+            raise ValueError("iat and exp are required")
+        self.check_deep_linking_nonce(claims.get("nonce"))
+        self.check_deep_linking_data(claims)
+        self.check_content_items(claims.get(DL_CLAIM + "content_items"))
+
+    def check_deep_linking_nonce(self, nonce: Any) -> None:
+        """A response's nonce is used once: a replayed response is refused."""
+        if not isinstance(nonce, str) or not nonce:
+            raise ValueError("nonce is required")
+        if nonce in self.deep_link_nonces:
+            raise ValueError("nonce already used: a replayed response")
+        self.deep_link_nonces.add(nonce)
+
+    def check_deep_linking_data(self, claims: dict[str, Any]) -> None:
+        """The request's data claim comes back exactly, and only if it was sent."""
+        sent = self.settings.deep_link_data
+        if sent is None and DL_CLAIM + "data" in claims:
+            raise ValueError("data returned but none was sent")
+        if sent is not None and claims.get(DL_CLAIM + "data") != sent:
+            raise ValueError("data is not the value sent in the request")
+
+    def check_content_items(self, items: Any) -> None:
+        """Resource links with a launch URL and a line item, as many as the settings allow."""
+        if not isinstance(items, list):
+            raise ValueError("content_items must be a list")
+        if len(items) > 1 and not self.settings.accept_multiple:
+            raise ValueError("several content items, but accept_multiple is false")
+        for item in items:
+            if item.get("type") not in self.settings.accept_types:
+                raise ValueError(f"content item type {item.get('type')!r} not accepted")
+            # url may be left out (the tool's default launch URL), never point elsewhere.
+            if "url" in item and not str(item["url"]).startswith(f"{self.tool_base}/"):
+                raise ValueError("the content item's url is not the tool's")
+            maximum = (item.get("lineItem") or {}).get("scoreMaximum")
+            if not isinstance(maximum, (int, float)) or maximum <= 0:
+                raise ValueError("lineItem.scoreMaximum must be a positive number")
+
+    def add_activity(self, item: dict[str, Any]) -> None:
+        """Create the resource link and its gradebook column, as an LMS does on return."""
+        link_id = f"dl-link-{len(self.activities) + 1}"
+        self.activities.append({"resource_link_id": link_id, **item})
+        line = item.get("lineItem") or {}
+        self.lineitems[f"item-{link_id}"] = {
+            "id": f"{self.url}/lineitems/item-{link_id}",
+            "label": line.get("label", item.get("title", "")),
+            "scoreMaximum": line["scoreMaximum"],
+            "resourceId": line.get("resourceId", ""),
+            "resourceLinkId": link_id,
+        }
+
+    def open_activity(self, index: int = -1) -> None:
+        """The next launch is a click on an activity deep linking added."""
+        activity = self.activities[index]
+        self.settings.deep_linking = False
+        self.settings.resource_link_id = activity["resource_link_id"]
+        self.settings.custom = dict(activity.get("custom") or {})
+        self.settings.target_link_uri = activity.get("url", "")
 
     def course(self):
         """An LMS course page on this platform's origin, framing the launch."""
@@ -557,6 +634,16 @@ window.addEventListener("message", (event) => {
   event.source.postMessage(answer, event.origin);
 });
 """
+
+
+def added_page(items: list[dict[str, Any]]) -> str:
+    """The LMS's page after a verified deep-linking response: what it added."""
+    rows = "".join(
+        f'<li class="activity">{html.escape(item.get("title", ""))}'
+        f' <code class="item">{html.escape(json.dumps(item, sort_keys=True))}</code></li>'
+        for item in items
+    )
+    return f"<!doctype html><title>Added</title><p>{len(items)} activity added</p><ul>{rows}</ul>"
 
 
 def form_fields(page: str) -> dict[str, str]:

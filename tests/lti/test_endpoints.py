@@ -9,7 +9,10 @@ def test_canvas_configuration_names_the_tools_urls(client):
     (canvas,) = config["extensions"]
     assert canvas["platform"] == "canvas.instructure.com"
     assert canvas["domain"] == "rubric.example.edu"
-    (placement,) = canvas["settings"]["placements"]
-    assert placement["message_type"] == "LtiResourceLinkRequest"
-    assert placement["target_link_uri"] == config["target_link_uri"]
+    placements = {p["placement"]: p for p in canvas["settings"]["placements"]}
+    assert placements["course_navigation"]["message_type"] == "LtiResourceLinkRequest"
+    for picker in ("assignment_selection", "link_selection"):
+        assert placements[picker]["message_type"] == "LtiDeepLinkingRequest"
+    for placement in placements.values():
+        assert placement["target_link_uri"] == config["target_link_uri"]
     assert "https://purl.imsglobal.org/spec/lti-ags/scope/score" in config["scopes"]

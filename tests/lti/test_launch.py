@@ -264,9 +264,20 @@ def test_an_hs256_token_is_refused(client, platform, course):
     assert_refused(response, "not RS256")
 
 
-def test_deep_linking_is_not_supported_yet(client, platform, course):
+def test_deep_linking_without_its_settings_is_refused(client, platform, course):
     kind = {CLAIM + "message_type": "LtiDeepLinkingRequest"}
-    assert_refused(launch(client, platform, start(client, platform), **kind), "not supported yet")
+    response = launch(client, platform, start(client, platform), **kind)
+    assert_refused(response, "no deep_linking_settings")
+
+
+def test_deep_linking_to_a_plain_http_return_url_is_refused(client, platform, course):
+    settings = {"deep_link_return_url": "http://lms.example.edu/return", "accept_types": []}
+    changes = {
+        CLAIM + "message_type": "LtiDeepLinkingRequest",
+        "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": settings,
+    }
+    response = launch(client, platform, start(client, platform), **changes)
+    assert_refused(response, "not an https URL")
 
 
 def test_a_wrong_version_is_refused(client, platform, course):
