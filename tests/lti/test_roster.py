@@ -19,7 +19,7 @@ from .platform_lti1p3 import INSTRUCTOR, LEARNER, User, register_in_rubric, runn
 from .test_platform_launch import launch
 
 TA = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
-STUDENTS = [User(sub=f"lms-student-{n}", name=f"Student {n}", email=None) for n in range(5)]
+STUDENTS = [(f"lms-student-{n}", f"Student {n}") for n in range(5)]  # (sub, name)
 
 
 @pytest.fixture
@@ -44,7 +44,8 @@ def lms(app, rubric):
     """The platform, registered and linked to the demo course; its roster in two-member pages."""
     with running_platform(rubric) as platform:
         register_in_rubric(app, platform)
-        platform.members = list(STUDENTS) + [User(sub="lms-ta", name="Tia", email=None, roles=[TA])]
+        students = [User(sub=sub, name=name, email=None) for sub, name in STUDENTS]
+        platform.members = students + [User(sub="lms-ta", name="Tia", email=None, roles=[TA])]
         platform.members_page_size = 2
         yield platform
 
@@ -80,8 +81,8 @@ def test_cli_pulls_every_page_of_the_roster(app, lms, teacher):
     assert result.exit_code == 0, result.output
     # Seven members (the teacher, five students, a TA) in four pages of two.
     assert "6 added, 1 already there" in result.output
-    for student in STUDENTS:  # the last ones only on the third and fourth pages
-        assert role_in_demo(lms.issuer, student.sub) == Role.STUDENT
+    for sub, _ in STUDENTS:  # the last ones only on the third and fourth pages
+        assert role_in_demo(lms.issuer, sub) == Role.STUDENT
     assert role_in_demo(lms.issuer, "lms-ta") not in (None, Role.STUDENT)  # a teaching role
     assert role_in_demo(lms.issuer, "lms-teacher") == Role.INSTRUCTOR
 
@@ -90,8 +91,8 @@ def test_students_who_never_launched_appear_in_the_gradebook(app, lms, teacher, 
     assert roster_cli(app).exit_code == 0
     book = teacher.get(f"{rubric}/courses/demo/gradebook", timeout=30)
     assert book.status_code == 200
-    for student in STUDENTS:
-        assert student.name in book.text
+    for _, name in STUDENTS:
+        assert name in book.text
 
 
 def test_a_second_pull_adds_no_one_and_follows_role_changes(app, lms, teacher):
@@ -103,7 +104,7 @@ def test_a_second_pull_adds_no_one_and_follows_role_changes(app, lms, teacher):
     assert "0 added, 6 already there, 1 role changed" in again.output
     db.session.remove()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LtiUser)) == accounts
-    assert role_in_demo(lms.issuer, STUDENTS[0].sub) == Role.INSTRUCTOR
+    assert role_in_demo(lms.issuer, STUDENTS[0][0]) == Role.INSTRUCTOR
 
 
 def test_inactive_and_deleted_members_are_not_enrolled(app, lms, teacher):
@@ -111,9 +112,9 @@ def test_inactive_and_deleted_members_are_not_enrolled(app, lms, teacher):
     lms.members[1].status = "Deleted"
     result = roster_cli(app)
     assert "4 added" in result.output and "2 inactive" in result.output, result.output
-    assert role_in_demo(lms.issuer, STUDENTS[0].sub) is None
-    assert role_in_demo(lms.issuer, STUDENTS[1].sub) is None
-    assert role_in_demo(lms.issuer, STUDENTS[2].sub) == Role.STUDENT
+    assert role_in_demo(lms.issuer, STUDENTS[0][0]) is None
+    assert role_in_demo(lms.issuer, STUDENTS[1][0]) is None
+    assert role_in_demo(lms.issuer, STUDENTS[2][0]) == Role.STUDENT
 
 
 def test_a_member_with_a_local_accounts_email_gets_its_own_account(app, lms, teacher, demo):
@@ -145,14 +146,14 @@ def test_the_button_pulls_the_roster_for_an_instructor(lms, teacher, rubric):
     assert pulled.headers["Location"] == "/courses/demo/gradebook"
     answer = teacher.get(f"{rubric}/courses/demo/gradebook", timeout=30)
     assert "Roster pulled from the LMS: 6 added" in answer.text
-    assert STUDENTS[-1].name in answer.text
-    assert role_in_demo(lms.issuer, STUDENTS[-1].sub) == Role.STUDENT
+    assert STUDENTS[-1][1] in answer.text
+    assert role_in_demo(lms.issuer, STUDENTS[-1][0]) == Role.STUDENT
 
 
 def test_the_button_needs_the_csrf_token(lms, teacher, rubric):
     answer = teacher.post(f"{rubric}/courses/demo/lti/roster", timeout=30)
     assert answer.status_code == 400
-    assert role_in_demo(lms.issuer, STUDENTS[0].sub) is None
+    assert role_in_demo(lms.issuer, STUDENTS[0][0]) is None
 
 
 def test_a_student_sees_no_button_and_may_not_pull(lms, teacher, rubric):
@@ -167,7 +168,7 @@ def test_a_student_sees_no_button_and_may_not_pull(lms, teacher, rubric):
         f"{rubric}/courses/demo/lti/roster", data={"csrf_token": token}, timeout=30
     )
     assert answer.status_code == 403
-    assert role_in_demo(lms.issuer, STUDENTS[0].sub) is None
+    assert role_in_demo(lms.issuer, STUDENTS[0][0]) is None
 
 
 def test_a_platform_in_trouble_is_a_clear_error(app, lms, teacher, rubric):
@@ -179,7 +180,7 @@ def test_a_platform_in_trouble_is_a_clear_error(app, lms, teacher, rubric):
     answer = teacher.post(f"{rubric}/courses/demo/lti/roster", data=fields, timeout=30)
     assert answer.status_code == 400
     assert "roster service failed" in answer.text
-    assert role_in_demo(lms.issuer, STUDENTS[0].sub) is None
+    assert role_in_demo(lms.issuer, STUDENTS[0][0]) is None
 
 
 def test_a_platform_that_does_not_answer_in_time_is_a_clear_error(app, lms, teacher):
