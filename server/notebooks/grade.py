@@ -7,6 +7,7 @@ source. Scores follow nbgrader's utils.determine_grade (see `score_test`).
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import time
@@ -75,20 +76,21 @@ def read_submission(path: Path) -> dict[str, Path]:
 def grade_notebooks(exercise: NotebookExercise, submission: dict[str, Path]) -> NotebookResult:
     """Grade every notebook of the exercise from the submitted files."""
     start = time.monotonic()
-    parts = []
-    for spec in exercise.notebooks:
-        path = submission.get(spec.name)
-        if path is None:
-            parts.append(_absent(spec, f"{spec.name}.ipynb was not submitted"))
-            continue
-        try:
-            notebook = read_notebook(path)
-        except NotebookError as exc:
-            parts.append(_absent(spec, str(exc).replace(str(path), f"{spec.name}.ipynb")))
-            continue
-        parts.append(grade_notebook(exercise, spec, notebook))
+    # Each notebook runs in an interpreter of its own, as in a kernel of its own in nbgrader.
+    parts = tuple(_grade_one(exercise, spec, submission) for spec in exercise.notebooks)
     duration = (time.monotonic() - start) * 1000
-    return NotebookResult(exercise.slug, tuple(parts), duration)
+    return NotebookResult(exercise.slug, parts, duration)
+
+
+def _grade_one(exercise: NotebookExercise, spec: NotebookSpec, submission: dict) -> NotebookPart:
+    path = submission.get(spec.name)
+    if path is None:
+        return _absent(spec, f"{spec.name}.ipynb was not submitted")
+    try:
+        notebook = read_notebook(path)
+    except NotebookError as exc:
+        return _absent(spec, str(exc).replace(str(path), f"{spec.name}.ipynb"))
+    return grade_notebook(exercise, spec, notebook)
 
 
 def _absent(spec: NotebookSpec, why: str) -> NotebookPart:
@@ -230,6 +232,11 @@ def _transformer():
 
 def to_python(source: str) -> str:
     """A cell's source as plain Python (IPython syntax into get_ipython() calls)."""
+    try:  # most cells are Python already; parsing is ten times cheaper than transforming
+        ast.parse(source)
+        return source
+    except (SyntaxError, ValueError):
+        pass
     try:
         return _transformer().transform_cell(source)
     except Exception:  # the transformer gives up on some broken code: let Python say why
