@@ -59,11 +59,37 @@ def _email(claims: dict[str, Any], issuer: str, sub: str) -> str:
 
 
 def user_for(launch: Launch) -> User:
-    """The account of (issuer, sub), created on the first launch."""
+    """The account of (issuer, sub), created on the first launch.
+
+    Two first launches at once (a double click, two tabs) both find no account; the
+    unique (issuer, sub) and e-mail let one insert win, and the other, on its
+    IntegrityError, takes the winner's account. A second try covers an e-mail taken
+    meanwhile by another account: it then gets the placeholder address.
+    """
     issuer, sub = launch.platform.issuer, str(launch.claims["sub"])
-    query = sa.select(LtiUser).filter_by(issuer=issuer, sub=sub)
-    if identity := db.session.scalar(query):
-        return identity.user
+    for _ in range(CREATE_TRIES):
+        if identity := _identity(issuer, sub):
+            return identity.user
+        try:
+            return _create(launch, issuer, sub)
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+            log.info("lti: concurrent first launch of %s at %s; using its account", sub, issuer)
+    identity = _identity(issuer, sub)
+    if identity is None:
+        raise RuntimeError(f"no account for {sub} at {issuer} after {CREATE_TRIES} tries")
+    return identity.user
+
+
+CREATE_TRIES = 3
+
+
+def _identity(issuer: str, sub: str) -> LtiUser | None:
+    return db.session.scalar(sa.select(LtiUser).filter_by(issuer=issuer, sub=sub))
+
+
+def _create(launch: Launch, issuer: str, sub: str) -> User:
+    """Insert the account and its (issuer, sub) in one transaction."""
     # No password logs in to it: the hash of a random secret nobody keeps.
     user = User(
         email=_email(launch.claims, issuer, sub),
@@ -72,14 +98,9 @@ def user_for(launch: Launch) -> User:
         password_hash=generate_password_hash(secrets.token_urlsafe(32)),
     )
     db.session.add(user)
-    try:
-        db.session.flush()
-        db.session.add(LtiUser(issuer=issuer, sub=sub, user_id=user.id))
-        db.session.commit()
-    except sa.exc.IntegrityError:
-        # Two first launches at once (a double click): the other one made the account.
-        db.session.rollback()
-        return db.session.scalars(query).one().user
+    db.session.flush()
+    db.session.add(LtiUser(issuer=issuer, sub=sub, user_id=user.id))
+    db.session.commit()
     log.info("lti: new account %s for %s at %s", user.id, sub, issuer)
     return user
 
@@ -87,6 +108,15 @@ def user_for(launch: Launch) -> User:
 def enrol(user: User, course: Course, roles: Any) -> Enrollment:
     """Enrol the user in the course with the role the LMS gives now."""
     role = role_of(roles)
+    try:
+        return _set_enrolment(user, course, role)
+    except sa.exc.IntegrityError:
+        # Two first launches at once: the other one enrolled them; set the role on it.
+        db.session.rollback()
+        return _set_enrolment(user, course, role)
+
+
+def _set_enrolment(user: User, course: Course, role: Role) -> Enrollment:
     query = sa.select(Enrollment).filter_by(course_id=course.id, user_id=user.id)
     enrolment = db.session.scalar(query)
     if enrolment is None:

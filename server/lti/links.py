@@ -57,6 +57,15 @@ def destination(launch: Launch) -> Destination:
     The custom parameter `assignment` (a slug) wins; else the assignment the resource
     link was bound to; else the course page.
     """
+    try:
+        return _destination(launch)
+    except sa.exc.IntegrityError:
+        # Two first launches of one link at once: the other created its row; use it.
+        db.session.rollback()
+        return _destination(launch)
+
+
+def _destination(launch: Launch) -> Destination:
     context_id = (launch.claim("context") or {}).get("id")
     context = platforms.find_context(launch.platform.issuer, context_id) if context_id else None
     if context is None:
