@@ -20,6 +20,7 @@ import jwt
 import sqlalchemy as sa
 
 from server import courses
+from server.courses import people
 from server.extensions import db
 from server.lti import accounts, keys, platforms
 from server.lti.launch import CLAIM, DEEP_LINKING, DL_CLAIM, Launch
@@ -44,6 +45,7 @@ PENDING_LIFETIME = timedelta(minutes=30)
 # The signed answer is posted at once; keys.RETIRED_KEY_GRACE covers this lifetime.
 RESPONSE_LIFETIME = timedelta(minutes=10)
 RESOURCE_LINK_TYPE = "ltiResourceLink"
+SAME_MOMENT = "this LMS course was linked at the same moment: open the activity again"
 # The launch's role was a teaching one (only those get a pending launch): enrol as such.
 TEACHING = ["Instructor"]
 
@@ -59,7 +61,8 @@ def session_digest(session_id: str) -> str:
 
 def is_instructor(launch: Launch) -> bool:
     """Whether the launch's LTI role teaches (Instructor, TA, ContentDeveloper)."""
-    return accounts.role_of(accounts.launch_roles(launch)) == Role.INSTRUCTOR
+    roles = accounts.launch_roles(launch)
+    return isinstance(roles, list) and any(role in accounts.TEACHING_ROLES for role in roles)
 
 
 def _text(value: Any, limit: int) -> str:
@@ -178,9 +181,15 @@ def create_course(pending: LtiPendingLaunch, user: User, title: str) -> Course:
     title = " ".join(title.split())
     if not 0 < len(title) <= 200:
         raise Refused("the course title must have 1 to 200 characters")
-    course = Course(slug=_free_slug(pending.context_label or title), title=title)
-    db.session.add(course)
-    db.session.flush()
+    slug = _free_slug(pending.context_label or title)
+    try:
+        # The LMS says they teach this course: they create it, as an audited change.
+        course = people.create_course(slug, title, actor=user)
+    except people.Refused as exc:
+        raise Refused(str(exc)) from None
+    except sa.exc.IntegrityError:
+        db.session.rollback()  # the slug was taken at the same moment
+        raise Refused(SAME_MOMENT) from None
     return _bind(pending, user, course)
 
 
@@ -195,9 +204,15 @@ def _free_slug(name: str) -> str:
 
 
 def _bind(pending: LtiPendingLaunch, user: User, course: Course) -> Course:
-    context = platforms.link_context(
-        platform_of(pending).issuer, pending.context_id, course, suggested_title(pending)
-    )
+    try:
+        db.session.flush()  # a new course's row, and its id
+        context = platforms.link_context(
+            platform_of(pending).issuer, pending.context_id, course, suggested_title(pending)
+        )
+    except sa.exc.IntegrityError:
+        # Another instructor linked this LMS course, or took the slug, at the same moment.
+        db.session.rollback()
+        raise Refused(SAME_MOMENT) from None
     keep_services(context, pending)
     accounts.enrol(user, course, TEACHING)
     return course
@@ -229,7 +244,7 @@ def picker_course(pending: LtiPendingLaunch, user: User) -> Course:
     context = linked_context(pending)
     if context is None:
         raise Refused("this LMS course is not linked to a Rubric course yet")
-    if courses.course_role(user, context.course) != Role.INSTRUCTOR:
+    if courses.course_role(user, context.course) not in (Role.INSTRUCTOR, Role.TA):
         raise Refused("only the course's instructors can add its activities")
     return context.course
 

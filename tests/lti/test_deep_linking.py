@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from server.extensions import db
 from server.models import (
     Assignment,
+    AuditEntry,
     Course,
     Enrollment,
     Exercise,
@@ -235,6 +236,14 @@ def test_nothing_chosen_or_an_unknown_assignment_is_refused(lms):
     refusal(choose(session, picker, "not-an-assignment"), "no assignment 'not-an-assignment'")
 
 
+def test_a_teaching_assistant_gets_the_picker(lms):
+    ta = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
+    lms.settings.user = User(sub="lms-ta", name="Tess", email=None, roles=[ta])
+    picker = launch(lms, requests.Session())
+    assert picker.status_code == 200, picker.text
+    assert offered(picker) == demo_slugs()
+
+
 def test_a_student_deep_linking_launch_is_refused(lms):
     lms.settings.user = STUDENT
     refusal(launch(lms, requests.Session()), "only an instructor")
@@ -348,6 +357,8 @@ def test_deep_linking_from_an_unlinked_course_creates_the_rubric_course(lms):
     assert context.lineitems_url == f"{lms.url}/lineitems"
     assert context.memberships_url == f"{lms.url}/memberships"
     assert role_in(context.course_id, TEACHER.sub) == Role.INSTRUCTOR
+    entry = db.session.scalar(sa.select(AuditEntry).filter_by(course_id=context.course_id))
+    assert (entry.action, entry.actor) == ("course.create", TEACHER.email)
 
 
 def test_a_created_course_gets_a_free_slug(lms):
