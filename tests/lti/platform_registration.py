@@ -10,6 +10,7 @@ platform's registration of the tool, so its next launches use what it granted.
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +31,8 @@ class DynamicRegistration:
         self.requests: list[dict[str, Any]] = []  # every registration request received
         self.granted = 0
         self.token_expired = False  # knob: the registration endpoint refuses the token
+        self.config_delay = 0.0  # knob: seconds the configuration takes to answer
+        self.config_extra: dict[str, Any] = {}  # knob: more members in the configuration
         self.same_client = False  # knob: grant the first client id and deployment again
         app = platform.app
         app.add_url_rule("/.well-known/openid-configuration", view_func=self.configuration)
@@ -52,9 +55,11 @@ class DynamicRegistration:
         """The platform's OpenID configuration; like Moodle, only for the token's holder."""
         if not self.bearer_ok():
             return jsonify(error="invalid_token"), 401
+        time.sleep(self.config_delay)
         url = self.platform.url
         return jsonify(
-            {
+            self.config_extra
+            | {
                 "issuer": self.config_issuer or self.platform.issuer,
                 "authorization_endpoint": f"{url}/auth",
                 "token_endpoint": f"{url}/token",

@@ -172,3 +172,13 @@ def test_an_unreachable_configuration_url_is_a_400_page(app, lms):
 def test_only_https_configuration_urls_are_fetched(app, lms, config_url):
     params = lms.dynamic.start_params() | {"openid_configuration": config_url}
     refusal(open_registration(register_url(app), params), "not an https URL")
+
+
+def test_a_configuration_that_does_not_answer_in_time_is_a_400_page(app, lms):
+    lms.dynamic.config_delay = 3  # RUBRIC_LTI_HTTP_TIMEOUT is 1 s here
+    refusal(open_registration(register_url(app), lms.dynamic.start_params()), "did not answer")
+
+
+def test_an_oversized_configuration_is_refused(app, lms):
+    lms.dynamic.config_extra = {"padding": "x" * 300_000}
+    refusal(open_registration(register_url(app), lms.dynamic.start_params()), "larger than")
