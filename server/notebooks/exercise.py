@@ -21,6 +21,9 @@ from server.notebooks import nbgrader
 from server.notebooks.nbgrader import NbgraderError
 
 TEST, MANUAL, TASK = "test", "manual", "task"
+# The assignment's other files are written into each sandbox (a 16 MB /tmp) before the
+# cells run, as nbgrader autograde copies them beside the notebooks.
+MAX_FILES_BYTES = 8 * 1024 * 1024
 
 
 class NotebookError(ValueError):
@@ -104,6 +107,7 @@ class NotebookExercise:
     root: Path
     limits: NotebookLimits
     notebooks: tuple[NotebookSpec, ...]
+    files: tuple[tuple[str, bytes], ...] = ()  # (path in the folder, content), from source/
 
     @property
     def points(self) -> float:
@@ -176,13 +180,28 @@ def load_notebook_exercise(folder: str | Path) -> NotebookExercise:
         spec = spec_of(entry.name, read_notebook(folder / "source" / f"{entry.name}.ipynb"))
         _check_listed(folder, entry, spec)
         specs.append(spec)
-    exercise = NotebookExercise(config.slug, config.title, folder, config.limits, tuple(specs))
+    files = _files(folder / "source")
+    exercise = NotebookExercise(
+        config.slug, config.title, folder, config.limits, tuple(specs), files
+    )
     if not math.isclose(exercise.points, config.points):
         raise NotebookError(
             f"{folder}/exercise.toml: points is {config.points:g}"
             f" but the graded cells add up to {exercise.points:g}"
         )
     return exercise
+
+
+def _files(source: Path) -> tuple[tuple[str, bytes], ...]:
+    """The source folder's files other than notebooks (nbgrader's master versions)."""
+    files = []
+    for path in sorted(p for p in source.rglob("*") if p.is_file() and p.suffix != ".ipynb"):
+        name = path.relative_to(source).as_posix()
+        if not any(part.startswith(".") or part == "__pycache__" for part in name.split("/")):
+            files.append((name, path.read_bytes()))
+    if sum(len(data) for _, data in files) > MAX_FILES_BYTES:
+        raise NotebookError(f"{source}: the files beside the notebooks exceed 8 MB")
+    return tuple(files)
 
 
 def _read_config(folder: Path) -> NotebookExerciseFile:

@@ -184,11 +184,14 @@ def run_steps(steps: list[Step], exercise: NotebookExercise) -> list[Answer]:
             break
         replay = [i for i in range(todo[0]) if i not in dead]
         order = replay + todo
-        calls = [_call(steps[i], exercise) for i in order]
+        calls = [*_file_calls(exercise), *(_call(steps[i], exercise) for i in order)]
         run = get_sandbox().run("", calls, _limits(exercise), _harness())
         if run.load_outcome != "ok":
             raise NotebookError(f"the notebook harness did not load: {run.load_error}")
-        for position, (i, result) in enumerate(zip(order, run.results, strict=True)):
+        placed, results = run.results[: len(exercise.files)], run.results[len(exercise.files) :]
+        if any(r.outcome != "ok" for r in placed):
+            raise NotebookError("the assignment's files could not be placed in the sandbox")
+        for position, (i, result) in enumerate(zip(order, results, strict=True)):
             if result.outcome != "ok":
                 dead.add(i)
                 if position >= len(replay):
@@ -200,11 +203,23 @@ def run_steps(steps: list[Step], exercise: NotebookExercise) -> list[Answer]:
     return [answers.get(i, lost) for i in range(len(steps))]
 
 
+def _file_calls(exercise: NotebookExercise) -> list[Call]:
+    """Put the assignment's files (data, images) in the notebook's folder first."""
+    return [
+        Call("harness.put_file", (_bytes(name.encode("utf-8")), _bytes(data)))
+        for name, data in exercise.files
+    ]
+
+
+def _bytes(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, np.uint8)
+
+
 def _call(step: Step, exercise: NotebookExercise) -> Call:
     limits = exercise.limits
     options = [step.test is not None, int(limits.cell_seconds * 1000), limits.output_bytes]
     source = to_python(step.source).encode("utf-8")
-    return Call("harness.cell", (np.frombuffer(source, np.uint8), np.array(options, np.int64)))
+    return Call("harness.cell", (_bytes(source), np.array(options, np.int64)))
 
 
 def _limits(exercise: NotebookExercise) -> Limits:

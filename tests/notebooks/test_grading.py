@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import nbformat
+import numpy as np
 from nbformat.v4 import new_code_cell
 
 from server.notebooks.grade import grade_notebooks
@@ -152,3 +153,23 @@ def test_a_missing_or_broken_notebook_scores_zero_saying_why(tmp_path):
     assert [(c.outcome, c.score) for p in result.parts for c in p.cells] == [("missing", 0)] * 2
     assert "a.ipynb was not submitted" in result.parts[0].cells[0].feedback
     assert "b.ipynb: not a notebook" in result.parts[1].cells[0].feedback
+
+
+def test_the_assignments_files_are_beside_the_notebook(tmp_path):
+    source = tmp_path / "source" / "hw"
+    (source / "data").mkdir(parents=True)
+    np.save(source / "data" / "x.npy", np.arange(4.0))
+    cells = [
+        solution(
+            "mean", "def mean():\n    ### BEGIN SOLUTION\n    return 1.5\n    ### END SOLUTION"
+        ),
+        autotest("reads", "import numpy as np\nassert mean() == np.load('data/x.npy').mean()"),
+    ]
+    exercise = imported(tmp_path, {"hw": cells})
+    nb = answered(
+        exercise,
+        "hw",
+        mean="import numpy as np\ndef mean():\n    return np.load('data/x.npy').mean()",
+    )
+    result = grade_notebooks(exercise, submit(tmp_path, {"hw": nb}))
+    assert scores(result) == {"hw": {"reads": 1}}
