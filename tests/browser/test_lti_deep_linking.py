@@ -51,7 +51,7 @@ def lti_lms(app, demo, tmp_path):
 
 
 @pytest.mark.browser
-def test_instructor_adds_a_quiz_from_the_picker_in_the_iframe(lti_lms, browser):
+def test_instructor_adds_a_quiz_from_the_picker_in_the_iframe(lti_lms, browser, screenshot):
     context = browser.new_context(viewport={"width": 1000, "height": 1000})
     context.set_default_timeout(15_000)
     page = context.new_page()
@@ -60,9 +60,11 @@ def test_instructor_adds_a_quiz_from_the_picker_in_the_iframe(lti_lms, browser):
 
     expect(frame.get_by_role("heading", name="Add a Rubric activity")).to_be_visible()
     frame.locator(f"#pick-{QUIZ}").check()
+    screenshot(page, "lti-deep-linking-picker")
     frame.get_by_role("button", name="Add to the LMS").click()
 
     expect(frame.get_by_text("1 activity added")).to_be_visible()
+    screenshot(page, "lti-deep-linking-added")
     shown = json.loads(frame.locator("code.item").inner_text())
     assert shown["custom"] == {"assignment": QUIZ}
     assert shown["url"] == f"{lti_lms.tool_base}/lti/launch"
