@@ -51,16 +51,11 @@ def import_roster(course: str):
     require_instructor(g.user, found)
     dry_run, drop = _flag("dry_run"), _flag("drop")
     try:
-        plan = people.plan_import(found, _roster(), g.user)
+        roster = _roster()
     except RosterUnreadable as unreadable:
         raise ApiError(422, "invalid_roster", str(unreadable)) from None
-    links = {}
-    if not dry_run:
-        applied = people.apply_import(found, plan, g.user, _base_url(), drop=drop)
-        db.session.commit()
-        applied.deliver()
-        links = applied.links
-    return _report(found.slug, plan, dry_run, drop and not dry_run, links)
+    plan, applied = people.import_roster(found, roster, g.user, _base_url(), drop, dry_run)
+    return _report(found.slug, plan, dry_run, drop and not dry_run, applied.links)
 
 
 def _flag(name: str) -> bool:

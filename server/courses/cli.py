@@ -56,14 +56,11 @@ def roster_import(course_slug: str, file: Path, dry_run: bool, drop: bool) -> No
     if found is None:
         raise click.ClickException(f"no course {course_slug!r}")
     try:
-        plan = people.plan_import(found, read_csv(file.read_bytes()))
+        roster = read_csv(file.read_bytes())
     except RosterUnreadable as unreadable:
         raise click.ClickException(f"{file}: {unreadable}") from None
-    if not dry_run:
-        applied = people.apply_import(found, plan, None, _base_url(), drop=drop)
-        db.session.commit()
-        applied.deliver()
-    _report(plan, dry_run, drop, applied.links if not dry_run else {})
+    plan, applied = people.import_roster(found, roster, None, _base_url(), drop, dry_run)
+    _report(plan, dry_run, drop, applied.links)
     if plan.problems:
         sys.exit(1)
 

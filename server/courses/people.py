@@ -1,7 +1,8 @@
 """Creating courses, and who is in them: roster imports, one person added, changed or dropped.
 
-Every change is written to the audit log in the same transaction; the caller commits,
-then sends the mail (`Applied.deliver`): a link mailed before its commit could be dead.
+Every change is written to the audit log in the same transaction; the caller commits
+(import_roster commits itself), then sends the mail (`Applied.deliver`): a link mailed
+before its commit could be dead.
 New accounts get a one-time link to set their password, e-mailed (server/mail.py)
 and returned, so the instructor can also hand it over.
 """
@@ -160,6 +161,37 @@ def apply_import(
         for member in plan.dropped:
             drop_person(course, member.email, actor)
     return applied
+
+
+def import_roster(
+    course: Course,
+    roster: Roster,
+    actor: User | None,
+    base_url: str,
+    drop: bool = False,
+    dry_run: bool = False,
+) -> tuple[Plan, Applied]:
+    """Plan a roster and, unless a dry run, apply it, commit and send the mail.
+
+    Two imports at once may both add the same new person: the later commit then fails
+    on the unique e-mail or enrollment, and is planned once more against what the
+    earlier one stored.
+    """
+    for attempt in (1, 2):
+        plan = plan_import(course, roster, actor)
+        if dry_run:
+            return plan, Applied()
+        try:
+            applied = apply_import(course, plan, actor, base_url, drop=drop)
+            db.session.commit()
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+            continue
+        applied.deliver()
+        return plan, applied
+    raise AssertionError("unreachable")
 
 
 def add_person(course: Course, person: Person, actor: User | None, base_url: str) -> Applied:

@@ -153,17 +153,17 @@ def roster_apply(course: str):
 
 def _preview_or_apply(found, data: bytes, apply: bool):
     try:
-        plan = people.plan_import(found, read_csv(data), current_user)
+        roster = read_csv(data)
     except RosterUnreadable as unreadable:
         return _refused(found, f"The file cannot be imported: {unreadable}.")
+    drop = request.form.get("drop") == "yes"
+    plan, applied = people.import_roster(
+        found, roster, current_user, _base_url(), drop=drop, dry_run=not apply
+    )
     if not apply:
         # The apply step posts the text back, decoded as the reader decoded it.
         text = decode(data)
         return render_template("roster_preview.html", course=found, plan=plan, csv=text)
-    drop = request.form.get("drop") == "yes"
-    applied = people.apply_import(found, plan, current_user, _base_url(), drop=drop)
-    db.session.commit()
-    applied.deliver()
     dropped = len(plan.dropped) if drop else 0
     flash(
         f"Imported: {len(plan.added)} added, {len(plan.changed)} changed, "
