@@ -31,7 +31,7 @@ def test_utf8_with_a_byte_order_mark_and_crlf():
 
 def test_canvas_gradebook_export():
     data = (
-        b'Student,ID,SIS User ID,SIS Login ID,Section,Quiz 1 (123)\n'
+        b"Student,ID,SIS User ID,SIS Login ID,Section,Quiz 1 (123)\n"
         b"    Points Possible,,,,,10\n"
         b'"Doe, Jane",17,s17,jane@uni.edu,ML 101,8\n'
     )
