@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from limits import parse_many
 
 from server import security
 from server.extensions import csrf, limiter
@@ -21,6 +22,7 @@ from server.lti.launch import (
     storage_value,
     validate,
 )
+from server.security import SettingError
 from server.web.auth import log_in
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
@@ -40,6 +42,18 @@ def _lti_rate() -> str:
 
 # Per client address: every login writes a row, every launch may fetch the LMS's keys.
 lti_rate_limit = limiter.limit(_lti_rate, exempt_when=_lti_rate_off)
+
+
+@bp.record_once
+def _check_rate(setup) -> None:
+    """Refuse to start with a RUBRIC_LTI_RATE that Flask-Limiter would ignore (no limit)."""
+    rate = str(setup.app.config["RUBRIC_LTI_RATE"]).strip()
+    try:
+        if rate.lower() != "off":
+            parse_many(rate)
+    except ValueError:
+        message = f"RUBRIC_LTI_RATE: {rate!r} is not a limit such as 300/minute, or off"
+        raise SettingError(message) from None
 
 
 def refused(reason: str):

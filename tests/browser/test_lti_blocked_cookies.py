@@ -146,8 +146,9 @@ def no_account_of(sub: str) -> bool:
 
 
 @pytest.mark.browser
-def test_blocked_cookies_launch_through_the_platforms_postmessage_storage(lms, blocking):
-    lms.settings.storage_target = "lti_storage"
+@pytest.mark.parametrize("target", ["lti_storage", "_parent"])  # a named frame, or the page
+def test_blocked_cookies_launch_through_the_platforms_postmessage_storage(lms, blocking, target):
+    lms.settings.storage_target = target
     page = blocking.new_page()
     page.goto(f"{lms.url}/course")
     frame = page.frame_locator("#tool")

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from server.extensions import db
 from server.lti import platforms
 from server.models import Course, LtiLoginState, LtiNonce, LtiUser
+from server.security import SettingError
 from server.web.lti import PROBE_COOKIE, STATE_COOKIE
 from tests.conftest import make_app
 
@@ -242,3 +243,9 @@ def test_no_account_is_made_by_a_refused_launch(client, platform, course):
     post_launch(client, {"id_token": token_for(platform, auth), "state": auth["state"]})
     db.session.remove()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LtiUser)) == 0
+
+
+def test_a_rate_that_is_no_limit_stops_the_start(app):
+    # Flask-Limiter would log it and limit nothing.
+    with pytest.raises(SettingError, match="RUBRIC_LTI_RATE: 'lots'"):
+        make_app(app.config["SQLALCHEMY_DATABASE_URI"], RUBRIC_LTI_RATE="lots")
