@@ -19,7 +19,32 @@ import traceback
 import numpy as np
 
 USER = {"__name__": "__main__", "__builtins__": builtins}
-PRISTINE_BUILTINS = dict(builtins.__dict__)
+# Modules tests lean on, as they were before any student cell ran (all preloaded by the
+# zygote, so this costs a dictionary copy each): restored before every test cell.
+GUARDED = (
+    "builtins",
+    "math",
+    "cmath",
+    "numpy",
+    "numpy.linalg",
+    "numpy.random",
+    "random",
+    "statistics",
+    "operator",
+    "functools",
+    "itertools",
+    "collections",
+    "re",
+    "json",
+    "copy",
+    "decimal",
+    "fractions",
+)
+PRISTINE = {
+    name: (sys.modules[name], dict(sys.modules[name].__dict__))
+    for name in GUARDED
+    if name in sys.modules
+}
 CELL = "<cell>"
 
 
@@ -89,12 +114,14 @@ def run_code(source):
     return value
 
 
-def restore_builtins():
-    """Put back every builtin as it was before the student ran (tests rely on them)."""
-    current = builtins.__dict__
-    for name in [n for n in current if n not in PRISTINE_BUILTINS]:
-        del current[name]
-    current.update(PRISTINE_BUILTINS)
+def restore_modules():
+    """Put back the builtins and the guarded modules as they were before the student ran."""
+    for name, (module, pristine) in PRISTINE.items():
+        sys.modules[name] = module
+        current = module.__dict__
+        for key in [k for k in current if k not in pristine]:
+            del current[key]
+        current.update(pristine)
     USER["__builtins__"] = builtins
 
 
@@ -127,7 +154,7 @@ def cell(source, options):
     """Run one cell; return what it did as JSON bytes."""
     is_test, timeout_ms, cap = (int(x) for x in options)
     if is_test:
-        restore_builtins()
+        restore_modules()
     out, err = Capped(cap), Capped(cap)
     saved = sys.stdout, sys.stderr
     answer = {"status": "ok", "result": None, "error": ""}

@@ -66,6 +66,28 @@ def test_patched_builtins_are_restored_before_each_test(tmp_path):
     assert scores(result)["hw"]["test_half"] == 0
 
 
+def test_patched_modules_are_restored_before_each_test(tmp_path):
+    cells = [
+        HALF["hw"][0],
+        autotest("t_math", "import math\nassert math.isclose(half(3), 1.5)"),
+        autotest("t_numpy", "import numpy as np\nassert np.allclose(half(3), 1.5)"),
+        autotest("t_swapped", "import math\nassert math.fabs(half(3) - 1.5) < 1e-9"),
+    ]
+    exercise = imported(tmp_path, {"hw": cells})
+    cheat = (
+        "import math, sys, types\nimport numpy as np\n"
+        "math.isclose = lambda *a, **k: True\nnp.allclose = lambda *a, **k: True\n"
+        "sys.modules['math'] = types.SimpleNamespace(fabs=lambda v: 0)\n"
+        "def half(x):\n    return 7"
+    )
+    nb = answered(exercise, "hw", half=cheat)
+    result = grade_notebooks(exercise, submit(tmp_path, {"hw": nb}))
+    assert scores(result) == {"hw": {"t_math": 0, "t_numpy": 0, "t_swapped": 0}}
+    right = answered(exercise, "hw", half="import numpy\ndef half(x):\n    return x / 2")
+    result = grade_notebooks(exercise, submit(tmp_path, {"hw": right}))
+    assert scores(result) == {"hw": {"t_math": 1, "t_numpy": 1, "t_swapped": 1}}
+
+
 def test_a_hanging_or_crashing_cell_does_not_stop_the_next(tmp_path):
     exercise = imported(tmp_path, HALF, cell_seconds=0.3)
     nb = answered(exercise, "hw", half="def half(x):\n    return x / 2")
