@@ -47,7 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from server import api, cli, ops, web
     from server.api.inputs import IdConverter
     from server.web import lti as lti_views
-    from server.web import lti_roster
+    from server.web import lti_grades, lti_roster
 
     # Before any route is added: every <int:...> id is then bounded to what a row id can be.
     app.url_map.converters["int"] = IdConverter
@@ -55,6 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(lti_views.bp)
+    app.register_blueprint(lti_grades.bp)
     app.register_blueprint(lti_roster.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     cli.register(app)

@@ -94,6 +94,15 @@ SECURITY_DEFAULTS = {
 }
 
 
+LTI_PASSBACK_SETTINGS = (
+    "RUBRIC_LTI_PASSBACK_THREADS",
+    "RUBRIC_LTI_PASSBACK_POLL_SECONDS",
+    "RUBRIC_LTI_PASSBACK_BACKOFF_SECONDS",
+    "RUBRIC_LTI_PASSBACK_BACKOFF_MAX_SECONDS",
+    "RUBRIC_LTI_PASSBACK_MAX_TRIES",
+)
+
+
 def from_environment(instance_path: str) -> dict:
     """Build the config mapping from RUBRIC_* environment variables."""
     default_db = f"sqlite:///{Path(instance_path) / 'rubric.sqlite3'}"
@@ -101,9 +110,12 @@ def from_environment(instance_path: str) -> dict:
     # Checked and made numbers by server.security, which names a bad one and stops.
     security = {name: os.environ.get(name, value) for name, value in SECURITY_DEFAULTS.items()}
     security["RUBRIC_FRAME_ANCESTORS"] = os.environ.get("RUBRIC_FRAME_ANCESTORS", "")
+    # Grade passback (server/lti/passback.py, which holds the defaults), when set.
+    passback = {name: os.environ[name] for name in LTI_PASSBACK_SETTINGS if name in os.environ}
     return (
         grading
         | security
+        | passback
         | {
             "SQLALCHEMY_DATABASE_URI": os.environ.get("RUBRIC_DATABASE_URL", default_db),
             "RUBRIC_BROKER_URL": os.environ.get("RUBRIC_BROKER_URL") or None,

@@ -26,3 +26,7 @@ def post_worker_init(worker) -> None:
     # A request waiting for a grading (?wait=) holds a thread: keep one for the rest.
     worker.wsgi.config["RUBRIC_WAIT_SLOTS"] = worker.cfg.threads - 1
     get_queue(worker.wsgi)  # worker.wsgi is the Flask app made by create_app()
+    if not worker.wsgi.config["RUBRIC_BROKER_URL"]:  # in scale-out the workers send
+        from server.lti import passback
+
+        passback.start_sender(worker.wsgi)  # scores left unsent before a restart go now

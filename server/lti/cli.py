@@ -151,3 +151,25 @@ def rotate_key() -> None:
     folder = keys.key_dir(current_app.config, current_app.instance_path)
     key = keys.rotate(folder)
     click.echo(f"new key: {key.kid}; retired keys stay published for {keys.RETIRED_KEY_GRACE}")
+
+
+@lti.command("sync")
+@click.argument("course")
+@click.argument("slug")
+@with_appcontext
+def sync(course: str, slug: str) -> None:
+    """Resend every graded student's counted score on COURSE's assignment SLUG to the LMS."""
+    from server.courses import NotFound, assignment_by_slugs
+    from server.lti import passback
+
+    try:
+        assignment = assignment_by_slugs(course, slug)
+    except NotFound as exc:
+        _fail(str(exc))
+    queued = passback.resend(assignment, wake=False)
+    counts = passback.deliver_due(assignment.id)
+    sent, failed = counts.get("sent", 0), counts.get("failed", 0)
+    retry = counts.get("pending", 0)
+    click.echo(f"queued {queued}; sent {sent}, to retry {retry}, failed {failed}")
+    if failed or retry:
+        sys.exit(1)

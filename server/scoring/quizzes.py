@@ -8,6 +8,7 @@ import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
 
 from server.extensions import db
+from server.lti import passback
 from server.models import Assignment, Quiz, QuizAnswer, QuizAttempt, User
 from server.models.types import utcnow
 from server.scoring.params import student_seed
@@ -210,6 +211,7 @@ def _record(assignment, user, quiz: QuizVersion, rows, number: int) -> RecordedA
         .returning(QuizAttempt.id)
     )
     db.session.execute(sa.insert(QuizAnswer), [row | {"attempt_id": attempt_id} for row in rows])
+    passback.score_changed(assignment, user)  # the LMS's copy, in the same transaction
     db.session.commit()
     result = {
         "id": attempt_id,

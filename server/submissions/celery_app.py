@@ -123,3 +123,6 @@ def _on_ready(**_kwargs) -> None:
     global _sweeper
     threading.Thread(target=get_sandbox, name="rubric-warmup", daemon=True).start()
     _sweeper = Sweeper(_flask_app, CeleryQueue(_flask_app))
+    from server.lti import passback
+
+    passback.start_sender(_flask_app)  # grade passback: every worker sends due scores

@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from server.extensions import db
+from server.lti import passback
 from server.models import Assignment, Exercise, Submission, SubmissionStatus, User
 from server.models.types import utcnow
 from server.scoring.policy import AttemptRefused, attempt_status
@@ -332,6 +333,7 @@ def record_result(claim: Claim, result: dict[str, Any]) -> bool:
     return _finish(
         _RECORD,
         claim,
+        on_change=_score_changed,
         result=result,
         score=result["score"],
         max_score=result["max_score"],
@@ -346,10 +348,23 @@ def record_failure(claim: Claim, message: str) -> bool:
     return _finish(_FAIL, claim, error=message[:2000], retry_at=retry_at)
 
 
-def _finish(statement: sa.Update, claim: Claim, **values: Any) -> bool:
+def _finish(statement: sa.Update, claim: Claim, on_change=None, **values: Any) -> bool:
     params = {f"new_{name}": value for name, value in values.items()}
     result = db.session.execute(
         statement, params | {"submission_id": claim.submission_id, "token": claim.token}
     )
+    if on_change is not None and result.rowcount == 1:
+        on_change(claim.submission_id)  # in the same transaction as the change itself
     db.session.commit()
     return result.rowcount == 1
+
+
+def _score_changed(submission_id: int) -> None:
+    """Queue the student's counted score for the LMS (grade passback)."""
+    assignment, user = db.session.execute(
+        sa.select(Assignment, User)
+        .join(Submission, Submission.assignment_id == Assignment.id)
+        .join(User, User.id == Submission.user_id)
+        .where(Submission.id == submission_id)
+    ).one()
+    passback.score_changed(assignment, user)
