@@ -41,6 +41,7 @@ from server.sandbox import Call, Limits, get_sandbox
 
 KERNEL = Path(__file__).with_name("kernel.py")
 MAX_RESTARTS = 2  # after a cell kills the interpreter, replay the others this often
+MIN_RUN_SECONDS = 0.1  # a replay is not started with less time than this left
 ANSWER_FIELDS = {"status": str, "result": (str, type(None)), "error": str}
 
 
@@ -178,14 +179,18 @@ def run_steps(steps: list[Step], exercise: NotebookExercise) -> list[Answer]:
     """Run the steps in one sandbox; after a cell kills it, replay the rest without it."""
     answers: dict[int, Answer] = {}
     dead: set[int] = set()
+    # One budget for the notebook: a cell that dodges its own time limit (SIGALRM
+    # ignored) costs what is left of it, not a fresh wall_seconds per replay.
+    deadline = time.monotonic() + exercise.limits.wall_seconds
     for _ in range(1 + MAX_RESTARTS):
         todo = [i for i in range(len(steps)) if i not in answers]
-        if not todo:
+        left = deadline - time.monotonic()
+        if not todo or left < MIN_RUN_SECONDS:
             break
         replay = [i for i in range(todo[0]) if i not in dead]
         order = replay + todo
         calls = [*_file_calls(exercise), *(_call(steps[i], exercise) for i in order)]
-        run = get_sandbox().run("", calls, _limits(exercise), _harness())
+        run = get_sandbox().run("", calls, _limits(exercise, left), _harness())
         if run.load_outcome != "ok":
             raise NotebookError(f"the notebook harness did not load: {run.load_error}")
         placed, results = run.results[: len(exercise.files)], run.results[len(exercise.files) :]
@@ -222,11 +227,11 @@ def _call(step: Step, exercise: NotebookExercise) -> Call:
     return Call("harness.cell", (_bytes(source), np.array(options, np.int64)))
 
 
-def _limits(exercise: NotebookExercise) -> Limits:
+def _limits(exercise: NotebookExercise, seconds: float) -> Limits:
     lim = exercise.limits
     return Limits(
-        wall_seconds=lim.wall_seconds,
-        cpu_seconds=lim.wall_seconds,
+        wall_seconds=seconds,
+        cpu_seconds=seconds,
         memory_mb=lim.memory_mb,
         output_bytes=lim.output_bytes,
     )

@@ -195,3 +195,14 @@ def test_the_assignments_files_are_beside_the_notebook(tmp_path):
     )
     result = grade_notebooks(exercise, submit(tmp_path, {"hw": nb}))
     assert scores(result) == {"hw": {"reads": 1}}
+
+
+def test_a_cell_that_dodges_its_time_limit_costs_the_notebooks_budget_once(tmp_path):
+    exercise = imported(tmp_path, HALF, cell_seconds=0.2, wall_seconds=1.5)
+    nb = answered(exercise, "hw", half="def half(x):\n    return x / 2")
+    dodge = "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass"
+    nb.cells.insert(1, new_code_cell(dodge))
+    result = grade_notebooks(exercise, submit(tmp_path, {"hw": nb}))
+    # With a fresh wall_seconds per replay, the tests would run after the dodging cell.
+    assert scores(result) == {"hw": {"test_half": 0, "test_more": 0}}
+    assert "sandbox time was used up" in result.parts[0].cells[0].feedback
