@@ -10,7 +10,6 @@ from server.api.inputs import body
 from server.api.models import CourseRequest
 from server.courses import audit, get_course, people, require_instructor
 from server.courses.roster import RosterUnreadable, read_csv, read_json
-from server.extensions import db
 
 FLAGS = {"true": True, "1": True, "false": False, "0": False, "": False}
 
@@ -29,11 +28,11 @@ def create_course():
         made = people.create_course(
             wanted.slug, wanted.title, wanted.term, wanted.timezone, actor=g.user
         )
+        people.commit_course(made)
     except people.SlugTaken as taken:
         raise ApiError(409, "slug_taken", str(taken), field="slug") from None
     except people.Refused as refused:
         raise ApiError(422, "invalid_course", str(refused), field=refused.field) from None
-    db.session.commit()
     answer = {"slug": made.slug, "title": made.title, "term": made.term}
     return answer | {"timezone": made.timezone, "role": "instructor"}, 201
 

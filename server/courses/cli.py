@@ -33,9 +33,9 @@ def course_create(slug: str, title: str, timezone: str, term: str) -> None:
     """Create a course; exit 1 if the slug is taken or a value is refused."""
     try:
         made = people.create_course(slug, title, term, timezone)
+        people.commit_course(made)
     except people.Refused as refused:
         raise click.ClickException(str(refused)) from None
-    db.session.commit()
     click.echo(f"course {made.slug!r} created ({made.timezone}); add people: rubric roster import")
 
 

@@ -53,12 +53,25 @@ def create_course(
         raise SlugTaken(f"the slug {slug!r} is taken", "slug")
     course = Course(slug=slug, title=title, term=term, timezone=timezone)
     db.session.add(course)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:  # another request made it since the check above
+        db.session.rollback()
+        raise SlugTaken(f"the slug {slug!r} is taken", "slug") from None
     settings = {"title": title, "term": term, "timezone": timezone}
     audit.record(course, actor, "course.create", slug, None, settings)
     if actor is not None and actor.role != Role.ADMIN:  # an admin sees every course anyway
         _enroll(course, actor, Role.INSTRUCTOR, actor)
     return course
+
+
+def commit_course(course: Course) -> None:
+    """Commit a new course; SlugTaken if another request took its slug meanwhile."""
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        raise SlugTaken(f"the slug {course.slug!r} is taken", "slug") from None
 
 
 def _check_course(slug: str, title: str, term: str, timezone: str) -> None:

@@ -40,10 +40,10 @@ def new_course():
         return render_template("course_new.html", values=values | {"timezone": "UTC"})
     try:
         made = people.create_course(**values, actor=current_user)
+        people.commit_course(made)
     except people.Refused as refused:
         flash(str(refused), "error")
         return render_template("course_new.html", values=values), 400
-    db.session.commit()
     flash(f"The course {made.title} is created. Add its people below.", "info")
     return redirect(url_for("web.people", course=made.slug))
 

@@ -40,3 +40,29 @@ def test_simultaneous_imports_of_the_same_new_people(app, demo):
     assert db.session.scalar(enrolled) == 20
     added = sa.select(sa.func.count()).where(AuditEntry.action == "roster.add")
     assert db.session.scalar(added) == 20  # the losers' entries rolled back with their rows
+
+
+def test_simultaneous_creations_of_one_slug_make_one_course(app):
+    barrier, outcomes = threading.Barrier(IMPORTS), []
+
+    def run(number: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                made = people.create_course("race", f"Racer {number}")
+                people.commit_course(made)
+                outcomes.append("made")
+            except people.SlugTaken:
+                outcomes.append("taken")
+            except Exception as exc:  # noqa: BLE001 - any other failure is the finding
+                outcomes.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(IMPORTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["made"] + ["taken"] * (IMPORTS - 1)
+    assert db.session.scalar(sa.select(sa.func.count(Course.id))) == 1
