@@ -178,6 +178,9 @@ def test_change_a_role_and_drop_a_person_both_audited(instructor):
         (TA, "/courses/demo/people", 403),
         (TA, "/courses/demo/audit", 403),
         (TA, "/courses/demo/gradebook", 200),
+        (TA, "/courses/demo/gradebook.csv", 200),
+        (TA, "/courses/demo/assignments/l2-regularization/submissions", 200),
+        (STUDENT, "/courses/demo/assignments/l2-regularization/submissions", 403),
         (TA, "/courses/new", 403),
         (STUDENT, "/courses/demo/people", 403),
         (STUDENT, "/courses/demo/gradebook", 403),
@@ -189,6 +192,16 @@ def test_change_a_role_and_drop_a_person_both_audited(instructor):
 )
 def test_who_sees_which_page(new_client, people_of, who, path, status):
     assert new_client(who).get(path).status_code == status
+
+
+def test_the_course_page_shows_each_role_its_buttons(new_client, people_of):
+    def shown(user) -> set[str]:
+        page = new_client(user).get("/courses/demo").get_data(as_text=True)
+        return set(re.findall(r'<a class="button" href="/courses/demo/[^"]*">([^<]+)</a>', page))
+
+    assert shown(INSTRUCTOR) == {"Gradebook", "People", "Audit log"}
+    assert shown(TA) == {"Gradebook"}
+    assert shown(STUDENT) == set()
 
 
 def test_a_ta_cannot_post_roster_changes(new_client, people_of):
