@@ -147,7 +147,9 @@ def no_account_of(sub: str) -> bool:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("target", ["lti_storage", "_parent"])  # a named frame, or the page
-def test_blocked_cookies_launch_through_the_platforms_postmessage_storage(lms, blocking, target):
+def test_blocked_cookies_launch_through_the_platforms_postmessage_storage(
+    lms, blocking, target, screenshot
+):
     lms.settings.storage_target = target
     page = blocking.new_page()
     page.goto(f"{lms.url}/course")
@@ -155,6 +157,7 @@ def test_blocked_cookies_launch_through_the_platforms_postmessage_storage(lms, b
     # The storage confirmed the launch; the log-in needs a window that keeps cookies.
     offer = frame.locator("#lti-new-window")
     expect(offer).to_contain_text("The learning platform confirmed this launch is yours")
+    screenshot(page, f"lti-storage-new-window-{target.strip('_')}")
 
     with blocking.expect_page() as opened:
         offer.get_by_role("button", name="Open Rubric in a new window").click()
@@ -173,12 +176,13 @@ def test_blocked_cookies_launch_through_the_platforms_postmessage_storage(lms, b
 
 
 @pytest.mark.browser
-def test_without_platform_storage_a_new_window_launches(lms, blocking):
+def test_without_platform_storage_a_new_window_launches(lms, blocking, screenshot):
     page = blocking.new_page()
     page.goto(f"{lms.url}/course")
     frame = page.frame_locator("#tool")
     offer = frame.locator("#lti-new-window")
     expect(offer).to_contain_text("blocks Rubric's cookies inside the learning platform")
+    screenshot(page, "lti-login-new-window")
     assert lms.recorder.launches() == []  # nothing launched in the frame
 
     with blocking.expect_page() as opened:
