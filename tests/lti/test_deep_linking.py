@@ -189,6 +189,20 @@ def test_the_response_is_signed_by_the_current_key_and_echoes_the_data(lms):
     assert return_to_lms(session, answer).status_code == 200
 
 
+def test_after_a_key_rotation_the_new_key_signs_and_the_lms_still_verifies(app, lms):
+    session = requests.Session()
+    picker = launch(lms, session)
+    rotated = app.test_cli_runner().invoke(args=["lti", "rotate-key"])
+    assert rotated.exit_code == 0, rotated.output
+    answer = choose(session, picker, QUIZ)
+    token = re.search(r'name="JWT" value="([^"]+)"', answer.text).group(1)
+    fresh()
+    current = db.session.scalar(sa.select(LtiToolKey).where(LtiToolKey.retired_at.is_(None)))
+    assert jwt.get_unverified_header(token)["kid"] == current.kid
+    assert current.kid in rotated.output
+    assert return_to_lms(session, answer).status_code == 200
+
+
 def test_without_data_in_the_request_none_comes_back(lms):
     session = requests.Session()
     answer = choose(session, launch(lms, session), QUIZ)
