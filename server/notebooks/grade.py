@@ -124,13 +124,15 @@ def plan(spec: NotebookSpec, nb: NotebookNode) -> tuple[list[Step], dict[str, No
     """
     steps: list[Step] = []
     answered: dict[str, NotebookNode] = {}
-    placed: set[str] = set()
     source_ids = [nbgrader.meta(c).get("grade_id") for c in spec.graded.cells]
+    # Only tests absent from the submission are put back; the others run where they are.
+    placed = {nbgrader.meta(c).get("grade_id") for c in nb.cells} & set(source_ids)
+    seen: set[str] = set()
     for cell in nb.cells:
         grade_id = nbgrader.meta(cell).get("grade_id")
-        known = grade_id is not None and grade_id in source_ids and grade_id not in placed
+        known = grade_id is not None and grade_id in source_ids and grade_id not in seen
         if known:
-            placed.add(grade_id)
+            seen.add(grade_id)
             steps += _missing_before(spec, grade_id, placed)
         graded = spec.cell(grade_id) if known else None
         if graded is not None and graded.kind == TEST:

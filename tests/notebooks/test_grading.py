@@ -57,6 +57,14 @@ def test_edited_or_deleted_test_cells_run_the_source_test(tmp_path):
     assert more.outcome == "wrong_answer" and "AssertionError" in more.feedback
 
 
+def test_test_cells_run_where_the_student_moved_them(tmp_path):
+    exercise = imported(tmp_path, {"hw": [HALF["hw"][1], HALF["hw"][0]]})
+    nb = answered(exercise, "hw", half="def half(x):\n    return x / 2")
+    nb.cells.reverse()  # the test after the answer, as the student reordered them
+    result = grade_notebooks(exercise, submit(tmp_path, {"hw": nb}))
+    assert scores(result) == {"hw": {"test_half": 1}}
+
+
 def test_patched_builtins_are_restored_before_each_test(tmp_path):
     exercise = imported(tmp_path, HALF)
     cheat = "import builtins\nbuiltins.abs = lambda value: 0\ndef half(x):\n    return 7"
