@@ -11,11 +11,19 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from server.accounts import NO_PASSWORD
 from server.extensions import db
 from server.lti import services
 from server.models import Course, Enrollment, LtiUser, Role
 
-from .platform_lti1p3 import INSTRUCTOR, LEARNER, User, register_in_rubric, running_platform
+from .platform_lti1p3 import (
+    INSTRUCTOR,
+    LEARNER,
+    User,
+    form_fields,
+    register_in_rubric,
+    running_platform,
+)
 from .test_platform_launch import launch
 
 TA = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
@@ -124,6 +132,24 @@ def test_a_member_with_a_local_accounts_email_gets_its_own_account(app, lms, tea
     db.session.remove()
     identity = db.session.scalar(sa.select(LtiUser).filter_by(sub="lms-lookalike"))
     assert identity.user_id != taken.id  # an LMS cannot claim an existing account
+
+
+def test_roster_accounts_have_no_password(app, lms, teacher, rubric):
+    assert roster_cli(app).exit_code == 0
+    db.session.remove()
+    identity = db.session.scalar(sa.select(LtiUser).filter_by(sub=STUDENTS[0][0]))
+    assert identity.user.password_hash == NO_PASSWORD  # no hash computed, none matches
+    email = identity.user.email
+    form = requests.get(f"{rubric}/login", timeout=30)
+    token = form_fields(form.text)["csrf_token"]
+    answer = requests.post(
+        f"{rubric}/login",
+        data={"csrf_token": token, "email": email, "password": "anything"},
+        cookies=form.cookies,
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert answer.status_code != 303 and "Signed in as" not in answer.text
 
 
 def course_page_form(session, rubric) -> dict[str, str] | None:
