@@ -47,12 +47,15 @@ _deadline = [0.0]
 
 def _walk(w, target, lr, lam):
     step = submission.{function}
-    out = [numpy.asarray(w, dtype=numpy.float64)]
+    # Copies, never views: a step that changes w in place and returns it would otherwise
+    # turn every stored point into its last one (a flat line), and change the caller's w0.
+    w = numpy.array(w, dtype=numpy.float64)
+    out = [w.copy()]
     for _ in range({steps}):
         if time.monotonic() > _deadline[0]:
             raise TimeoutError("the demo took too long")
         w = step(w, w - target, lr, lam)
-        out.append(numpy.asarray(w, dtype=numpy.float64))
+        out.append(numpy.array(w, dtype=numpy.float64))
     return numpy.stack(out)
 
 

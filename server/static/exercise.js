@@ -148,6 +148,32 @@
     root.querySelectorAll(".demo").forEach(drawDemo);
   }
 
+  // One y-axis for every λ, so a larger λ visibly ends nearer 0. The student's points
+  // widen it, but at most by twice the reference's span: one diverging λ must not
+  // flatten every other curve.
+  function sharedRange(reference, student) {
+    var ref = extent(reference), mine = extent(student);
+    var span = (ref.max - ref.min) || 1;
+    var low = Math.min(ref.min, Math.max(mine.min, ref.min - 2 * span));
+    var high = Math.max(ref.max, Math.min(mine.max, ref.max + 2 * span));
+    return { min: niceFloor(low), max: niceCeil(high) };
+  }
+
+  function extent(curves) {
+    var low = Infinity, high = -Infinity;
+    (curves || []).forEach(function (curve) {
+      (curve || []).forEach(function (y) {
+        if (typeof y !== "number" || !isFinite(y)) return;
+        low = Math.min(low, y);
+        high = Math.max(high, y);
+      });
+    });
+    return { min: low, max: high };
+  }
+
+  function niceFloor(x) { return Math.floor(x * 10) / 10; }
+  function niceCeil(x) { return Math.ceil(x * 10) / 10; }
+
   function drawDemo(section) {
     if (!window.Chart) return;
     var demo = JSON.parse(section.querySelector(".demo-data").textContent);
@@ -155,6 +181,7 @@
     var output = section.querySelector(".lam-value");
     var steps = [];
     for (var i = 0; i <= demo.steps; i++) steps.push(i);
+    var range = sharedRange(demo.reference, demo.student);
     section.querySelector(".demo-controls").hidden = false;
     section.querySelector(".chart-box").hidden = false;
     var chart = new window.Chart(section.querySelector("canvas"), {
@@ -175,10 +202,12 @@
         interaction: { mode: "index", intersect: false },
         scales: {
           x: { title: { display: true, text: "step" }, ticks: { maxTicksLimit: 11 } },
-          y: { title: { display: true, text: "weight w" } },
+          y: { title: { display: true, text: "weight w" }, min: range.min, max: range.max },
         },
       },
     });
+    section.dataset.yMin = String(range.min);
+    section.dataset.yMax = String(range.max);
     function show() {
       var k = +slider.value;
       var lam = demo.lams[k];
