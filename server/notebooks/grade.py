@@ -224,9 +224,20 @@ def _bytes(data: bytes) -> np.ndarray:
 
 def _call(step: Step, exercise: NotebookExercise) -> Call:
     limits = exercise.limits
-    options = [step.test is not None, int(limits.cell_seconds * 1000), limits.output_bytes]
-    source = to_python(step.source).encode("utf-8")
-    return Call("harness.cell", (_bytes(source), np.array(options, np.int64)))
+    source = to_python(step.source)
+    quiet = _quiet(source)
+    options = [step.test is not None, int(limits.cell_seconds * 1000), limits.output_bytes, quiet]
+    return Call("harness.cell", (_bytes(source.encode("utf-8")), np.array(options, np.int64)))
+
+
+def _quiet(source: str) -> bool:
+    """IPython's rule: a cell ending with ';' displays no value (so nbgrader sees none)."""
+    from IPython.core.displayhook import DisplayHook
+
+    try:
+        return bool(DisplayHook.semicolon_at_end_of_expression(source))
+    except Exception:  # tokenize errors: the cell fails to compile anyway
+        return False
 
 
 def _limits(exercise: NotebookExercise, seconds: float) -> Limits:

@@ -3,7 +3,7 @@
 Sent as source text and executed in the sandbox after isolation (never imported by the
 trusted side). Each cell is one call `harness.cell(source, options)`: the source as
 UTF-8 bytes (IPython syntax already turned into Python on the trusted side), options
-[is_test, timeout_ms, output_cap]. It answers with UTF-8 JSON bytes; the trusted side
+[is_test, timeout_ms, output_cap, quiet]. It answers with UTF-8 JSON bytes; the trusted side
 parses them as untrusted. All cells share one namespace, as in a kernel.
 """
 
@@ -99,11 +99,14 @@ USER["get_ipython"] = lambda: SHELL
 USER["display"] = display
 
 
-def run_code(source):
-    """Execute source in the shared namespace; return the last expression's value."""
+def run_code(source, quiet=False):
+    """Execute source in the shared namespace; return the last expression's value.
+
+    quiet: the cell ends with ';', which silences IPython's display of that value.
+    """
     tree = ast.parse(source, CELL)
     last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
+    if tree.body and isinstance(tree.body[-1], ast.Expr) and not quiet:
         last = ast.Expression(tree.body.pop().value)
     exec(compile(tree, CELL, "exec"), USER)
     if last is None:
@@ -152,7 +155,7 @@ def put_file(name, data):
 
 def cell(source, options):
     """Run one cell; return what it did as JSON bytes."""
-    is_test, timeout_ms, cap = (int(x) for x in options)
+    is_test, timeout_ms, cap, quiet = (int(x) for x in options)
     if is_test:
         restore_modules()
     out, err = Capped(cap), Capped(cap)
@@ -162,7 +165,7 @@ def cell(source, options):
     try:
         sys.stdout, sys.stderr = out, err
         signal.setitimer(signal.ITIMER_REAL, timeout_ms / 1000)
-        value = run_code(bytes(source).decode("utf-8"))
+        value = run_code(bytes(source).decode("utf-8"), quiet)
         if value is not None:
             answer["result"] = repr(value)[:cap]
     except CellTimeout:
