@@ -33,8 +33,9 @@ class NotebookError(ValueError):
 class NotebookLimits(Strict):
     """[limits]: resources of the sandbox run of one notebook."""
 
-    cell_seconds: Number = Field(10.0, gt=0, le=300, description="Wall seconds per cell.")
-    wall_seconds: Number = Field(60.0, gt=0, le=600, description="Wall seconds per notebook.")
+    # 30 s per cell, as nbgrader's Execute.timeout, so what nbgrader graded still fits.
+    cell_seconds: Number = Field(30.0, gt=0, le=300, description="Wall seconds per cell.")
+    wall_seconds: Number = Field(120.0, gt=0, le=600, description="Wall seconds per notebook.")
     memory_mb: Annotated[int, Field(strict=True)] = Field(512, gt=0, le=4096)
     output_bytes: Annotated[int, Field(strict=True)] = Field(
         64_000, gt=0, le=10_000_000, description="Characters of output kept per cell."

@@ -54,10 +54,10 @@ def config_text(slug: str, title: str, specs: list[NotebookSpec]) -> str:
         f"title = {_quoted(title)}",
         f"points = {total:g}",
         "",
-        "# Per notebook: each cell's wall clock, and the whole run's.",
+        "# Per notebook: each cell's wall clock (nbgrader's default), and the whole run's.",
         "[limits]",
-        "cell_seconds = 10.0",
-        "wall_seconds = 60.0",
+        "cell_seconds = 30.0",
+        "wall_seconds = 120.0",
         "memory_mb = 512",
         "output_bytes = 64000",
     ]
