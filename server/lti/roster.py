@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from server.extensions import db
-from server.lti import accounts, platforms, services
+from server.lti import accounts, services
 from server.lti.launch import Launch
 from server.models import Course, Enrollment, LtiContext, LtiPlatform
 
@@ -121,8 +121,14 @@ def _enrol(member: dict[str, Any], user_id: str, course: Course, platform, count
         counts.changed += 1
 
 
+def _platform_of(issuer: str) -> LtiPlatform | None:
+    """The issuer's newest registration: after a re-registration the old client is dead."""
+    query = sa.select(LtiPlatform).where(LtiPlatform.issuer == issuer)
+    return db.session.scalar(query.order_by(LtiPlatform.id.desc()).limit(1))
+
+
 def _pull_context(context: LtiContext, course: Course, counts: RosterCounts) -> None:
-    platform = platforms.find_platform_any(context.issuer)
+    platform = _platform_of(context.issuer)
     if platform is None:
         raise RosterError(f"no platform registered with issuer {context.issuer!r}")
     for member in members(platform, context.memberships_url):

@@ -22,6 +22,7 @@ from .platform_lti1p3 import (
     User,
     form_fields,
     register_in_rubric,
+    rubric_cli,
     running_platform,
 )
 from .test_platform_launch import launch
@@ -222,3 +223,15 @@ def test_a_course_without_an_nrps_link_is_refused(app, lms):
     assert result.exit_code == 1
     assert "launch Rubric from the LMS once" in result.output
     assert roster_cli(app, "no-such-course").exit_code == 2
+
+
+def test_after_a_re_registration_the_newest_client_pulls_the_roster(app, lms):
+    registration = lms.tool_registration() | {"client_id": "rubric-client-2"}
+    options = [(f"--{name.replace('_', '-')}", value) for name, value in registration.items()]
+    rubric_cli(app, "lti", "platform", "add", *sum(options, ()))
+    lms.settings.client_id = "rubric-client-2"  # the LMS now knows only the new client
+    lms.settings.user = User(sub="lms-teacher", name="Grace Hopper", roles=[INSTRUCTOR])
+    assert launch(lms).status_code == 200
+    result = roster_cli(app)
+    assert result.exit_code == 0, result.output
+    assert "6 added" in result.output
