@@ -36,7 +36,7 @@ from server.submissions.service import submit
 from server.submissions.views import ERROR_MESSAGE, submission_view
 from server.web import bp
 from server.web.markdown import render_prompt
-from server.web.results import outcome_filter, result_blocks
+from server.web.results import outcome_filter, result_blocks, summary
 
 # "… (line 4, column 24)" at the end of a load error: where to put the cursor.
 LOCATION = re.compile(r"\(line (\d+)(?:, column (\d+))?\)\s*$")
@@ -196,18 +196,20 @@ def status_text(submission: Submission) -> str:
         return f"Submission {submission.number} is being graded…"
     if submission.status == SubmissionStatus.ERROR:
         return ERROR_MESSAGE
-    score, top = submission.score, submission.max_score
-    return f"Submission {submission.number} graded: {score:g} / {top:g} points."
+    return f"Submission {submission.number} graded."  # the result below shows the score, once
 
 
 def result_html(submission: Submission) -> str:
     """Render a submission's result the same way for the page, its script and instructors."""
     instructor = is_staff(current_user, submission.assignment.course)
+    blocks = result_blocks(submission, hidden_details=instructor)
     return render_template(
         "_result.html",
         submission=submission,
         status_text=status_text(submission),
-        blocks=result_blocks(submission, hidden_details=instructor),
+        blocks=blocks,
+        summary=summary(blocks),
+        prefix=submission.id,
         instructor=instructor,
         location=error_location(submission.result),
         demo=(submission.result or {}).get("demo"),

@@ -1,7 +1,6 @@
 """A grading result arranged for the pages: per function, per test, with values to show."""
 
 import re
-from collections import Counter
 from typing import Any
 
 from server.grading.exercise import example
@@ -26,31 +25,75 @@ VISIBLE_DETAIL = re.compile(
 OUTCOMES = {"full", "partial", "zero", "pending", "error"}
 # The grader's own per-test messages: they stay with their test even when repeated.
 GENERIC = ("Wrong answer on a hidden test", "Your function", "Not run", "Function not found")
+NOT_RUN = ("Not run", "not run:")
 
 
 def result_blocks(submission: Submission, hidden_details: bool = False) -> list[dict[str, Any]]:
     """Return one block per function; instructors also get each hidden test's call and answer."""
-    result = submission.result or {}
-    examples = _examples(submission)
-    hidden = _hidden_examples(submission) if hidden_details else {}
-    return [_part(part, examples, hidden) for part in result.get("parts", [])]
+    return parts_view(
+        (submission.result or {}).get("parts", []),
+        _examples(submission),
+        _hidden_examples(submission) if hidden_details else {},
+    )
+
+
+def parts_view(parts: list[dict], examples: dict, hidden: dict) -> list[dict[str, Any]]:
+    """Arrange a result's parts (a graded submission's or a visible-tests check's)."""
+    return [_part(part, examples, hidden) for part in parts]
+
+
+def summary(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Say first what matters: which functions pass, and the one hint to act on."""
+    failing = [b for b in blocks if b["score"] < b["max_score"]]
+    hint = next((h for b in failing for h in b["hints"]), None)
+    return {"passing": [b["name"] for b in blocks if b not in failing], "hint": hint}
 
 
 def _part(part: dict, examples: dict, hidden: dict) -> dict[str, Any]:
-    """Arrange one function's tests; a message repeated on several tests is shown once, above."""
+    """Arrange one function's tests: each hint once, above; identical failures as one row."""
     tests = [_test(part["name"], t, examples, hidden) for t in part["tests"]]
-    counts = Counter(m for t in tests for m in dict.fromkeys(t["messages"]))
-    # A known mistake's hint typically repeats on every test it fails: say it once.
-    shared = [m for m, n in counts.items() if n > 1 and not m.startswith(GENERIC)]
+    # A known mistake's hint (or a test's) repeats on every test it fails: say it once.
+    hints = [m for t in tests for m in t["messages"] if _is_hint(m, part["name"])]
+    hints = list(dict.fromkeys(hints))
     for test in tests:
-        test["messages"] = [m for m in test["messages"] if m not in shared]
+        test["messages"] = [m for m in test["messages"] if m not in hints]
+    failed = [t for t in tests if t["outcome"] != "passed"]
     return {
         "name": part["name"],
         "score": part["score"],
         "max_score": part["max_score"],
-        "hints": shared,
+        "hints": hints,
         "tests": tests,
+        "failed": _grouped(failed),
+        "passed": [t for t in tests if t["outcome"] == "passed"],
     }
+
+
+def _is_hint(message: str, function: str) -> bool:
+    """Tell a hint from the grader's per-test words (fixed texts, or a visible call's detail)."""
+    return not message.startswith(GENERIC) and not message.startswith(f"{function}(")
+
+
+def _grouped(tests: list[dict]) -> list[dict]:
+    """Merge failures that read the same (no call shown, same outcome and words) into one row.
+
+    "12 hidden tests: function not found" once, not twelve times; a visible test whose
+    call and values are shown keeps its own row.
+    """
+    rows: list[dict] = []
+    groups: dict[tuple, dict] = {}
+    for test in tests:
+        if test["call"]:
+            rows.append({**test, "count": 1})
+            continue
+        key = (test["label"], test["visible"], tuple(test["messages"]))
+        if key in groups:
+            groups[key]["count"] += 1
+            groups[key]["names"].append(test["name"])
+            continue
+        groups[key] = {**test, "count": 1, "names": [test["name"]]}
+        rows.append(groups[key])
+    return rows
 
 
 def outcome_filter(submission: Submission, outcome: str) -> bool:
@@ -80,9 +123,12 @@ def _test(function: str, test: dict, examples: dict, hidden: dict) -> dict[str, 
             actual = match["actual"]
             lines.remove(line)
             break
+    never_ran = any(line.startswith(NOT_RUN) or ": not run:" in line for line in lines)
     return {
         **test,
-        "label": OUTCOME_LABELS.get(test["outcome"], test["outcome"]),
+        "never_ran": never_ran,
+        # A test that never ran was not too slow (nor out of memory): it was not run.
+        "label": "Not run" if never_ran else OUTCOME_LABELS.get(test["outcome"], test["outcome"]),
         "call": shown.get("call"),
         "expected": shown.get("expected_repr"),
         "actual": actual,
