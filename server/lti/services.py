@@ -45,6 +45,7 @@ class _Token:
 
 _tokens: dict[tuple[int, tuple[str, ...]], _Token] = {}
 _tokens_lock = threading.Lock()
+_fetch_locks: dict[tuple[int, tuple[str, ...]], threading.Lock] = {}
 # One HTTP session per thread: requests' Session is not promised to be thread-safe.
 _local = threading.local()
 
@@ -119,14 +120,28 @@ def _fetch_token(platform: LtiPlatform, scopes: tuple[str, ...]) -> _Token:
 def access_token(platform: LtiPlatform, scopes: Sequence[str]) -> str:
     """An access token for the scopes, from the cache or the platform's token endpoint."""
     index = (platform.id, tuple(sorted(scopes)))
+    token = _cached(index)
+    if token is not None:
+        return token
+    with _fetch_lock(index):  # threads needing the same token wait for one request
+        token = _cached(index)
+        if token is None:
+            fetched = _fetch_token(platform, index[1])
+            with _tokens_lock:
+                _tokens[index] = fetched
+            token = fetched.value
+    return token
+
+
+def _cached(index) -> str | None:
     with _tokens_lock:
         token = _tokens.get(index)
-    if token is not None and token.expires_at > time.monotonic():
-        return token.value
-    token = _fetch_token(platform, index[1])
+    return token.value if token is not None and token.expires_at > time.monotonic() else None
+
+
+def _fetch_lock(index) -> threading.Lock:
     with _tokens_lock:
-        _tokens[index] = token
-    return token.value
+        return _fetch_locks.setdefault(index, threading.Lock())
 
 
 def _forget(platform: LtiPlatform, scopes: Sequence[str]) -> None:

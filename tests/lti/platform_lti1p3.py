@@ -10,6 +10,7 @@ JWKS that hangs.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import threading
@@ -49,6 +50,7 @@ def new_private_key() -> str:
     ).decode()
 
 
+@functools.cache  # loading a private key checks it: ~0.2 s of CPU, on every request else
 def public_pem(private_pem: str) -> str:
     """The public half of a PEM private key."""
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)

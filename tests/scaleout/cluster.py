@@ -22,6 +22,11 @@ TEST_SETTINGS = {
     "RUBRIC_GRADING_THREADS": "2",
     "RUBRIC_SUBMISSION_RATE": "off",
     "RUBRIC_SECRET_KEY": "test-secret",
+    # Grade passback from the workers retries within a second, as the LTI tests' app does.
+    "RUBRIC_LTI_HTTP_TIMEOUT": "1",
+    "RUBRIC_LTI_PASSBACK_POLL_SECONDS": "0.2",
+    "RUBRIC_LTI_PASSBACK_BACKOFF_SECONDS": "0.2",
+    "RUBRIC_LTI_PASSBACK_BACKOFF_MAX_SECONDS": "0.5",
 }
 
 
