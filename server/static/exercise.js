@@ -88,6 +88,45 @@
     });
   }
 
+  // Run the visible tests only: the answer is shown in the result area, nothing is stored
+  // and no attempt is spent (the server rate-limits it). Shown only with this script.
+  function setUpCheck() {
+    var form = document.getElementById("submit-form");
+    var button = document.getElementById("check-button");
+    if (!form || !button || !window.fetch || !form.dataset.checkUrl) return;
+    button.hidden = false;
+    document.getElementById("check-help").hidden = false;
+    button.addEventListener("click", function () {
+      if (editor) editor.save();
+      var data = new FormData();
+      data.append("csrf_token", form.querySelector('[name="csrf_token"]').value);
+      data.append("code", document.getElementById("code").value);
+      button.disabled = true;
+      clearErrorLine();
+      showStatus("Running the visible tests…");
+      document.getElementById("result-body").innerHTML = "";
+      fetch(form.dataset.checkUrl, {
+        method: "POST",
+        body: data,
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      })
+        .then(function (response) {
+          if (response.status === 429) throw new Error("Too many checks in a minute: wait a little, then run them again.");
+          return readJson(response);
+        })
+        .then(function (view) {
+          button.disabled = false;
+          showStatus(view.loaded ? "Visible tests run (not a submission)." : "Your file did not load (not a submission).");
+          var body = document.getElementById("result-body");
+          body.innerHTML = view.html;
+          setUpResult(body);
+          if (view.error_location) markErrorLine(view.error_location, false);
+        })
+        .catch(function (err) { button.disabled = false; showStatus(err.message.replace("Not submitted", "Not run")); });
+    });
+  }
+
   function readJson(response) {
     return response.json().then(function (body) {
       if (!response.ok) {
@@ -225,5 +264,6 @@
   setUpEditor();
   setUpUpload();
   setUpForm();
+  setUpCheck();
   document.querySelectorAll(".submission-result").forEach(setUpResult);
 })();

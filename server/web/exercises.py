@@ -26,9 +26,10 @@ from server.extensions import (
     submission_rate,
     submission_rate_off,
 )
+from server.grading.precheck import check_visible
 from server.models import Assignment, AssignmentKind, Course, Submission, SubmissionStatus
 from server.scoring.policy import AttemptRefused, attempt_status
-from server.submissions.exercises import current_exercise
+from server.submissions.exercises import current_exercise, loaded
 from server.submissions.history import all_submissions, counting_submission, submissions_of
 from server.submissions.queue import dispatch
 from server.submissions.regrade import regrade
@@ -36,11 +37,18 @@ from server.submissions.service import submit
 from server.submissions.views import ERROR_MESSAGE, submission_view
 from server.web import bp
 from server.web.markdown import render_prompt
-from server.web.results import outcome_filter, result_blocks, summary
+from server.web.results import (
+    outcome_filter,
+    parts_view,
+    result_blocks,
+    summary,
+    visible_examples,
+)
 
 # "… (line 4, column 24)" at the end of a load error: where to put the cursor.
 LOCATION = re.compile(r"\(line (\d+)(?:, column (\d+))?\)\s*$")
 PENDING = (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING)
+CHECK_RATE = "20/minute"  # visible-tests checks per student
 
 
 class CodeProblem(Exception):
@@ -111,6 +119,39 @@ def submit_json(course: str, slug: str):
     except AttemptRefused as exc:
         return _json_error(REFUSAL_STATUS.get(exc.code, 409), exc.code, str(exc))
     return jsonify(page_view(submission)), 202
+
+
+def _check_rate() -> str:
+    """Checks are cheap but run code: a few a minute per student (RUBRIC_CHECK_RATE)."""
+    return current_app.config.get("RUBRIC_CHECK_RATE", CHECK_RATE)
+
+
+@bp.post("/courses/<course>/assignments/<slug>/check.json")
+@login_required
+@limiter.limit(_check_rate, key_func=_user_key)
+def check_json(course: str, slug: str):
+    """Run the visible tests on posted code: not stored, not a submission, no attempt spent."""
+    assignment = _exercise(course, slug)
+    code = request.form.get("code", "").replace("\r\n", "\n")
+    if not code.strip() or "\x00" in code:
+        return _json_error(422, "invalid_code", "there is no code to check")
+    if len(code.encode()) > current_app.config["RUBRIC_MAX_CODE_BYTES"]:
+        return _json_error(413, "code_too_large", "the code is too large")
+    exercise = current_exercise(assignment)
+    checked = check_visible(loaded(exercise), code)
+    blocks = parts_view(checked["parts"], visible_examples(exercise), {})
+    html = render_template(
+        "_check.html",
+        checked=checked,
+        blocks=blocks,
+        summary=summary(blocks),
+        prefix="check",
+        location=error_location(checked),
+        instructor=False,
+    )
+    return jsonify(
+        {"loaded": checked["loaded"], "html": html, "error_location": error_location(checked)}
+    )
 
 
 @bp.get("/courses/<course>/submissions/<int:submission_id>.json")

@@ -32,7 +32,7 @@ def result_blocks(submission: Submission, hidden_details: bool = False) -> list[
     """Return one block per function; instructors also get each hidden test's call and answer."""
     return parts_view(
         (submission.result or {}).get("parts", []),
-        _examples(submission),
+        visible_examples(submission.exercise),
         _hidden_examples(submission) if hidden_details else {},
     )
 
@@ -136,9 +136,9 @@ def _test(function: str, test: dict, examples: dict, hidden: dict) -> dict[str, 
     }
 
 
-def _examples(submission: Submission) -> dict[tuple[str, str], dict]:
+def visible_examples(exercise) -> dict[tuple[str, str], dict]:
     """Return the visible examples the student may see, by (function, test name)."""
-    functions = submission.exercise.public.get("functions", [])
+    functions = exercise.public.get("functions", [])
     return {(f["name"], e["name"]): e for f in functions for e in f.get("examples", [])}
 
 
