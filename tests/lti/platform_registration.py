@@ -9,10 +9,11 @@ platform's registration of the tool, so its next launches use what it granted.
 
 from __future__ import annotations
 
+import html
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import jsonify, request
 
@@ -37,6 +38,7 @@ class DynamicRegistration:
         app = platform.app
         app.add_url_rule("/.well-known/openid-configuration", view_func=self.configuration)
         app.add_url_rule("/register", view_func=self.register, methods=["POST"])
+        app.add_url_rule("/admin/add-tool", view_func=self.add_tool_page)
 
     @property
     def config_url(self) -> str:
@@ -95,6 +97,21 @@ class DynamicRegistration:
         settings.deployment_id = f"dynamic-deployment-{self.granted}"
         tool = dict(body[TOOL_CONFIGURATION], deployment_id=settings.deployment_id)
         return jsonify(body | {"client_id": settings.client_id, TOOL_CONFIGURATION: tool})
+
+    def add_tool_page(self):
+        """The administrator's page: the tool's registration URL in an iframe, closed on
+        the tool's org.imsglobal.lti.close message, as Moodle's tool registration does."""
+        start = f"{request.args['tool_url']}&{urlencode(self.start_params())}"
+        return (
+            "<!doctype html><title>Add a tool</title><p id='status'>registering</p>"
+            f'<iframe id="tool" src="{html.escape(start)}" width="900" height="700"></iframe>'
+            "<script>window.addEventListener('message', (event) => {"
+            "  if (event.data && event.data.subject === 'org.imsglobal.lti.close') {"
+            "    document.getElementById('tool').remove();"
+            "    document.getElementById('status').textContent = 'closed';"
+            "  }"
+            "});</script>"
+        )
 
     def problems(self, body: dict[str, Any]) -> list[str]:
         """What is wrong in the tool's registration request (Dynamic Registration 3.5.2)."""
