@@ -8,7 +8,7 @@ from flask import current_app, url_for
 from flask.cli import with_appcontext
 
 from server.extensions import db
-from server.lti import keys, platforms, registration
+from server.lti import keys, platforms, registration, roster
 from server.models import Course
 
 
@@ -82,17 +82,6 @@ def platform_list() -> None:
     for found in platforms.platforms():
         deployments = ",".join(d.deployment_id for d in found.deployments)
         click.echo(f"{found.issuer}\t{found.client_id}\t{found.name}\t{deployments}")
-
-
-@platform.command("register-url")
-@with_appcontext
-def platform_register_url() -> None:
-    """Print a one-time Dynamic Registration URL to paste into the LMS (valid an hour)."""
-    code = registration.make_code(current_app.config["SECRET_KEY"])
-    with current_app.test_request_context(base_url=_base_url()):
-        url = url_for("lti.register", code=code, _external=True)
-    click.echo(url)
-    click.echo(f"valid for {registration.CODE_LIFETIME}, for one registration", err=True)
 
 
 @platform.command("register-url")
