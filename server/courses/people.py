@@ -127,20 +127,25 @@ def members(course: Course) -> list[Member]:
 
 
 def plan_import(course: Course, roster: Roster, actor: User | None = None) -> Plan:
-    """Compare a roster with the course's enrollments (the actor is never dropped)."""
+    """Compare a roster with the course's enrollments.
+
+    The actor's own enrollment never changes: an instructor cannot lock themselves out.
+    """
     current = {m.email: m for m in members(course)}
     plan = Plan(problems=list(roster.problems))
+    me = actor.email if actor is not None else None
     for person in roster.people:
         member = current.pop(person.email, None)
         if member is None:
             plan.added.append(person)
             continue
         person = replace(person, name=member.name)  # a roster never renames an account
-        if member.role != person.role:
-            plan.changed.append((person, member.role))
-        else:
+        if member.role == person.role:
             plan.unchanged.append(person)
-    me = actor.email if actor is not None else None
+        elif person.email == me:
+            plan.problems.append(f"line {person.line}: your own role stays {member.role.value}")
+        else:
+            plan.changed.append((person, member.role))
     plan.dropped = [m for m in current.values() if m.email != me]
     return plan
 
@@ -245,6 +250,8 @@ def set_role(course: Course, email: str, role: Role, actor: User | None) -> None
         raise Refused(f"{email} is not in the course")
     if enrollment.role == role:
         return
+    if actor is not None and enrollment.user_id == actor.id:
+        raise Refused("you cannot change your own role; ask another instructor")
     before = enrollment.role
     enrollment.role = role
     audit.record(course, actor, "roster.role", email, {"role": before.value}, {"role": role.value})

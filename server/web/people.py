@@ -81,7 +81,10 @@ def add_person(course: str):
     roster = _one_person(request.form)
     if roster.problems:
         return _refused(found, roster.problems[0].removeprefix("line 1: "))
-    applied = people.add_person(found, roster.people[0], current_user, _base_url())
+    try:
+        applied = people.add_person(found, roster.people[0], current_user, _base_url())
+    except people.Refused as refused:
+        return _refused(found, str(refused))
     db.session.commit()
     applied.deliver()
     flash(f"{roster.people[0].email} is in the course.", "info")
@@ -105,8 +108,6 @@ def change_role(course: str):
     if role is None:
         return _refused(found, "Choose student, ta or instructor.")
     email = request.form.get("email", "")
-    if email.strip().lower() == current_user.email and role != Role.INSTRUCTOR:
-        return _refused(found, "You cannot take away your own instructor role.")
     try:
         people.set_role(found, email, role, current_user)
     except people.Refused as refused:

@@ -169,3 +169,13 @@ def test_permission_matrix(client, headers, who, request_, status):
     method, path, data = request_
     sent = getattr(client, method)(path, data=data, headers=headers[who] | CSV)
     assert sent.status_code == status, sent.json
+
+
+def test_an_instructor_cannot_change_their_own_role_by_roster(client, headers):
+    data = b"email,role\ninstructor@example.edu,student\nstudent@example.edu,ta\n"
+    url = "/api/v1/courses/demo/roster"
+    answer = client.post(url, data=data, headers=headers["instructor"] | CSV).json
+    assert answer["errors"] == ["line 2: your own role stays instructor"]
+    assert [p["email"] for p in answer["changed"]] == ["student@example.edu"]
+    demo = db.session.scalar(sa.select(Course).where(Course.slug == "demo"))
+    assert course_role(find_user("instructor@example.edu"), demo) == Role.INSTRUCTOR
