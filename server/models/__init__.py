@@ -4,6 +4,7 @@ from server.models.accounts import ApiToken, LoginFailures, LoginSession, Role, 
 from server.models.attempts import QuizAnswer, QuizAttempt
 from server.models.content import Question, Quiz
 from server.models.courses import Assignment, AssignmentKind, Course, Enrollment, ScorePolicy
+from server.models.drafts import Draft
 from server.models.exercises import Exercise, Submission, SubmissionStatus
 from server.models.lti import (
     LtiContext,
@@ -26,6 +27,7 @@ __all__ = [
     "AuditEntry",
     "AssignmentKind",
     "Course",
+    "Draft",
     "Enrollment",
     "Exercise",
     "LoginFailures",

@@ -73,6 +73,7 @@
       if (!document.getElementById("upload").value) data.delete("upload");
       var button = document.getElementById("submit-button");
       button.disabled = true;
+      saved = currentCode();  // a submission keeps the code: nothing left unsaved
       clearErrorLine();
       showStatus("Submitting…");
       document.getElementById("result-body").innerHTML = "";
@@ -124,6 +125,55 @@
           if (view.error_location) markErrorLine(view.error_location, false);
         })
         .catch(function (err) { button.disabled = false; showStatus(err.message.replace("Not submitted", "Not run")); });
+    });
+  }
+
+  // Autosave: the editor's code goes to the server as a draft a moment after each change,
+  // so it follows the student to another computer; leaving with unsaved changes warns.
+  var DRAFT_DELAY_MS = 2000;
+  var saved = null;  // the code the server holds (the page opened with it)
+
+  function currentCode() {
+    return editor ? editor.getValue() : document.getElementById("code").value;
+  }
+
+  function setUpDrafts() {
+    var form = document.getElementById("submit-form");
+    if (!form || !window.fetch || !form.dataset.draftUrl) return;
+    saved = currentCode();
+    var timer = null;
+    var status = document.getElementById("draft-status");
+    function save() {
+      var code = currentCode();
+      if (code === saved) return;
+      var data = new FormData();
+      data.append("csrf_token", form.querySelector('[name="csrf_token"]').value);
+      data.append("code", code);
+      status.textContent = "Saving draft…";
+      fetch(form.dataset.draftUrl, {
+        method: "POST", body: data, credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      })
+        .then(function (response) {
+          if (!response.ok) throw new Error(String(response.status));
+          saved = code;
+          form.dataset.draftSaved = "yes";
+          status.textContent = "Draft saved " + new Date().toLocaleTimeString() + ".";
+        })
+        .catch(function () { status.textContent = "Draft not saved yet: will try again."; });
+    }
+    function changed() {
+      form.dataset.draftSaved = "no";
+      window.clearTimeout(timer);
+      timer = window.setTimeout(save, DRAFT_DELAY_MS);
+    }
+    if (editor) editor.on("change", changed);
+    else document.getElementById("code").addEventListener("input", changed);
+    window.addEventListener("beforeunload", function (event) {
+      if (saved === null || currentCode() === saved) return;
+      save();  // one last try; the browser asks the student whether to leave
+      event.preventDefault();
+      event.returnValue = "";
     });
   }
 
@@ -265,5 +315,6 @@
   setUpUpload();
   setUpForm();
   setUpCheck();
+  setUpDrafts();
   document.querySelectorAll(".submission-result").forEach(setUpResult);
 })();

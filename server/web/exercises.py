@@ -29,6 +29,7 @@ from server.extensions import (
 from server.grading.precheck import check_visible
 from server.models import Assignment, AssignmentKind, Course, Submission, SubmissionStatus
 from server.scoring.policy import AttemptRefused, attempt_status
+from server.submissions.drafts import Opening, opening_code, save_draft
 from server.submissions.exercises import current_exercise, loaded
 from server.submissions.history import all_submissions, counting_submission, submissions_of
 from server.submissions.queue import dispatch
@@ -49,6 +50,7 @@ from server.web.results import (
 LOCATION = re.compile(r"\(line (\d+)(?:, column (\d+))?\)\s*$")
 PENDING = (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING)
 CHECK_RATE = "20/minute"  # visible-tests checks per student
+DRAFT_RATE = "60/minute"  # autosaves per student: the editor saves at most every 2 s
 
 
 class CodeProblem(Exception):
@@ -89,7 +91,10 @@ def exercise_page(assignment: Assignment):
     if request.method == "POST":
         return _submit_form(assignment)
     code = _restored_code(assignment, request.args.get("restore", ""))
-    return _render_page(assignment, code if code is not None else _starter(assignment))
+    if code is not None:
+        return _render_page(assignment, code)
+    opening = opening_code(assignment, current_user, _starter(assignment))
+    return _render_page(assignment, opening.code, opening=opening)
 
 
 def _submit_form(assignment: Assignment):
@@ -152,6 +157,21 @@ def check_json(course: str, slug: str):
     return jsonify(
         {"loaded": checked["loaded"], "html": html, "error_location": error_location(checked)}
     )
+
+
+@bp.post("/courses/<course>/assignments/<slug>/draft.json")
+@login_required
+@limiter.limit(DRAFT_RATE, key_func=_user_key)
+def draft_json(course: str, slug: str):
+    """Save the editor's code as the student's draft (autosave; not a submission)."""
+    assignment = _exercise(course, slug)
+    code = request.form.get("code", "").replace("\r\n", "\n")
+    if "\x00" in code:
+        return _json_error(422, "invalid_code", "the code holds a NUL character")
+    if len(code.encode()) > current_app.config["RUBRIC_MAX_CODE_BYTES"]:
+        return _json_error(413, "code_too_large", "the code is too large to save")
+    draft = save_draft(assignment, current_user, code)
+    return jsonify({"saved_at": draft.saved_at.isoformat()})
 
 
 @bp.get("/courses/<course>/submissions/<int:submission_id>.json")
@@ -295,7 +315,9 @@ def _store(assignment: Assignment, code: str) -> Submission:
     return stored
 
 
-def _render_page(assignment: Assignment, code: str, refusal: str | None = None) -> str:
+def _render_page(
+    assignment: Assignment, code: str, refusal: str | None = None, opening: Opening | None = None
+) -> str:
     """Render the exercise page with the editor holding code."""
     exercise = current_exercise(assignment)
     status = attempt_status(assignment, current_user)
@@ -309,6 +331,7 @@ def _render_page(assignment: Assignment, code: str, refusal: str | None = None) 
         blocked=str(status.refusal) if status.refusal else None,
         refusal=refusal,
         code=code,
+        opening=opening,
         history_html=_history_html(assignment, current_user),
         max_bytes=current_app.config["RUBRIC_MAX_CODE_BYTES"],
         is_instructor=is_staff(current_user, assignment.course),
