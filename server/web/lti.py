@@ -29,6 +29,9 @@ bp = Blueprint("lti", __name__, url_prefix="/lti")
 log = logging.getLogger("rubric.lti")
 STATE_COOKIE = "rubric_lti_state"
 PROBE_COOKIE = "rubric_lti_probe"  # readable by the login page's script: are cookies kept?
+# Over plain http only (development, loopback tests): the state again without Secure, for
+# clients that drop Secure cookies there (HTTP libraries; browsers off localhost).
+PLAIN_STATE_COOKIE = "rubric_lti_state_plain"
 
 
 def _lti_rate_off() -> bool:
@@ -158,6 +161,14 @@ def login():
     # SameSite=None: the launch comes back as a cross-site POST; Partitioned keeps it
     # inside an LMS iframe where only unpartitioned third-party cookies are blocked.
     _set_state_cookie(response, STATE_COOKIE, state.state, httponly=True)
+    if not request.is_secure:
+        response.set_cookie(
+            PLAIN_STATE_COOKIE,
+            state.state,
+            max_age=int(STATE_LIFETIME.total_seconds()),
+            path="/lti/",
+            httponly=True,
+        )
     return response
 
 
@@ -202,6 +213,12 @@ def _state_login_page(platform, state: str, auth_url: str, storage_target: str) 
     )
 
 
+def _cookie_state() -> str | None:
+    """The state of the login this browser started, from its cookie, if it came back."""
+    cookies = request.cookies
+    return cookies.get(STATE_COOKIE) or cookies.get(PLAIN_STATE_COOKIE)
+
+
 def _set_state_cookie(response, name: str, value: str, httponly: bool) -> None:
     """A login cookie for /lti/ that a cross-site launch post brings back."""
     response.set_cookie(
@@ -228,7 +245,7 @@ def launch():
     )
     form = request.form
     token, state = form.get("id_token", ""), form.get("state", "")
-    cookie_state, stored = request.cookies.get(STATE_COOKIE), form.get(STORAGE_FIELD)
+    cookie_state, stored = _cookie_state(), form.get(STORAGE_FIELD)
     try:
         if cookie_state is None and stored is None:
             # No cookie: the page reads the login's value back from the platform's storage.
@@ -336,6 +353,8 @@ def _forget_state(response):
     response.delete_cookie(
         STATE_COOKIE, path="/lti/", secure=True, httponly=True, samesite="None", partitioned=True
     )
+    if PLAIN_STATE_COOKIE in request.cookies:
+        response.delete_cookie(PLAIN_STATE_COOKIE, path="/lti/", httponly=True)
     return response
 
 

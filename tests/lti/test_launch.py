@@ -20,7 +20,7 @@ from server.models import (
     User,
 )
 from server.models.types import utcnow
-from server.web.lti import STATE_COOKIE
+from server.web.lti import PLAIN_STATE_COOKIE, STATE_COOKIE
 from tests.lti.platform import CLAIM, INSTRUCTOR, new_key, public_jwk
 
 TARGET = "http://localhost/lti/launch"
@@ -159,6 +159,7 @@ def test_an_unlinked_context_says_how_to_link_it(client, platform):
 def test_a_lost_state_cookie_asks_the_platform_storage_first(client, platform, course):
     auth = start(client, platform)
     client.delete_cookie(STATE_COOKIE, path="/lti/")  # third-party cookies blocked
+    client.delete_cookie(PLAIN_STATE_COOKIE, path="/lti/")
     response = launch(client, platform, auth)
     assert response.status_code == 200 and 'data-mode="launch"' in response.text
     assert db.session.get(LtiLoginState, auth["state"]) is not None  # still unused

@@ -314,10 +314,7 @@ def launch(platform, session: requests.Session | None = None) -> requests.Respon
 def post_form(session: requests.Session, fields: dict[str, str]) -> requests.Response:
     """The browser's submission of the platform's auto-submitting form."""
     data = {"id_token": fields["id_token"], "state": fields["state"]}
-    # A browser sends the Secure state cookie to http://127.0.0.1 (a secure context);
-    # requests keeps it but sends Secure cookies only over https, so it is given here.
-    cookies = {c.name: c.value for c in session.cookies if c.name == "rubric_lti_state"}
-    return session.post(fields["action"], data=data, cookies=cookies, timeout=30)
+    return session.post(fields["action"], data=data, timeout=30)
 
 
 def account(platform):

@@ -15,7 +15,7 @@ from server.extensions import db
 from server.lti import platforms
 from server.models import Course, LtiLoginState, LtiNonce, LtiUser
 from server.security import SettingError
-from server.web.lti import PROBE_COOKIE, STATE_COOKIE
+from server.web.lti import PLAIN_STATE_COOKIE, PROBE_COOKIE, STATE_COOKIE
 from tests.conftest import make_app
 
 TARGET = "http://localhost/lti/launch"
@@ -74,6 +74,7 @@ def token_for(platform, auth: dict[str, str], **claims) -> str:
 def post_launch(client, form: dict[str, str], headers=None):
     """A launch post with no state cookie: third-party cookies blocked."""
     client.delete_cookie(STATE_COOKIE, path="/lti/")
+    client.delete_cookie(PLAIN_STATE_COOKIE, path="/lti/")
     return client.post("/lti/launch", data=form, headers=headers or {})
 
 
@@ -93,6 +94,39 @@ def test_a_top_level_login_redirects_at_once(client, platform):
     answer, _ = login(client, platform, headers={"Sec-Fetch-Dest": "document"})
     assert answer.status_code == 302
     assert answer.location.startswith(f"{platform.jwks.base}/auth?")
+
+
+def state_cookies(answer) -> dict[str, str]:
+    """The login cookies an answer sets, by name: their attributes."""
+    cookies = {}
+    for cookie in answer.headers.getlist("Set-Cookie"):
+        name, _, rest = cookie.partition("=")
+        cookies[name] = rest
+    return cookies
+
+
+def test_over_plain_http_the_state_is_also_in_a_cookie_without_secure(client, platform, course):
+    # HTTP libraries (and browsers off localhost) drop Secure cookies over http.
+    answer, _ = login(client, platform, headers={})
+    plain = state_cookies(answer)[PLAIN_STATE_COOKIE]
+    assert "Secure" not in plain and "HttpOnly" in plain and "Path=/lti/" in plain
+    auth = {k: v[0] for k, v in parse_qs(urlsplit(answer.location).query).items()}
+    client.delete_cookie(STATE_COOKIE, path="/lti/")  # only the plain one comes back
+    form = {"id_token": token_for(platform, auth), "state": auth["state"]}
+    assert client.post("/lti/launch", data=form).status_code == 302
+    https = client.get("/lti/login", base_url="https://localhost", query_string={
+        "iss": platform.issuer, "login_hint": "x", "target_link_uri": TARGET
+    })  # fmt: skip
+    assert set(state_cookies(https)) == {STATE_COOKIE}
+
+
+def test_a_swapped_plain_cookie_is_refused(app, client, platform, course):
+    _, theirs = login(app.test_client(), platform)
+    login(client, platform)  # the victim's own login, its cookies
+    client.delete_cookie(STATE_COOKIE, path="/lti/")
+    auth = auth_of(theirs)
+    form = {"id_token": token_for(platform, auth), "state": auth["state"]}
+    refused(client.post("/lti/launch", data=form), "swapped state")
 
 
 def test_a_framed_login_checks_cookies_and_offers_a_new_window(client, platform):
