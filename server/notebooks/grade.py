@@ -1,6 +1,6 @@
 """Grade a notebook submission in the sandbox and score each graded cell as nbgrader does.
 
-The cells run in their order in one sandboxed interpreter (server/notebooks/kernel.py):
+The cells run in their order in one sandboxed interpreter (server/sandbox/notebook.py):
 the student's code cells as submitted, and at each test cell's place the test from the
 source. Scores follow nbgrader's utils.determine_grade (see `score_test`).
 """
@@ -39,7 +39,9 @@ from server.notebooks.result import (
 )
 from server.sandbox import Call, Limits, get_sandbox
 
-KERNEL = Path(__file__).with_name("kernel.py")
+# The harness lives in the sandbox package (server/sandbox/notebook.py), loaded by the
+# zygote before any fork: a run's harness only imports its two entry points.
+HARNESS = "from rubric_sandbox.notebook import cell, put_file\n"
 MAX_RESTARTS = 2  # after a cell kills the interpreter, replay the others this often
 MIN_RUN_SECONDS = 0.1  # a replay is not started with less time than this left
 ANSWER_FIELDS = {"status": str, "result": (str, type(None)), "error": str}
@@ -192,7 +194,7 @@ def run_steps(steps: list[Step], exercise: NotebookExercise) -> list[Answer]:
         replay = [i for i in range(todo[0]) if i not in dead]
         order = replay + todo
         calls = [*_file_calls(exercise), *(_call(steps[i], exercise) for i in order)]
-        run = get_sandbox().run("", calls, _limits(exercise, left), _harness())
+        run = get_sandbox().run("", calls, _limits(exercise, left), HARNESS)
         if run.load_outcome != "ok":
             raise NotebookError(f"the notebook harness did not load: {run.load_error}")
         placed, results = run.results[: len(exercise.files)], run.results[len(exercise.files) :]
@@ -234,6 +236,8 @@ def _quiet(source: str) -> bool:
     """IPython's rule: a cell ending with ';' displays no value (so nbgrader sees none)."""
     from IPython.core.displayhook import DisplayHook
 
+    if ";" not in source:  # tokenizing every cell would cost more than running it
+        return False
     try:
         return bool(DisplayHook.semicolon_at_end_of_expression(source))
     except Exception:  # tokenize errors: the cell fails to compile anyway
@@ -248,11 +252,6 @@ def _limits(exercise: NotebookExercise, seconds: float) -> Limits:
         memory_mb=lim.memory_mb,
         output_bytes=lim.output_bytes,
     )
-
-
-@functools.cache
-def _harness() -> str:
-    return KERNEL.read_text(encoding="utf-8")
 
 
 @functools.cache

@@ -1,10 +1,11 @@
-"""The harness that runs a notebook's cells inside the sandbox, as a kernel would.
+"""Inside the sandbox: run a notebook's cells as a kernel would (docs/notebooks.md).
 
-Sent as source text and executed in the sandbox after isolation (never imported by the
-trusted side). Each cell is one call `harness.cell(source, options)`: the source as
-UTF-8 bytes (IPython syntax already turned into Python on the trusted side), options
-[is_test, timeout_ms, output_cap, quiet]. It answers with UTF-8 JSON bytes; the trusted side
-parses them as untrusted. All cells share one namespace, as in a kernel.
+The zygote imports this module and calls prepare() before forking, so a run pays for
+neither compiling it nor its snapshot; a notebook run's harness only imports `cell` and
+`put_file` from it. Each cell is one call `harness.cell(source, options)`: the source
+as UTF-8 bytes (IPython syntax already turned into Python on the trusted side), options
+[is_test, timeout_ms, output_cap, quiet]. It answers with UTF-8 JSON bytes, which the
+trusted side parses as untrusted. All cells share one namespace, as in a kernel.
 """
 
 import ast
@@ -40,12 +41,16 @@ GUARDED = (
     "decimal",
     "fractions",
 )
-PRISTINE = {
-    name: (sys.modules[name], dict(sys.modules[name].__dict__))
-    for name in GUARDED
-    if name in sys.modules
-}
+PRISTINE: dict = {}
 CELL = "<cell>"
+
+
+def prepare():
+    """Snapshot the guarded modules; the zygote calls this after preloading them."""
+    PRISTINE.clear()
+    for name in GUARDED:
+        if name in sys.modules:
+            PRISTINE[name] = (sys.modules[name], dict(sys.modules[name].__dict__))
 
 
 class CellTimeout(BaseException):

@@ -25,7 +25,7 @@ import sys
 import sysconfig
 import time
 
-from . import cgroups, isolate, libc, runner, seccomp
+from . import cgroups, isolate, libc, notebook, runner, seccomp
 from .model import LAYERS, SKIP_ENV
 
 POOL_SIZE = 2  # sandboxes prepared ahead, so a run pays for none of the set-up
@@ -567,6 +567,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     preload()
     runner.warm_up()
+    notebook.prepare()
     plan, status = make_plan(layers, cgroup_root)
     broken = f"cgroup: {status.removeprefix('refused: ')}" if status.startswith("refused") else ""
     plan, broken = prepare(plan, broken)
