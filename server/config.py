@@ -130,6 +130,8 @@ def from_environment(instance_path: str) -> dict:
             # Seconds an LMS's key set may take to answer, and between two refetches of it.
             "RUBRIC_LTI_HTTP_TIMEOUT": float(os.environ.get("RUBRIC_LTI_HTTP_TIMEOUT", "5")),
             "RUBRIC_LTI_JWKS_COOLDOWN": float(os.environ.get("RUBRIC_LTI_JWKS_COOLDOWN", "10")),
+            # Logins, and launches, per client address (a classroom shares one); "off".
+            "RUBRIC_LTI_RATE": os.environ.get("RUBRIC_LTI_RATE", "300/minute"),
             # Set-password and reset links go out through this SMTP server (server/mail.py);
             # unset, they are written to instance/outbox/ instead.
             "RUBRIC_SMTP_URL": os.environ.get("RUBRIC_SMTP_URL", ""),
@@ -142,8 +144,6 @@ DEFAULTS = {
     # A quiz attempt or code submission is small; anything bigger is a mistake or abuse.
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-            # Logins, and launches, per client address (a classroom shares one); "off".
-            "RUBRIC_LTI_RATE": os.environ.get("RUBRIC_LTI_RATE", "300/minute"),
     # Rate-limit counters live in Redis when there is one. If Redis goes down, count in
     # this process's memory until it returns, rather than refusing every submission
     # with a 500: the submission itself is stored in the database and is never lost.
