@@ -3,7 +3,15 @@
 from server.models.accounts import ApiToken, LoginFailures, LoginSession, Role, User
 from server.models.attempts import QuizAnswer, QuizAttempt
 from server.models.content import Question, Quiz
-from server.models.courses import Assignment, AssignmentKind, Course, Enrollment, ScorePolicy
+from server.models.courses import (
+    Assignment,
+    AssignmentKind,
+    Course,
+    Enrollment,
+    Extension,
+    ScoreOverride,
+    ScorePolicy,
+)
 from server.models.drafts import Draft
 from server.models.exercises import Exercise, Submission, SubmissionStatus
 from server.models.lti import (
@@ -30,6 +38,7 @@ __all__ = [
     "Draft",
     "Enrollment",
     "Exercise",
+    "Extension",
     "LoginFailures",
     "LoginSession",
     "LtiContext",
@@ -50,6 +59,7 @@ __all__ = [
     "QuizAnswer",
     "QuizAttempt",
     "Role",
+    "ScoreOverride",
     "ScorePolicy",
     "Submission",
     "SubmissionStatus",

@@ -73,7 +73,16 @@ class Assignment(db.Model):
     title: so.Mapped[str] = so.mapped_column(sa.String(200))
     kind: so.Mapped[AssignmentKind] = so.mapped_column(enum_column(AssignmentKind))
     content_slug: so.Mapped[str] = so.mapped_column(sa.String(64))
+    # Before opens_at nobody may submit; None: open at once.
+    opens_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     due_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # The late policy (server/scoring/late.py): work is accepted until late_until (None:
+    # the due date is a hard cutoff), less a fraction of the maximum per started day or
+    # hour late, at most late_penalty_cap of it in all.
+    late_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    late_penalty_per_day: so.Mapped[float | None]
+    late_penalty_per_hour: so.Mapped[float | None]
+    late_penalty_cap: so.Mapped[float | None]
     attempt_limit: so.Mapped[int | None]
     score_policy: so.Mapped[ScorePolicy] = so.mapped_column(
         enum_column(ScorePolicy), default=ScorePolicy.BEST
@@ -81,3 +90,46 @@ class Assignment(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     course: so.Mapped[Course] = so.relationship(back_populates="assignments")
+
+
+class Extension(db.Model):
+    """A student's own dates for one assignment: a new due date and late window."""
+
+    __table_args__ = (sa.UniqueConstraint("assignment_id", "user_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    assignment_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("assignment.id", ondelete="CASCADE")
+    )
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    due_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    # None: the assignment's late window, moved with the due date.
+    late_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    granted_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    user: so.Mapped[User] = so.relationship()
+
+
+class ScoreOverride(db.Model):
+    """A score set by hand for one student on one assignment, or the student excused."""
+
+    __tablename__ = "score_override"
+    __table_args__ = (sa.UniqueConstraint("assignment_id", "user_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    assignment_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("assignment.id", ondelete="CASCADE")
+    )
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    score: so.Mapped[float | None]  # None when excused
+    max_score: so.Mapped[float]
+    excused: so.Mapped[bool] = so.mapped_column(default=False)
+    reason: so.Mapped[str] = so.mapped_column(sa.Text)
+    set_by: so.Mapped[str] = so.mapped_column(sa.String(254))
+    set_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    user: so.Mapped[User] = so.relationship()
