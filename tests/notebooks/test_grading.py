@@ -83,7 +83,8 @@ def test_patched_modules_are_restored_before_each_test(tmp_path):
     ]
     exercise = imported(tmp_path, {"hw": cells})
     cheat = (
-        "import math, sys, types\nimport numpy as np\n"
+        "import builtins, math, operator, sys, types\nimport numpy as np\n"
+        "builtins.all = lambda values: True\noperator.is_ = lambda a, b: True\n"
         "math.isclose = lambda *a, **k: True\nnp.allclose = lambda *a, **k: True\n"
         "sys.modules['math'] = types.SimpleNamespace(fabs=lambda v: 0)\n"
         "def half(x):\n    return 7"
