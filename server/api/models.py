@@ -301,6 +301,27 @@ class WeightDecayDemo(Answer):
     student_error: str = Field(description="why the student's trajectories are unusable, or ''")
 
 
+class SweepLosses(Answer):
+    """Half the mean squared error after training, one per λ (null when not finite)."""
+
+    train: list[float | None]
+    validation: list[float | None]
+
+
+class LambdaSweep(Answer):
+    """The lambda sweep: training and validation loss against λ, the student's and reference's."""
+
+    lams: list[float]
+    steps: int
+    degree: int = Field(description="the fitted polynomial's degree")
+    trained_with: str = Field(description="the student's function the sweep trained with, or ''")
+    student: SweepLosses
+    student_best: float | None = Field(description="λ with the lowest validation loss")
+    reference: SweepLosses
+    reference_best: float | None
+    student_error: str = Field(description="why the student's losses are unusable, or ''")
+
+
 class GradingResult(Answer):
     """SPEC's "Grading result": what `rubric grade --json` prints and the API shows."""
 
@@ -312,6 +333,7 @@ class GradingResult(Answer):
     parts: list[PartResult]
     duration_ms: int = Field(description="rounded up to 100 ms")
     demo: WeightDecayDemo = Field(None, description="the weight-decay exercise only")
+    sweep: LambdaSweep = Field(None, description="exercises that ship data/sweep.json only")
 
 
 class SubmissionFields(Answer):

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from server.grading import sweep
 from server.grading.compare import NUMERIC_KINDS
 from server.grading.exercise import Exercise
 from server.sandbox import Call
@@ -97,23 +98,50 @@ def harness(steps: int = STEPS, seconds: float = SECONDS) -> str:
 
 
 def grade_with_demo(exercise: Exercise, code: str) -> dict[str, Any]:
-    """Grade a submission and compute its demo in the same sandbox run (SPEC result + "demo").
+    """Grade a submission and compute its demo and lambda sweep in the same sandbox run.
 
-    The demo shows every value the student's step returns, so it runs before any hidden
-    test: the student's code cannot have kept a hidden input to draw into it.
+    The SPEC result plus "demo" and "sweep". Both show every value the student's code
+    returns, so they run before any hidden test: the code cannot have kept a hidden input
+    to draw into them.
     """
     from server.grading.grader import grade_with_extras
 
-    if not has_demo(exercise):
+    demo, swept = has_demo(exercise), sweep.has_sweep(exercise)
+    if not demo and not swept:
         return grade_with_extras(exercise, code)[0].to_dict()
-    graded, returned = grade_with_extras(exercise, code, demo_calls(), harness())
+    calls = (demo_calls() if demo else []) + (sweep.sweep_calls(exercise) if swept else [])
+    graded, returned = grade_with_extras(exercise, code, calls, harness() + sweep.harness())
     result = graded.to_dict()
     if returned:  # nothing comes back when the file did not load
-        try:
-            result["demo"] = assemble(exercise, returned)
-        except Exception:  # the demo is a bonus: log it and keep the grade
-            log.exception("weight-decay demo failed")
+        _add_extras(result, exercise, returned, demo, swept)
     return result
+
+
+def _add_extras(result: dict, exercise: Exercise, returned: list, demo: bool, swept: bool) -> None:
+    """Put the demo and the sweep into the result; either failing is logged, the grade kept."""
+    if demo:
+        try:
+            result["demo"] = assemble(exercise, returned[:1])
+        except Exception:  # the demo is a bonus
+            log.exception("weight-decay demo failed")
+    if swept:
+        try:
+            result["sweep"] = sweep.assemble(exercise, returned[-1])
+        except Exception:
+            log.exception("lambda sweep failed")
+
+
+def sweep_of(exercise: Exercise, code: str) -> dict[str, Any] | None:
+    """Return the lambda sweep of the code beside the reference's; None if it cannot run."""
+    from server.grading.grader import run_calls, sandbox_limits
+
+    if not sweep.has_sweep(exercise):
+        return None
+    calls = sweep.sweep_calls(exercise)
+    first, returned = run_calls(code, calls, sandbox_limits(exercise), harness() + sweep.harness())
+    if first.load_outcome != "ok":
+        return None
+    return sweep.assemble(exercise, returned[0])
 
 
 def trajectories(

@@ -126,6 +126,8 @@ class Exercise:
     content_hash: str
     reference_source: str = field(repr=False)
     _reference: dict[str, Callable] = field(repr=False, compare=False)
+    # Files under data/ (e.g. the lambda sweep's data set), as text: shipped, not run.
+    data: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def tests_for(self, function: str) -> tuple[TestCase, ...]:
         """Return the test cases of one function, in order."""
@@ -241,6 +243,7 @@ def load_bundle(bundle: Mapping[str, str], root: Path) -> Exercise:
         content_hash=bundle_hash(bundle),
         reference_source=bundle["reference.py"],
         _reference=reference,
+        data={name: text for name, text in bundle.items() if name.startswith("data/")},
     )
 
 

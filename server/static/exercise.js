@@ -235,6 +235,53 @@
       });
     });
     root.querySelectorAll(".demo").forEach(drawDemo);
+    root.querySelectorAll(".sweep").forEach(drawSweep);
+  }
+
+  // The lambda sweep: training and validation loss against λ (log axis), the reference's
+  // dashed, the best λ of each validation curve drawn as a larger point.
+  function drawSweep(section) {
+    if (!window.Chart || section.dataset.drawn) return;
+    section.dataset.drawn = "yes";
+    var sweep = JSON.parse(section.querySelector(".sweep-data").textContent);
+    var mine = JSON.parse(section.querySelector(".sweep-mine").textContent);
+    function points(losses) {
+      return sweep.lams.map(function (lam, i) { return { x: lam, y: losses[i] }; });
+    }
+    function bestRadius(losses, bestLam) {
+      return sweep.lams.map(function (lam) { return lam === bestLam ? 7 : 2; });
+    }
+    function line(label, losses, color, dashed, bestLam) {
+      return {
+        label: label, data: points(losses), borderColor: color, backgroundColor: color,
+        borderWidth: dashed ? 2 : 3, borderDash: dashed ? [6, 4] : [], spanGaps: false,
+        pointRadius: bestLam === undefined ? 2 : bestRadius(losses, bestLam),
+      };
+    }
+    var datasets = [];
+    if (mine) {
+      datasets.push(line("Your training loss", sweep.student.train, "#1d4ed8", false));
+      datasets.push(line("Your validation loss", sweep.student.validation, "#be123c", false,
+                         sweep.student_best));
+    }
+    datasets.push(line("Reference training loss", sweep.reference.train, "#0f766e", true));
+    datasets.push(line("Reference validation loss", sweep.reference.validation, "#b45309", true,
+                       sweep.reference_best));
+    section.querySelector(".chart-box").hidden = false;
+    new window.Chart(section.querySelector("canvas"), {
+      type: "line",
+      data: { datasets: datasets },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        parsing: true,
+        interaction: { mode: "nearest", intersect: false },
+        scales: {
+          x: { type: "logarithmic", title: { display: true, text: "λ (log scale)" } },
+          y: { title: { display: true, text: "loss: ½ mean squared error" }, beginAtZero: true },
+        },
+      },
+    });
   }
 
   // One y-axis for every λ, so a larger λ visibly ends nearer 0. The student's points
@@ -316,5 +363,5 @@
   setUpForm();
   setUpCheck();
   setUpDrafts();
-  document.querySelectorAll(".submission-result").forEach(setUpResult);
+  document.querySelectorAll(".submission-result, .reference-sweep").forEach(setUpResult);
 })();

@@ -26,7 +26,9 @@ from server.extensions import (
     submission_rate,
     submission_rate_off,
 )
+from server.grading.demo import sweep_of
 from server.grading.precheck import check_visible
+from server.grading.sweep import best, has_sweep, reference_sweep, settings
 from server.models import Assignment, AssignmentKind, Course, Submission, SubmissionStatus
 from server.scoring.policy import AttemptRefused, attempt_status
 from server.submissions.drafts import Opening, opening_code, save_draft
@@ -145,6 +147,7 @@ def check_json(course: str, slug: str):
     exercise = current_exercise(assignment)
     checked = check_visible(loaded(exercise), code)
     blocks = parts_view(checked["parts"], visible_examples(exercise), {})
+    swept = sweep_of(loaded(exercise), code) if checked["loaded"] else None
     html = render_template(
         "_check.html",
         checked=checked,
@@ -153,6 +156,7 @@ def check_json(course: str, slug: str):
         prefix="check",
         location=error_location(checked),
         instructor=False,
+        sweep=swept,
     )
     return jsonify(
         {"loaded": checked["loaded"], "html": html, "error_location": error_location(checked)}
@@ -274,6 +278,7 @@ def result_html(submission: Submission) -> str:
         instructor=instructor,
         location=error_location(submission.result),
         demo=(submission.result or {}).get("demo"),
+        sweep=(submission.result or {}).get("sweep"),
     )
 
 
@@ -334,8 +339,25 @@ def _render_page(
         opening=opening,
         history_html=_history_html(assignment, current_user),
         max_bytes=current_app.config["RUBRIC_MAX_CODE_BYTES"],
+        reference_sweep=_reference_sweep(exercise),
         is_instructor=is_staff(current_user, assignment.course),
     )
+
+
+def _reference_sweep(exercise) -> dict | None:
+    """Return the reference's lambda sweep for the page (trusted code, cached per version)."""
+    grading = loaded(exercise)
+    if not has_sweep(grading):
+        return None
+    s = settings(grading)
+    lams, reference = s["lams"], reference_sweep(grading)
+    return {
+        "lams": lams,
+        "steps": s["steps"],
+        "degree": s["degree"],
+        "reference": reference,
+        "reference_best": best(lams, reference["validation"]),
+    }
 
 
 def _history_html(assignment: Assignment, user) -> str:
