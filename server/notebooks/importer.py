@@ -34,8 +34,8 @@ def import_assignment(source_dir: Path, into: Path, slug: str | None = None) -> 
     target = Path(into) / slug
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(source_dir, target / "source", ignore=IGNORED)
-    shutil.copytree(source_dir, target / "release", ignore=IGNORED)
+    for copy in (target / "source", target / "release"):
+        _copy_writable(source_dir, copy)
     for path, _ in specs:
         student, _ = nbgrader.release(read_notebook(path))
         nbformat.write(student, target / "release" / path.name)
@@ -43,6 +43,13 @@ def import_assignment(source_dir: Path, into: Path, slug: str | None = None) -> 
         config_text(slug, source_dir.resolve().name, [s for _, s in specs]), encoding="utf-8"
     )
     return target
+
+
+def _copy_writable(source: Path, target: Path) -> None:
+    """Copy a folder's files, not their modes: a read-only source gives a writable copy."""
+    shutil.copytree(source, target, ignore=IGNORED, copy_function=shutil.copyfile)
+    for folder in [target, *(p for p in target.rglob("*") if p.is_dir())]:
+        folder.chmod(0o755)
 
 
 def config_text(slug: str, title: str, specs: list[NotebookSpec]) -> str:
