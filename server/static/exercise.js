@@ -277,7 +277,16 @@
         parsing: true,
         interaction: { mode: "nearest", intersect: false },
         scales: {
-          x: { type: "logarithmic", title: { display: true, text: "λ (log scale)" } },
+          x: {
+            type: "logarithmic",
+            title: { display: true, text: "λ (log scale)" },
+            ticks: {  // powers of ten only: the in-between ticks crowd the axis
+              callback: function (value) {
+                var power = Math.log10(value);
+                return Math.abs(power - Math.round(power)) < 1e-9 ? String(value) : "";
+              },
+            },
+          },
           y: { title: { display: true, text: "loss: ½ mean squared error" }, beginAtZero: true },
         },
       },
@@ -290,7 +299,8 @@
   function sharedRange(reference, student) {
     var ref = extent(reference), mine = extent(student);
     var span = (ref.max - ref.min) || 1;
-    var low = Math.min(ref.min, Math.max(mine.min, ref.min - 2 * span));
+    // 0 is always on the axis: it is where decay pulls every weight.
+    var low = Math.min(0, ref.min, Math.max(mine.min, ref.min - 2 * span));
     var high = Math.max(ref.max, Math.min(mine.max, ref.max + 2 * span));
     return { min: niceFloor(low), max: niceCeil(high) };
   }

@@ -90,7 +90,9 @@ def test_student_fixes_a_mistake_and_instructor_sees_both(live_server, browser, 
     page.get_by_role("link", name="Restore submission 1 into the editor").click()
     expect(page).to_have_url(re.compile(r"restore=\d+#editor$"))
     # The URL changes when the new page starts loading; its editor comes a little later.
-    page.wait_for_function("document.querySelector('.CodeMirror')?.CodeMirror !== undefined")
+    # Not wait_for_function: its polling evaluates a string, which the page's CSP forbids.
+    page.wait_for_load_state("load")
+    expect(page.locator(".CodeMirror")).to_be_visible()
     code = page.evaluate("document.querySelector('.CodeMirror').CodeMirror.getValue()")
     assert code == FORGOT_TWO
 

@@ -1,0 +1,91 @@
+"""A student checks, submits, reads grouped feedback, the decay chart and the sweep, and returns."""
+
+import pytest
+from playwright.sync_api import expect
+
+from .test_exercise_in_browser import EXERCISE, GRADED, REFERENCE, submit_and_wait, type_into_editor
+from .test_quiz_in_browser import log_in
+
+WIDE = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+WITHOUT_STEP = REFERENCE.split("def weight_decay_step")[0]
+SYNTAX_ERROR = "import numpy as np\n\n\ndef l2_penalty(w, lam)\n    return lam\n"
+
+
+def chart(page, selector: str) -> dict:
+    """Read a drawn chart's axes and datasets from Chart.js itself."""
+    return page.locator(selector).first.evaluate(
+        """canvas => { const c = Chart.getChart(canvas); return {
+            yMin: c.scales.y.min, yMax: c.scales.y.max, xType: c.scales.x.type,
+            labels: c.data.datasets.map(d => d.label),
+            points: c.data.datasets.map(d => d.data.length) }; }"""
+    )
+
+
+def editor_value(page) -> str:
+    return page.evaluate("document.querySelector('.CodeMirror').CodeMirror.getValue()")
+
+
+@pytest.mark.browser
+def test_check_submit_feedback_charts_and_draft(live_server, browser, screenshot):
+    context = browser.new_context(viewport=WIDE)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    log_in(page, live_server, "student@example.edu", "student")
+    page.goto(live_server + EXERCISE)
+
+    # The reference's sweep is on the page before anything is submitted.
+    reference = chart(page, ".reference-sweep canvas")
+    assert reference["xType"] == "logarithmic"
+    assert reference["labels"] == ["Reference training loss", "Reference validation loss"]
+    screenshot(page, "feedback-01-exercise-1280")
+
+    # Run visible tests: a syntax error is shown and costs no attempt.
+    type_into_editor(page, SYNTAX_ERROR)
+    page.get_by_role("button", name="Run visible tests").click()
+    expect(page.locator("#result-body .load-error")).to_contain_text("Line 4", timeout=GRADED)
+    expect(page.locator("#result-body")).to_contain_text("not a submission")
+    expect(page.locator("#history table tbody tr")).to_have_count(0)
+    type_into_editor(page, REFERENCE)
+    page.get_by_role("button", name="Run visible tests").click()
+    expect(page.locator("#result-body .check-result")).to_contain_text("passes", timeout=GRADED)
+    assert len(chart(page, "#result-body .sweep canvas")["labels"]) == 4  # theirs and reference
+    expect(page.locator("#history table tbody tr")).to_have_count(0)
+    screenshot(page, "feedback-02-visible-tests-1280")
+
+    # Grouped feedback: a missing function's hidden tests are one row.
+    type_into_editor(page, WITHOUT_STEP)
+    submit_and_wait(page, 1)
+    step = page.locator(".part").filter(has=page.locator("code", has_text="weight_decay_step"))
+    group = step.locator(".test-group")
+    expect(group).to_have_count(1)
+    expect(group.locator(".test-name")).to_contain_text("hidden tests")
+    expect(page.locator("#result-body .result-summary")).to_contain_text("weight_decay_step fails")
+    screenshot(page, "feedback-03-grouped-1280")
+
+    # Full marks: the decay chart keeps one y-axis for every λ; the sweep is drawn.
+    type_into_editor(page, REFERENCE)
+    submit_and_wait(page, 2)
+    decay = "#result-body .demo canvas"
+    before = chart(page, decay)
+    page.get_by_label("λ", exact=True).fill("10")  # λ = 1.0
+    after = chart(page, decay)
+    assert (before["yMin"], before["yMax"]) == (after["yMin"], after["yMax"])
+    assert after["yMin"] <= 1 / 3 <= after["yMax"]  # where λ = 1 settles, inside the axis
+    swept = chart(page, "#result-body .sweep canvas")
+    assert swept["xType"] == "logarithmic" and swept["points"] == [9, 9, 9, 9]
+    screenshot(page, "feedback-04-charts-1280")
+
+    # A draft is saved as they type and restored after a reload, on any computer.
+    type_into_editor(page, REFERENCE + "\n# still working on it\n")
+    expect(page.locator("#draft-status")).to_contain_text("Draft saved", timeout=GRADED)
+    page.reload()
+    # Not wait_for_function: its polling evaluates a string, which the page's CSP forbids.
+    page.wait_for_load_state("load")
+    expect(page.locator(".CodeMirror")).to_be_visible()
+    assert editor_value(page).endswith("# still working on it\n")
+    expect(page.locator("#opening-note")).to_contain_text("latest draft")
+
+    page.set_viewport_size(PHONE)
+    screenshot(page, "feedback-05-exercise-390")
+    context.close()
