@@ -85,6 +85,9 @@ def attempt(course: str, attempt_id: int):
     result = attempt_result(found)
     for question, answer in zip(result["questions"], found.answers, strict=True):
         question["choices"] = answer.question.spec.get("choices", {})
+        # Which choices were right, shown once the attempt is graded (no release setting yet).
+        right = answer.question.spec.get("answer") if question["choices"] else None
+        question["right"] = [right] if isinstance(right, str) else list(right or [])
     return render_template("attempt.html", attempt=found, result=result)
 
 

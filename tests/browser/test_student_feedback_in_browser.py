@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 from .test_exercise_in_browser import EXERCISE, GRADED, REFERENCE, submit_and_wait, type_into_editor
 from .test_quiz_in_browser import log_in
 
+QUIZ = "/courses/demo/assignments/l2-regularization-quiz"
 WIDE = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 WITHOUT_STEP = REFERENCE.split("def weight_decay_step")[0]
@@ -88,4 +89,37 @@ def test_check_submit_feedback_charts_and_draft(live_server, browser, screenshot
 
     page.set_viewport_size(PHONE)
     screenshot(page, "feedback-05-exercise-390")
+    context.close()
+
+
+@pytest.mark.browser
+def test_a_blank_quiz_asks_first_and_the_attempt_shows_the_right_choices(
+    live_server, browser, screenshot
+):
+    context = browser.new_context(viewport=WIDE)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    log_in(page, live_server, "student@example.edu", "student")
+    page.goto(live_server + QUIZ)
+    asked = []
+
+    def refuse(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", refuse)
+    page.get_by_role("button", name="Submit answers").click()
+    assert asked and "not answered 5 of 5" in asked[0]
+    expect(page).to_have_url(live_server + QUIZ)  # nothing was submitted
+
+    page.get_by_label("a) ").first.check()  # question 1: a wrong choice
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Submit answers").click()
+    expect(page.locator(".total")).to_contain_text("Score:")
+    first = page.locator("li.result").first
+    expect(first.locator(".choice-right")).to_contain_text("b)")
+    expect(first.locator(".choice-mine")).to_contain_text("wrong, your choice")
+    screenshot(page, "feedback-06-quiz-attempt-1280")
+    page.set_viewport_size(PHONE)
+    screenshot(page, "feedback-07-quiz-attempt-390")
     context.close()
