@@ -136,6 +136,9 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
 
 def spec_of(name: str, source: nbformat.NotebookNode) -> NotebookSpec:
     """Derive a notebook's graded cells from its nbgrader source."""
+    language = source.metadata.get("kernelspec", {}).get("language", "python")
+    if language != "python":  # nbgrader's language default; the sandbox runs Python only
+        raise NotebookError(f"{name}.ipynb: a {language} notebook; only Python is graded")
     try:
         student, graded = nbgrader.release(source)
     except NbgraderError as exc:

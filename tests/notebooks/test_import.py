@@ -14,7 +14,7 @@ from server.grading.cli import grade
 from server.notebooks import nbgrader as nbg
 from server.notebooks.cli import nbgrader
 from server.notebooks.exercise import NotebookError, load_notebook_exercise
-from tests.notebooks.support import EXAMPLE, autotest, imported, solution
+from tests.notebooks.support import EXAMPLE, autotest, imported, solution, write_assignment
 
 
 def imported_example(tmp_path):
@@ -135,3 +135,15 @@ def test_import_refuses_a_folder_without_notebooks(tmp_path):
     path.write_text(path.read_text().replace("### END SOLUTION", "", 1))
     result = CliRunner().invoke(nbgrader, ["import", str(broken), "--into", str(tmp_path)])
     assert result.exit_code == 2 and "without 'END SOLUTION'" in result.stderr
+
+
+def test_import_refuses_a_notebook_in_another_language(tmp_path):
+    source = write_assignment(tmp_path / "r", {"hw": [autotest("t", "stopifnot(TRUE)")]})
+    path = source / "hw.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
+    nbformat.write(nb, path)
+    result = CliRunner().invoke(nbgrader, ["import", str(source), "--into", str(tmp_path)])
+    assert (
+        result.exit_code == 2 and "hw.ipynb: a R notebook; only Python is graded" in result.stderr
+    )
