@@ -72,3 +72,15 @@ def test_grading_carries_the_same_sweep_as_running_it_alone(l2, reference_source
     result = grade_with_demo(l2, reference_source)
     assert result["score"] == result["max_score"]
     assert result["sweep"] == sweep_of(l2, reference_source)
+
+
+def test_a_step_that_is_not_elementwise_in_lam_is_trained_one_lam_at_a_time(l2, reference_source):
+    # Right for one λ at a time, wrong if handed every λ at once (it averages them).
+    averaged = (
+        "\ndef weight_decay_step(w, data_grad, lr, lam):\n"
+        "    lam = float(np.mean(lam))\n"
+        "    return w * (1 - 2 * lr * lam) - lr * data_grad\n"
+    )
+    swept = sweep_of(l2, reference_source + averaged)
+    assert swept["trained_with"] == STEP
+    assert swept["student"]["validation"] == pytest.approx(swept["reference"]["validation"])
