@@ -133,7 +133,9 @@ def _upsert(link_id: int, assignment_id: int, user_id: int, score, resend: bool)
         "next_try_at": now,
         "last_error": "",
     }
-    if db.session.execute(_insert_statement().values(**values)).rowcount == 1:
+    # RETURNING, not rowcount: an ORM-enabled INSERT on PostgreSQL reports no rowcount.
+    inserted = db.session.execute(_insert_statement().values(**values).returning(LtiPassback.id))
+    if inserted.first() is not None:
         return True
     # The row exists: lock it (PostgreSQL) so two changes cannot both read its version.
     row = db.session.execute(
