@@ -76,6 +76,8 @@ def commit_course(course: Course) -> None:
 
 def _check_course(slug: str, title: str, term: str, timezone: str) -> None:
     """Refuse a malformed slug, title, term or time zone."""
+    if "\x00" in slug + title + term + timezone:  # a form may carry it; PostgreSQL cannot
+        raise Refused("a value holds a NUL character")
     if not SLUG.fullmatch(slug):
         raise Refused("the slug is 1 to 64 lower-case letters, digits and '-', e.g. ml101", "slug")
     if not title or len(title) > TITLE_MAX:
@@ -269,6 +271,8 @@ def drop_person(course: Course, email: str, actor: User | None) -> None:
 
 
 def _enrollment(course: Course, email: str) -> Enrollment | None:
+    if "\x00" in email:  # no address holds one, and PostgreSQL's text cannot
+        return None
     query = sa.select(Enrollment).join(User).where(Enrollment.course_id == course.id)
     return db.session.scalar(query.where(User.email == email.strip().lower()))
 
@@ -290,7 +294,7 @@ def _welcome(course: Course, link: str) -> str:
 def reset_link(email: str, base_url: str) -> Applied:
     """Make a "forgot password" link if the account exists, as mail to deliver after commit."""
     applied = Applied()
-    user = accounts.find_user(email)
+    user = accounts.find_user(email) if "\x00" not in email else None
     if user is None:
         return applied
     link = password_link(user, PasswordPurpose.RESET, base_url)

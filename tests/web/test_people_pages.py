@@ -231,3 +231,18 @@ def test_the_outbox_page_is_for_admins_without_smtp(app, new_client, instructor)
     app.config["RUBRIC_SMTP_URL"] = "smtp://127.0.0.1:1"
     assert new_client((admin.email, "admin-pass")).get("/outbox").status_code == 404
     assert db.session.scalar(sa.select(User).where(User.email == admin.email)).role == Role.ADMIN
+
+
+def test_nul_characters_in_forms_are_refused_not_a_database_error(instructor, new_client):
+    """PostgreSQL's text cannot hold NUL: each form refuses it (or ignores it) first."""
+    course = {"slug": "nul", "title": "a\x00b", "timezone": "UTC"}
+    assert post_form(instructor, "/courses/new", "/courses/new", course).status_code == 400
+    page = "/courses/demo/people"
+    for action in ("/courses/demo/people/drop", "/courses/demo/people/role"):
+        data = {"email": "student@example.edu\x00", "role": "ta"}
+        assert post_form(instructor, page, action, data).status_code == 400
+    added = {"email": "x@example.edu", "name": "N\x00", "role": "student"}
+    assert post_form(instructor, page, "/courses/demo/people/add", added).status_code == 400
+    forgot = {"email": "student@example.edu\x00"}
+    answer = post_form(new_client(), "/password/forgot", "/password/forgot", forgot)
+    assert answer.status_code == 302
