@@ -10,6 +10,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from server.content.check import check_paths
 from server.content.sync import sync_content
+from server.courses.assignments_cli import assignment, extension, score
 from server.courses.cli import course, roster
 from server.grading.cli import grade
 from server.lti.cli import lti
@@ -40,6 +41,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(lti)
     app.cli.add_command(course)
     app.cli.add_command(roster)
+    app.cli.add_command(assignment)
+    app.cli.add_command(extension)
+    app.cli.add_command(score)
     app.cli.add_command(nbgrader)
 
 

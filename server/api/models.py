@@ -89,6 +89,68 @@ class CourseRequest(Body):
     timezone: StrictStr = Field("UTC", description="an IANA time zone name, e.g. Europe/Berlin")
 
 
+TIME = "ISO 8601 with its UTC offset, e.g. 2026-12-01T23:59:00+01:00 (no offset: 422)"
+FRACTION = "a fraction of the maximum from 0 to 1 (0.1 is 10%)"
+
+
+class AssignmentSettingsRequest(Body):
+    """An assignment's dates and policies; in a PATCH only the fields given change."""
+
+    error_code: ClassVar[str] = "invalid_assignment"
+    error_message: ClassVar[str] = "a field of the assignment has the wrong type"
+
+    title: StrictStr | None = Field(None, description="1 to 200 characters")
+    opens_at: StrictStr | None = Field(None, description=f"no work before; {TIME}")
+    due_at: StrictStr | None = Field(None, description=TIME)
+    late_until: StrictStr | None = Field(
+        None, description=f"late work is taken until then (null: the due date is a cutoff); {TIME}"
+    )
+    late_penalty_per_day: float | None = Field(
+        None, description=f"per started day late, {FRACTION}"
+    )
+    late_penalty_per_hour: float | None = Field(
+        None, description=f"per started hour late (not with per_day), {FRACTION}"
+    )
+    late_penalty_cap: float | None = Field(
+        None, description=f"the most taken off in all, {FRACTION}"
+    )
+    attempt_limit: int | None = Field(None, description="1 to 10000; null: no limit")
+    score_policy: ScorePolicy | None = Field(None, description="which attempt counts")
+
+
+class PublishRequest(AssignmentSettingsRequest):
+    """A quiz or exercise of the content published into a course."""
+
+    error_code: ClassVar[str] = "invalid_assignment"
+    error_message: ClassVar[str] = "the body needs 'content', the slug of a quiz or exercise"
+
+    content: StrictStr = Field(description="the slug of a synced quiz or exercise")
+    slug: StrictStr = Field("", description="the assignment's slug; default: the content's")
+
+
+class ExtensionRequest(Body):
+    """A student's own dates for one assignment."""
+
+    error_code: ClassVar[str] = "invalid_extension"
+    error_message: ClassVar[str] = "the body needs 'due_at', an ISO 8601 time with its offset"
+
+    due_at: StrictStr = Field(description=TIME)
+    late_until: StrictStr | None = Field(
+        None, description=f"default: the assignment's late window moved with the due date; {TIME}"
+    )
+
+
+class OverrideRequest(Body):
+    """A score set by hand, or the student excused, with a reason."""
+
+    error_code: ClassVar[str] = "invalid_override"
+    error_message: ClassVar[str] = "the body needs 'reason' and a 'score' or 'excused': true"
+
+    score: float | None = Field(None, description="from 0 to the maximum")
+    excused: bool = Field(False, description="excuse the student instead of a score")
+    reason: StrictStr = Field(description="why; kept in the audit log")
+
+
 class RosterRow(BaseModel):
     """One person of a JSON roster."""
 
@@ -203,7 +265,13 @@ class AssignmentSummary(Answer):
     slug: str
     title: str
     kind: AssignmentKind
-    due_at: datetime | None
+    opens_at: datetime | None
+    due_at: datetime | None = Field(description="the user's own: an extension moves it")
+    late_until: datetime | None = Field(
+        description="late work is taken until then, with its penalty; null: the due date is "
+        "a hard cutoff"
+    )
+    extended: bool = Field(description="the dates are the user's own extension")
     attempt_limit: int | None
     score_policy: ScorePolicy
     attempts_used: int
@@ -345,8 +413,13 @@ class SubmissionFields(Answer):
     status: SubmissionStatus
     submitted_at: datetime
     graded_at: datetime | None
-    score: float | None
     max_score: float
+    late: int = Field(
+        description="seconds past the student's due date when it was stored (0: on time)"
+    )
+    raw_score: float | None = Field(description="the grader's score, before any late penalty")
+    penalty: float | None = Field(description="points taken off for lateness, once graded")
+    score: float | None = Field(description="the counted score: raw_score less penalty")
 
 
 class Submission(SubmissionFields):
@@ -396,11 +469,16 @@ class GradebookAssignment(Answer):
 
 
 class GradebookEntry(Answer):
-    """A student's counted score on one assignment."""
+    """A student's counted score on one assignment, and how it came about."""
 
-    score: float | None
+    score: float | None = Field(description="counted: after any late penalty or override")
     max_score: float | None
     attempts: int
+    raw_score: float | None = Field(description="the counted work's score before its penalty")
+    penalty: float = Field(description="points taken off the counted work for lateness")
+    late: int = Field(description="seconds the counted work was late (0: on time)")
+    overridden: bool = Field(description="the score was set by hand (rubric score override)")
+    excused: bool = Field(description="the student is excused: score null, not counted")
 
 
 class GradebookRow(Answer):
@@ -409,6 +487,43 @@ class GradebookRow(Answer):
     student: Student
     scores: dict[str, GradebookEntry]
     total: float
+
+
+class AssignmentSettings(Answer):
+    """An assignment as its instructors configure it; times in the course's time zone."""
+
+    slug: str
+    title: str
+    kind: AssignmentKind
+    content: str
+    timezone: str = Field(description="the course's: the times below carry its offset")
+    opens_at: datetime | None
+    due_at: datetime | None
+    late_until: datetime | None
+    late_penalty_per_day: float | None
+    late_penalty_per_hour: float | None
+    late_penalty_cap: float | None
+    attempt_limit: int | None
+    score_policy: ScorePolicy
+    rescored: int = Field(description="changed counted scores queued for the LMS")
+
+
+class ExtensionAnswer(Answer):
+    """A student's extension."""
+
+    assignment: str
+    email: str
+    due_at: datetime
+    late_until: datetime | None = Field(description="the student's late window's end, if any")
+
+
+class OverrideAnswer(Answer):
+    """A student's entry after an override."""
+
+    assignment: str
+    email: str
+    entry: GradebookEntry
+    reason: str
 
 
 class Gradebook(Answer):

@@ -133,11 +133,26 @@ OPERATIONS = {
         200, m.RosterReport, (403, 404, 415, 422), query=RosterQuery, roster=True
     ),
     "show_audit": Operation(200, m.AuditLog, (403, 404)),
+    "publish_assignment": Operation(
+        201, m.AssignmentSettings, (403, 404, 422), m.PublishRequest, description="Published"
+    ),
+    "update_assignment": Operation(
+        200, m.AssignmentSettings, (403, 404, 422), m.AssignmentSettingsRequest
+    ),
+    "grant_extension": Operation(200, m.ExtensionAnswer, (403, 404, 422), m.ExtensionRequest),
+    "revoke_extension": Operation(204, None, (403, 404, 422), description="Revoked"),
+    "set_override": Operation(200, m.OverrideAnswer, (403, 404, 422), m.OverrideRequest),
+    "clear_override": Operation(204, None, (403, 404, 422), description="Cleared"),
     "openapi_document": Operation(200, None, description="OpenAPI 3 document", public=True),
 }
 PATH_PARAMETERS = {
     "course": {"schema": {"type": "string"}, "example": "demo"},
     "slug": {"schema": {"type": "string"}, "example": "l2-regularization"},
+    "email": {
+        "description": "a student's e-mail address",
+        "schema": {"type": "string"},
+        "example": "student@example.edu",
+    },
     "submission_id": {
         "description": "a row id: ASCII digits, 1 to 2^31-1 (otherwise 404)",
         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},

@@ -10,23 +10,34 @@ import sqlalchemy as sa
 from server.extensions import db
 from server.models import (
     Assignment,
+    AssignmentKind,
     Course,
     Enrollment,
+    Exercise,
+    Question,
+    Quiz,
     QuizAttempt,
     Role,
+    ScoreOverride,
     ScorePolicy,
     Submission,
     User,
 )
+from server.scoring import late
 
 
 @dataclass(frozen=True)
 class Entry:
-    """The score that counts for one student on one assignment."""
+    """The score that counts for one student on one assignment, and how it came about."""
 
-    score: float | None  # None: not attempted
+    score: float | None  # None: not attempted, or excused
     max_score: float | None
     attempts: int
+    raw_score: float | None = None  # the counted work's score before any late penalty
+    penalty: float = 0.0  # points taken off it for lateness
+    late: int = 0  # seconds the counted work was late
+    overridden: bool = False  # the score was set by hand
+    excused: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,7 @@ class Gradebook:
     assignments: list[Assignment]
     students: list[User]
     entries: dict[tuple[int, int], Entry]  # (user id, assignment id) -> entry
+    possible: dict[int, float | None]  # assignment id -> points possible (newest version)
 
     def entry(self, student: User, assignment: Assignment) -> Entry:
         """Return a student's entry for an assignment (empty when not attempted)."""
@@ -56,24 +68,68 @@ def counted(policy: ScorePolicy, scores: list[tuple[float, float]]) -> tuple[flo
 def counted_score(assignment_id: int, user_id: int) -> tuple[float, float] | None:
     """The (score, max) that counts for one student on one assignment; None before any grade.
 
-    The one score that grade passback sends (server/lti/passback.py).
+    Late penalties and overrides included; None too when the student is excused. The
+    one score that grade passback sends (server/lti/passback.py).
     """
-    policy = db.session.scalar(
-        sa.select(Assignment.score_policy).where(Assignment.id == assignment_id)
-    )
-    scores = []
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None:
+        return None
+    entry = counted_entry(assignment, user_id)
+    if entry is None or entry.score is None:
+        return None
+    return entry.score, entry.max_score
+
+
+def counted_entry(assignment: Assignment, user_id: int) -> Entry | None:
+    """One student's entry on one assignment; None before any grade or override."""
+    work = []
     for model in (QuizAttempt, Submission):
         query = (
-            sa.select(model.score, model.max_score)
+            sa.select(model.score, model.max_score, model.submitted_at)
             .where(
-                model.assignment_id == assignment_id,
+                model.assignment_id == assignment.id,
                 model.user_id == user_id,
                 model.score.is_not(None),
             )
             .order_by(model.number)
         )
-        scores += [tuple(row) for row in db.session.execute(query)]
-    return counted(policy, scores) if scores and policy is not None else None
+        work += list(db.session.execute(query))
+    dates = late.dates_for(assignment, user_id)
+    override = db.session.scalar(
+        sa.select(ScoreOverride).where(
+            ScoreOverride.assignment_id == assignment.id, ScoreOverride.user_id == user_id
+        )
+    )
+    return _entry(assignment, dates, work, override)
+
+
+def _entry(assignment: Assignment, dates: late.Dates, work, override) -> Entry | None:
+    """Count a student's graded work (score, max, submitted at; in order) and any override."""
+    rule = late.rule_of(assignment)
+    marked = [late.mark(score, maximum, at, dates, rule) for score, maximum, at in work]
+    if override is not None:
+        return _overridden(override, len(marked))
+    if not marked:
+        return None
+    if assignment.score_policy == ScorePolicy.LAST:
+        chosen = marked[-1]
+    else:  # the best counted score; the earliest of equals
+        chosen = max(marked, key=lambda m: m.score)
+    return Entry(
+        chosen.score, chosen.max_score, len(marked), chosen.raw_score, chosen.penalty, chosen.late
+    )
+
+
+def _overridden(override: ScoreOverride, attempts: int) -> Entry:
+    """The entry an instructor set by hand."""
+    return Entry(
+        override.score,
+        override.max_score,
+        attempts,
+        raw_score=None,
+        overridden=not override.excused,
+        excused=override.excused,
+    )
 
 
 def build_gradebook(course: Course) -> Gradebook:
@@ -87,22 +143,56 @@ def build_gradebook(course: Course) -> Gradebook:
             .order_by(User.email)
         )
     )
-    scores: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-    for user_id, assignment_id, score, max_score in _scored_work(course):
-        scores[(user_id, assignment_id)].append((score, max_score))
-    policies = {a.id: a.score_policy for a in assignments}
-    entries = {
-        key: Entry(*counted(policies[key[1]], pairs), attempts=len(pairs))
-        for key, pairs in scores.items()
-    }
-    return Gradebook(assignments, students, entries)
+    work: dict[tuple[int, int], list] = defaultdict(list)
+    for user_id, assignment_id, score, max_score, at in _scored_work(course):
+        work[(user_id, assignment_id)].append((score, max_score, at))
+    ids = [a.id for a in assignments]
+    extensions = late.extensions_in(ids)
+    overrides = _overrides_in(ids)
+    by_id = {a.id: a for a in assignments}
+    entries = {}
+    for key in work.keys() | overrides.keys():
+        assignment = by_id[key[1]]
+        dates = late.shifted(assignment, extensions.get(key))
+        entries[key] = _entry(assignment, dates, work.get(key, []), overrides.get(key))
+    possible = {a.id: points_possible(a) for a in assignments}
+    return Gradebook(assignments, students, entries, possible)
+
+
+def points_possible(assignment: Assignment) -> float | None:
+    """The maximum of the newest synced version of an assignment's content; None if unsynced."""
+    if assignment.kind == AssignmentKind.QUIZ:
+        newest = (
+            sa.select(Quiz.id)
+            .where(Quiz.slug == assignment.content_slug)
+            .order_by(Quiz.version.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = sa.select(sa.func.sum(Question.points)).where(Question.quiz_id == newest)
+    else:
+        query = (
+            sa.select(Exercise.max_score)
+            .where(Exercise.slug == assignment.content_slug)
+            .order_by(Exercise.version.desc())
+            .limit(1)
+        )
+    return db.session.scalar(query)
+
+
+def _overrides_in(assignment_ids: list[int]) -> dict[tuple[int, int], ScoreOverride]:
+    """Every override of these assignments by (user id, assignment id)."""
+    query = sa.select(ScoreOverride).where(ScoreOverride.assignment_id.in_(assignment_ids))
+    return {(o.user_id, o.assignment_id): o for o in db.session.scalars(query)}
 
 
 def _scored_work(course: Course):
-    """Yield (user, assignment, score, max) of graded quiz attempts and code, oldest first."""
+    """Yield (user, assignment, score, max, submitted at) of graded work, oldest first."""
     for model in (QuizAttempt, Submission):
         query = (
-            sa.select(model.user_id, model.assignment_id, model.score, model.max_score)
+            sa.select(
+                model.user_id, model.assignment_id, model.score, model.max_score, model.submitted_at
+            )
             .join(Assignment)
             .where(Assignment.course_id == course.id, model.score.is_not(None))
             .order_by(model.number)
@@ -115,27 +205,48 @@ def gradebook_rows(book: Gradebook) -> list[dict]:
     return [
         {
             "student": {"email": s.email, "name": s.name},
-            "scores": {
-                a.slug: {"score": e.score, "max_score": e.max_score, "attempts": e.attempts}
-                for a in book.assignments
-                for e in [book.entry(s, a)]
-            },
+            "scores": {a.slug: entry_json(book.entry(s, a)) for a in book.assignments},
             "total": book.total(s),
         }
         for s in book.students
     ]
 
 
+def entry_json(entry: Entry) -> dict:
+    """One cell of the gradebook: the counted score, how it came about, and its marks."""
+    return {
+        "score": entry.score,
+        "max_score": entry.max_score,
+        "attempts": entry.attempts,
+        "raw_score": entry.raw_score,
+        "penalty": entry.penalty,
+        "late": entry.late,
+        "overridden": entry.overridden,
+        "excused": entry.excused,
+    }
+
+
 def gradebook_csv(book: Gradebook) -> str:
-    """Return the gradebook as CSV: one row per student, one column per assignment."""
+    """Return the gradebook as CSV: a points-possible row, then one row per student.
+
+    Canvas and Moodle read the row named "Points Possible" under the header as each
+    column's maximum. An excused cell reads EX, as in Canvas.
+    """
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["email", "name", *(a.slug for a in book.assignments), "total"])
+    possible = [book.possible.get(a.id) for a in book.assignments]
+    total = sum(p or 0.0 for p in possible)
+    writer.writerow(["", "Points Possible", *(_cell(p) for p in possible), _cell(total)])
     for student in book.students:
-        cells = [_cell(book.entry(student, a).score) for a in book.assignments]
+        cells = [_entry_cell(book.entry(student, a)) for a in book.assignments]
         name = _safe(student.name)
         writer.writerow([_safe(student.email), name, *cells, _cell(book.total(student))])
     return out.getvalue()
+
+
+def _entry_cell(entry: Entry) -> str:
+    return "EX" if entry.excused else _cell(entry.score)
 
 
 def _safe(text: str) -> str:

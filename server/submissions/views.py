@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import Assignment, Submission, SubmissionStatus
+from server.scoring import late
 from server.submissions.history import Listed
 
 ERROR_MESSAGE = "The grader itself failed; your submission is kept and will be graded again."
@@ -29,6 +30,7 @@ SUBMISSION, ASSIGNMENT = Submission.__table__, Assignment.__table__
 _SHOWN = (
     sa.select(
         SUBMISSION.c.id,
+        SUBMISSION.c.assignment_id,
         ASSIGNMENT.c.slug.label("assignment"),
         SUBMISSION.c.number,
         SUBMISSION.c.status,
@@ -84,6 +86,27 @@ def _fields(submission: Submission | sa.Row, assignment: str) -> dict[str, Any]:
         "status": submission.status.value,
         "submitted_at": submission.submitted_at.isoformat(),
         "graded_at": submission.graded_at.isoformat() if submission.graded_at else None,
-        "score": submission.score,
         "max_score": submission.max_score,
+    } | late_fields(submission)
+
+
+def late_fields(submission: Submission | sa.Row) -> dict[str, Any]:
+    """How late the work was stored, and its raw score, late penalty and counted score.
+
+    By the stored submission time and the student's own dates (an extension moves them).
+    """
+    assignment = db.session.get(Assignment, submission.assignment_id)
+    marked = late.mark(
+        submission.score or 0.0,
+        submission.max_score,
+        submission.submitted_at,
+        late.dates_for(assignment, submission.user_id),
+        late.rule_of(assignment),
+    )
+    graded = submission.score is not None
+    return {
+        "late": marked.late,
+        "raw_score": submission.score,
+        "penalty": marked.penalty if graded else None,
+        "score": marked.score if graded else None,
     }

@@ -235,6 +235,11 @@ def test_gradebook_best_policy_json_and_csv(client, student, token_for):
         "score": 5.0,
         "max_score": 5.0,
         "attempts": 2,
+        "raw_score": 5.0,
+        "penalty": 0.0,
+        "late": 0,
+        "overridden": False,
+        "excused": False,
     }
     assert rows["student2@example.edu"]["scores"]["l2-regularization-quiz"]["score"] is None
     csv = client.get("/api/v1/courses/demo/gradebook?format=csv", headers=instructor)
