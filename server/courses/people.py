@@ -145,7 +145,8 @@ def plan_import(course: Course, roster: Roster, actor: User | None = None) -> Pl
         if member.role == person.role:
             plan.unchanged.append(person)
         elif person.email == me:
-            plan.problems.append(f"line {person.line}: your own role stays {member.role.value}")
+            where = f"{person.what} {person.line}"
+            plan.problems.append(f"{where}: your own role stays {member.role.value}")
         else:
             plan.changed.append((person, member.role))
     plan.dropped = [m for m in current.values() if m.email != me]
@@ -212,16 +213,6 @@ def import_roster(
         applied.deliver()
         return plan, applied
     raise AssertionError("unreachable")
-
-
-def add_person(course: Course, person: Person, actor: User | None, base_url: str) -> Applied:
-    """Enroll one person (making their account if new), or change their role."""
-    applied = Applied()
-    if _enrollment(course, person.email) is not None:
-        set_role(course, person.email, person.role, actor)
-    else:
-        _add(course, person, actor, base_url, applied)
-    return applied
 
 
 def _add(course: Course, person: Person, actor: User | None, base_url: str, applied: Applied):

@@ -61,6 +61,7 @@ class Person:
     email: str
     name: str
     role: Role
+    what: str = "line"  # "item" in a JSON list
 
 
 @dataclass
@@ -188,7 +189,7 @@ def _check(
         roster.problems.append(f"{where}: the name is longer than {NAME_MAX} characters")
         return
     seen[address] = line
-    roster.people.append(Person(line, address, name, ROLE_NAMES[_key(role)]))
+    roster.people.append(Person(line, address, name, ROLE_NAMES[_key(role)], what))
 
 
 def _email(raw: str) -> tuple[str, str]:

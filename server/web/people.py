@@ -78,15 +78,11 @@ def _refused(found, message: str):
 def add_person(course: str):
     """Add one person (a new account gets its set-password link), or change their role."""
     found = _instructed(course)
+    # A roster of one: the same checks, the same retry when two requests add one person.
     roster = _one_person(request.form)
-    if roster.problems:
-        return _refused(found, roster.problems[0].removeprefix("line 1: "))
-    try:
-        applied = people.add_person(found, roster.people[0], current_user, _base_url())
-    except people.Refused as refused:
-        return _refused(found, str(refused))
-    db.session.commit()
-    applied.deliver()
+    plan, applied = people.import_roster(found, roster, current_user, _base_url())
+    if plan.problems:
+        return _refused(found, plan.problems[0].removeprefix("item 1: "))
     flash(f"{roster.people[0].email} is in the course.", "info")
     return _people(found, links=applied.links)
 
@@ -94,9 +90,7 @@ def add_person(course: str):
 def _one_person(form) -> Roster:
     """One person from a form, checked as a roster row is."""
     fields = {key: form.get(key, "") for key in ("email", "name", "role")}
-    roster = read_json([fields])
-    roster.problems = [p.replace("item 1: ", "") for p in roster.problems]
-    return roster
+    return read_json([fields])
 
 
 @bp.post("/courses/<course>/people/role")

@@ -246,3 +246,14 @@ def test_nul_characters_in_forms_are_refused_not_a_database_error(instructor, ne
     forgot = {"email": "student@example.edu\x00"}
     answer = post_form(new_client(), "/password/forgot", "/password/forgot", forgot)
     assert answer.status_code == 302
+
+
+def test_the_add_form_changes_an_enrolled_role_but_never_ones_own(instructor):
+    page, action = "/courses/demo/people", "/courses/demo/people/add"
+    again = {"email": "student2@example.edu", "role": "ta"}
+    assert post_form(instructor, page, action, again).status_code == 200
+    assert course_role(find_user("student2@example.edu"), demo_course()) == Role.TA
+    myself = post_form(instructor, page, action, {"email": INSTRUCTOR[0], "role": "student"})
+    assert myself.status_code == 400
+    assert "your own role stays instructor" in myself.get_data(as_text=True)
+    assert course_role(find_user(INSTRUCTOR[0]), demo_course()) == Role.INSTRUCTOR
