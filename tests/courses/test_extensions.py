@@ -1,0 +1,86 @@
+"""Extensions: one student's own dates move the late boundary and the cutoff for them alone;
+granted by the CLI and the API, revoked, audited, refused clearly."""
+
+from server.courses import audit
+
+from .late_support import BASE, QUIZ, STUDENT, STUDENT2, attempt, cell, iso, patch, stored_at
+
+DAY = 86400
+URL = f"{BASE}/{QUIZ}/extensions"
+
+
+def test_an_extension_moves_the_boundary_for_one_student_only(client, headers, runner, token_for):
+    mine = attempt(client, headers["student"])
+    theirs = attempt(client, token_for(STUDENT2), STUDENT2)
+    at = stored_at(theirs)  # the later of the two
+    late = {"due_at": iso(at, -1), "late_until": iso(at, DAY), "late_penalty_per_day": 0.1}
+    patch(client, headers["instructor"], late)
+    assert cell(client, headers["instructor"], STUDENT)["penalty"] > 0
+    granted = runner.invoke(
+        args=["extension", "grant", "demo", QUIZ, STUDENT, "--due", iso(stored_at(mine), 1)]
+    )
+    assert granted.exit_code == 0, granted.output
+    mine_now = cell(client, headers["instructor"], STUDENT)
+    assert (mine_now["late"], mine_now["penalty"], mine_now["score"]) == (0, 0.0, mine["score"])
+    theirs_now = cell(client, headers["instructor"], STUDENT2)
+    assert (theirs_now["late"], theirs_now["penalty"]) == (1, round(0.1 * theirs["max_score"], 6))
+    # Each student sees their own dates.
+    listed = client.get(BASE, headers=headers["student"]).json["assignments"]
+    quiz = next(a for a in listed if a["slug"] == QUIZ)
+    assert quiz["extended"] is True
+    assert quiz["due_at"] == iso(stored_at(mine), 1)
+    # The late window moves with the due date: the assignment's day after it.
+    assert quiz["late_until"] == iso(stored_at(mine), 1 + DAY + 1)
+    other = client.get(BASE, headers=token_for(STUDENT2)).json["assignments"]
+    assert next(a for a in other if a["slug"] == QUIZ)["extended"] is False
+
+
+def test_after_the_cutoff_only_the_extended_student_may_submit(client, headers, token_for, demo):
+    first = attempt(client, headers["student"])
+    patch(client, headers["instructor"], {"due_at": iso(stored_at(first), -60)})
+    granted = client.put(
+        f"{URL}/{STUDENT}",
+        json={"due_at": iso(stored_at(first), DAY)},
+        headers=headers["instructor"],
+    )
+    assert granted.status_code == 200, granted.json
+    assert granted.json["late_until"] is None
+    assert attempt(client, headers["student"])["number"] == 2
+    refused = client.post(
+        f"{BASE}/{QUIZ}/attempts", json={"answers": {}}, headers=token_for(STUDENT2)
+    )
+    assert (refused.status_code, refused.json["error"]["code"]) == (409, "past_due")
+    # Revoked, the assignment's cutoff applies to them again.
+    gone = client.delete(f"{URL}/{STUDENT}", headers=headers["instructor"])
+    assert gone.status_code == 204
+    again = client.post(f"{BASE}/{QUIZ}/attempts", json={"answers": {}}, headers=headers["student"])
+    assert again.status_code == 409
+    assert client.delete(f"{URL}/{STUDENT}", headers=headers["instructor"]).status_code == 404
+    actions = [(e.action, e.target) for e in audit.entries(demo)]
+    assert ("extension.revoke", f"{QUIZ} {STUDENT}") in actions
+    assert ("extension.grant", f"{QUIZ} {STUDENT}") in actions
+
+
+def test_bad_extensions_are_refused_clearly(client, headers, runner):
+    cases = [
+        ("nobody@example.edu", {"due_at": "2026-12-08T00:00:00Z"}, "email"),
+        ("instructor@example.edu", {"due_at": "2026-12-08T00:00:00Z"}, "email"),
+        (STUDENT, {"due_at": "2026-12-08T00:00:00"}, "due_at"),
+        (
+            STUDENT,
+            {"due_at": "2026-12-08T00:00:00Z", "late_until": "2026-12-07T00:00:00Z"},
+            "late_until",
+        ),
+    ]
+    for email, body, field in cases:
+        refused = client.put(f"{URL}/{email}", json=body, headers=headers["instructor"])
+        assert refused.status_code == 422, (email, body, refused.json)
+        assert refused.json["error"]["field"] == field
+    ta = client.put(f"{URL}/{STUDENT}", json={"due_at": "2027-01-01T00:00:00Z"},
+                    headers=headers["ta"])  # fmt: skip
+    assert ta.status_code == 403
+    unknown = runner.invoke(
+        args=["extension", "grant", "demo", QUIZ, "nobody@example.edu", "--due", "2027-01-01Z"]
+    )
+    assert unknown.exit_code == 1
+    assert "not a student of the course" in unknown.output
