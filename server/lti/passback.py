@@ -66,8 +66,13 @@ DEFAULTS = {
 
 
 def setting(name: str):
-    """A passback setting of the current app, with its default."""
-    return type(DEFAULTS[name])(current_app.config.get(name, DEFAULTS[name]))
+    """A passback setting of the current app; its default when unset or not a number."""
+    default = DEFAULTS[name]
+    try:
+        return type(default)(current_app.config.get(name, default))
+    except (TypeError, ValueError):  # a typo in the environment must not stop grading
+        log.warning("%s is not a number, using %s", name, default)
+        return default
 
 
 # -- the outbox, written with the score ---------------------------------------------
@@ -172,9 +177,12 @@ def _millisecond(moment: datetime) -> datetime:
 def _wake_after_commit(session: so.Session) -> None:
     """Rows were committed: wake this process's sender (never before: it would not see them)."""
     if session.info.pop(_WAKE, False) and current_app:
-        sender = _sender_for(current_app._get_current_object())
-        if sender is not None:
-            sender.wake()
+        try:
+            sender = _sender_for(current_app._get_current_object())
+            if sender is not None:
+                sender.wake()
+        except Exception:  # the score is committed: the next look (or a restart) sends it
+            log.exception("could not wake the passback sender")
 
 
 def resend(assignment: Assignment, user_ids: list[int] | None = None, wake: bool = True) -> int:
@@ -560,6 +568,12 @@ class StudentStatus:
     link: LtiResourceLink
     state: str  # sent, pending, failed, or why nothing is sent: no-identity, no-score, unqueued
     row: LtiPassback | None
+
+
+def has_links(assignment: Assignment) -> bool:
+    """Whether any LMS link points at the assignment (so its scores go back)."""
+    query = sa.select(LtiResourceLink.id).where(LtiResourceLink.assignment_id == assignment.id)
+    return db.session.scalar(query.limit(1)) is not None
 
 
 def status_of(assignment: Assignment) -> tuple[list[LtiResourceLink], list[StudentStatus]]:

@@ -3,12 +3,30 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from server.courses import Forbidden, NotFound, get_assignment, get_course, require_instructor
+from server.courses import (
+    Forbidden,
+    NotFound,
+    course_role,
+    get_assignment,
+    get_course,
+    require_instructor,
+)
 from server.lti import passback
-from server.models import Assignment
+from server.models import Assignment, Role
 from server.web.errors import error_page
 
 bp = Blueprint("lti_grades", __name__)
+
+
+@bp.app_context_processor
+def _lms_grades_link():
+    """Let gradebook.html ask whether to link an assignment's LMS grades page."""
+    return {"lms_grades_offered": _offered}
+
+
+def _offered(assignment: Assignment) -> bool:
+    teaches = course_role(current_user, assignment.course) == Role.INSTRUCTOR
+    return teaches and passback.has_links(assignment)
 
 
 def _assignment_taught(course: str, slug: str) -> Assignment:

@@ -328,6 +328,10 @@ def test_status_page_shows_each_student_and_resend_works(lms, rubric):
     eventually(lambda: any(row.tries for row in rows()))
     teacher = instructor_browser(lms)
     url = f"{rubric}/courses/demo/assignments/{QUIZ}/lms-grades"
+    assert (
+        f'href="/courses/demo/assignments/{QUIZ}/lms-grades"'
+        in teacher.get(f"{rubric}/courses/demo/gradebook", timeout=30).text
+    )  # the gradebook links the page
     page = teacher.get(url, timeout=30)
     assert page.status_code == 200, page.text
     assert row_state(page.text, "lms-sent@lms.example") == "sent"
