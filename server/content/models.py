@@ -237,6 +237,10 @@ class NumericQuestion(Question):
     answer: Number | Text = Field(description="A number, or an expression of the params.")
     atol: Number = Field(0.0, ge=0, description="Absolute tolerance.")
     rtol: Number = Field(0.0, ge=0, description="Relative tolerance.")
+    new_numbers_each_attempt: bool = Field(
+        False,
+        description="Draw new params for each attempt (else a student keeps the same numbers).",
+    )
 
     @field_validator("answer", mode="before")
     @classmethod

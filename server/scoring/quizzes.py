@@ -90,18 +90,23 @@ def current_quiz(assignment: Assignment) -> QuizVersion:
 
 
 def question_params(
-    assignment: Assignment, user: User, question: QuestionVersion
+    assignment: Assignment, user: User, question: QuestionVersion, attempt: int = 1
 ) -> dict[str, float]:
-    """Return this student's parameter values for a question."""
+    """Return this student's parameter values for a question (in a given attempt)."""
     seed = student_seed(assignment.id, user.id, question.key)
+    # Attempt 1 keeps the plain seed, so turning the option on changes no first attempt.
+    if question.spec.get("new_numbers_each_attempt") and attempt > 1:
+        seed += f":attempt{attempt}"
     return kind_of(question.kind).params_for(question.spec, seed)
 
 
 def public_questions(assignment: Assignment, user: User, quiz: QuizVersion) -> list[dict[str, Any]]:
-    """Return the questions as this student sees them, without answers."""
+    """Return the questions as this student sees them in their next attempt, without answers."""
+    redraws = any(q.spec.get("new_numbers_each_attempt") for q in quiz.questions)
+    attempt = len(attempts_of(assignment, user)) + 1 if redraws else 1
     return [
         {"id": q.key, "kind": q.kind, "points": q.points}
-        | kind_of(q.kind).public(q.spec, question_params(assignment, user, q))
+        | kind_of(q.kind).public(q.spec, question_params(assignment, user, q, attempt))
         for q in quiz.questions
     ]
 
@@ -164,7 +169,7 @@ def submit_attempt(assignment: Assignment, user: User, answers: Any) -> Recorded
         status = attempt_status(assignment, user)
         if status.refusal:
             raise status.refusal
-        answers_rows = _mark(assignment, user, quiz, parsed)
+        answers_rows = _mark(assignment, user, quiz, parsed, attempt=status.used + 1)
         try:
             return _record(assignment, user, quiz, answers_rows, number=status.used + 1)
         except IntegrityError:
@@ -172,11 +177,13 @@ def submit_attempt(assignment: Assignment, user: User, answers: Any) -> Recorded
     raise AttemptRefused("conflict", "too many simultaneous attempts; try again")
 
 
-def _mark(assignment, user, quiz: QuizVersion, parsed: dict[str, Any]) -> list[dict[str, Any]]:
-    """Score every question; return the answer rows to store."""
+def _mark(
+    assignment, user, quiz: QuizVersion, parsed: dict[str, Any], attempt: int = 1
+) -> list[dict[str, Any]]:
+    """Score every question with the attempt's numbers; return the answer rows to store."""
     rows = []
     for question in quiz.questions:
-        params = question_params(assignment, user, question)
+        params = question_params(assignment, user, question, attempt)
         response = parsed.get(question.key)
         marking = kind_of(question.kind).mark(question.spec, params, response, question.points)
         rows.append(
