@@ -76,6 +76,12 @@ def test_check_submit_feedback_charts_and_draft(live_server, browser, screenshot
     swept = chart(page, "#result-body .sweep canvas")
     assert swept["xType"] == "logarithmic" and swept["points"] == [9, 9, 9, 9]
     screenshot(page, "feedback-04-charts-1280")
+    page.set_viewport_size(PHONE)
+    page.locator("#result-body .sweep-table summary").click()  # the table behind the chart
+    screenshot(page, "feedback-04-charts-390")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], "nothing widens the page on a phone"
+    page.set_viewport_size(WIDE)
 
     # A draft is saved as they type and restored after a reload, on any computer.
     type_into_editor(page, REFERENCE + "\n# still working on it\n")
