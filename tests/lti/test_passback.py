@@ -397,3 +397,14 @@ def test_backoff_doubles_up_to_its_cap(app):
     waits = [passback.backoff(n).total_seconds() for n in range(1, 10)]
     assert waits[:4] == [10, 20, 40, 80]
     assert max(waits) == 900 and waits == sorted(waits)
+
+
+@pytest.mark.parametrize(
+    ("lineitem", "scores"),
+    [
+        ("https://lms.example/api/lineitems/7", "https://lms.example/api/lineitems/7/scores"),
+        ("https://lms.example/li/7/?type=x", "https://lms.example/li/7/scores?type=x"),
+    ],
+)
+def test_scores_url_follows_the_line_item_path_and_keeps_its_query(lineitem, scores):
+    assert passback.scores_url(lineitem) == scores
