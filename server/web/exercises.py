@@ -26,7 +26,6 @@ from server.extensions import (
     submission_rate,
     submission_rate_off,
 )
-from server.grading.demo import sweep_of
 from server.grading.precheck import check_visible
 from server.grading.sweep import best, has_sweep, reference_sweep, settings
 from server.models import Assignment, AssignmentKind, Course, Submission, SubmissionStatus
@@ -147,7 +146,6 @@ def check_json(course: str, slug: str):
     exercise = current_exercise(assignment)
     checked = check_visible(loaded(exercise), code)
     blocks = parts_view(checked["parts"], visible_examples(exercise), {})
-    swept = sweep_of(loaded(exercise), code) if checked["loaded"] else None
     html = render_template(
         "_check.html",
         checked=checked,
@@ -156,7 +154,7 @@ def check_json(course: str, slug: str):
         prefix="check",
         location=error_location(checked),
         instructor=False,
-        sweep=swept,
+        sweep=checked.get("sweep"),
     )
     return jsonify(
         {"loaded": checked["loaded"], "html": html, "error_location": error_location(checked)}
