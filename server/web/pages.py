@@ -16,7 +16,7 @@ from server.courses import (
 )
 from server.extensions import db
 from server.models import Assignment, AssignmentKind, QuizAttempt, Role, User
-from server.scoring.gradebook import build_gradebook, counted, gradebook_csv
+from server.scoring.gradebook import build_gradebook, counted_score, gradebook_csv
 from server.scoring.quizzes import (
     AttemptRefused,
     InvalidAnswers,
@@ -27,7 +27,6 @@ from server.scoring.quizzes import (
     public_questions,
     submit_attempt,
 )
-from server.submissions.history import submissions_of
 from server.web import bp
 from server.web.exercises import code_submission_limit, exercise_page
 
@@ -115,13 +114,11 @@ def gradebook_download(course: str):
 
 def _assignment_row(assignment: Assignment, user: User) -> dict[str, Any]:
     """Return what the course page shows of one assignment for this user."""
-    quiz = assignment.kind == AssignmentKind.QUIZ
-    work = attempts_of(assignment, user) if quiz else submissions_of(assignment, user)
-    scores = [(w.score, w.max_score) for w in work if w.score is not None]
     return {
         "assignment": assignment,
         "status": attempt_status(assignment, user),
-        "score": counted(assignment.score_policy, scores) if scores else None,
+        # The gradebook's own counted score: late penalties and overrides included.
+        "score": counted_score(assignment.id, user.id),
     }
 
 

@@ -83,3 +83,20 @@ def test_a_submission_stored_on_time_and_graded_late_is_on_time(client, headers)
     assert shown["score"] == round(shown["raw_score"] - shown["penalty"], 6)
     listed = client.get(url, headers=headers["instructor"]).json["submissions"][0]
     assert (listed["late"], listed["score"]) == (1, shown["score"])
+
+
+def test_the_course_page_shows_the_student_their_counted_score(app, client, headers):
+    from server.web.filters import points
+    from tests.web.support import STUDENT as LOGIN
+    from tests.web.support import PageClient
+
+    done = attempt(client, headers["student"])
+    at, maximum = stored_at(done), done["max_score"]
+    changes = {"due_at": iso(at, -1), "late_until": iso(at, DAY), "late_penalty_per_day": 0.4}
+    patch(client, headers["instructor"], changes)
+    page = PageClient(app, app.response_class, use_cookies=True)
+    page.login(*LOGIN)
+    html = page.get("/courses/demo").get_data(as_text=True)
+    counted = round(done["score"] - 0.4 * maximum, 6)
+    assert f"{points(counted)} / {points(maximum)}" in html
+    assert f"{points(done['score'])} / {points(maximum)}" not in html
