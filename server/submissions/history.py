@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from server.courses import Forbidden, course_role
+from server.courses import Forbidden, is_staff
 from server.extensions import db
-from server.models import Assignment, Role, ScorePolicy, Submission, SubmissionStatus, User
+from server.models import Assignment, ScorePolicy, Submission, SubmissionStatus, User
 from server.scoring.gradebook import counted
 
 
@@ -48,13 +48,13 @@ class Listed:
 def visible_submissions(
     user: User, assignment: Assignment, email: str = "", status: SubmissionStatus | None = None
 ) -> list[Listed]:
-    """List, newest first, a student's own submissions, or everyone's for an instructor.
+    """List, newest first, a student's own submissions, or everyone's for a TA or instructor.
 
     email narrows an instructor's listing to one student; a student may name only
     themselves. status keeps the submissions in that state.
     """
     email = email.strip().lower()
-    if course_role(user, assignment.course) == Role.INSTRUCTOR:
+    if is_staff(user, assignment.course):  # a TA grades, so sees everyone's too
         found = all_submissions(assignment, email)
     elif email and email != user.email:
         raise Forbidden("a student sees only their own submissions")

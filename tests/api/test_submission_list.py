@@ -6,8 +6,10 @@ submission here; an instructor's script reads who submitted what and which one c
 
 import pytest
 
+from server.accounts import find_user
+from server.courses import enroll
 from server.extensions import db
-from server.models import Assignment, ScorePolicy
+from server.models import Assignment, Course, Role, ScorePolicy
 from tests.api.test_submissions import FORGOT_TWO, REFERENCE, URL, graded
 from tests.scaleout.support import store_without_message
 
@@ -70,6 +72,19 @@ def test_an_instructor_sees_everyone_and_can_narrow_to_one_student(
         (first["id"], "student@example.edu", True),
     ]
     assert [s["id"] for s in one] == [second["id"]]
+
+
+def test_a_ta_sees_everyone_too(client, student, other):
+    demo = db.session.scalar(db.select(Course).filter_by(slug="demo"))
+    enroll(find_user("student2@example.edu"), demo).role = Role.TA  # the second student grades now
+    db.session.commit()
+    mine = graded(client, student, REFERENCE)
+
+    everyone = listing(client, other).json["submissions"]
+
+    assert [(s["id"], s["student"]["email"]) for s in everyone] == [
+        (mine["id"], "student@example.edu")
+    ]
 
 
 def test_status_keeps_one_state(client, student):
