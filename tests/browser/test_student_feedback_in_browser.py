@@ -107,6 +107,9 @@ def test_a_blank_quiz_asks_first_and_the_attempt_shows_the_right_choices(
     page = context.new_page()
     log_in(page, live_server, "student@example.edu", "student")
     page.goto(live_server + QUIZ)
+    # The quiz's formulas are typeset by the vendored KaTeX, as the exercise's are.
+    expect(page.locator(".description .katex").first).to_be_visible()
+    expect(page.locator("#q2 .katex").first).to_be_visible()
     asked = []
 
     def refuse(dialog):
