@@ -4,6 +4,7 @@ Instructors configure (publish, dates, policies, extensions); overrides are grad
 so a course's TAs may set and clear them too. Thin views over server/courses/.
 """
 
+import sqlalchemy as sa
 from flask import g
 
 from server.api import bp
@@ -137,14 +138,24 @@ def _gradable(course: str, slug: str) -> Assignment:
 
 
 def _done(change):
-    """Run a change and commit it; a refusal is a 422 naming the field, nothing kept."""
-    try:
-        done = change()
-    except Refused as refused:
-        db.session.rollback()
-        raise ApiError(422, "invalid_value", str(refused), field=refused.field) from None
-    db.session.commit()
-    return done
+    """Run a change and commit it; a refusal is a 422 naming the field, nothing kept.
+
+    Two requests making the same extension, override or slug at once: the later commit
+    fails on the unique row and runs once more against what the other one stored.
+    """
+    for attempt in (1, 2):
+        try:
+            done = change()
+            db.session.commit()
+            return done
+        except Refused as refused:
+            db.session.rollback()
+            raise ApiError(422, "invalid_value", str(refused), field=refused.field) from None
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise ApiError(409, "conflict", "changed meanwhile by another request") from None
+    raise AssertionError("unreachable")
 
 
 def _settings(assignment: Assignment, rescored: int) -> dict:

@@ -134,14 +134,14 @@ OPERATIONS = {
     ),
     "show_audit": Operation(200, m.AuditLog, (403, 404)),
     "publish_assignment": Operation(
-        201, m.AssignmentSettings, (403, 404, 422), m.PublishRequest, description="Published"
+        201, m.AssignmentSettings, (403, 404, 409, 422), m.PublishRequest, description="Published"
     ),
     "update_assignment": Operation(
-        200, m.AssignmentSettings, (403, 404, 422), m.AssignmentSettingsRequest
+        200, m.AssignmentSettings, (403, 404, 409, 422), m.AssignmentSettingsRequest
     ),
-    "grant_extension": Operation(200, m.ExtensionAnswer, (403, 404, 422), m.ExtensionRequest),
+    "grant_extension": Operation(200, m.ExtensionAnswer, (403, 404, 409, 422), m.ExtensionRequest),
     "revoke_extension": Operation(204, None, (403, 404, 422), description="Revoked"),
-    "set_override": Operation(200, m.OverrideAnswer, (403, 404, 422), m.OverrideRequest),
+    "set_override": Operation(200, m.OverrideAnswer, (403, 404, 409, 422), m.OverrideRequest),
     "clear_override": Operation(204, None, (403, 404, 422), description="Cleared"),
     "openapi_document": Operation(200, None, description="OpenAPI 3 document", public=True),
 }

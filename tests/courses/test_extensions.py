@@ -1,7 +1,13 @@
 """Extensions: one student's own dates move the late boundary and the cutoff for them alone;
 granted by the CLI and the API, revoked, audited, refused clearly."""
 
+import threading
+
+import sqlalchemy as sa
+
 from server.courses import audit
+from server.extensions import db
+from server.models import Extension
 
 from .late_support import BASE, QUIZ, STUDENT, STUDENT2, attempt, cell, iso, patch, stored_at
 
@@ -84,3 +90,28 @@ def test_bad_extensions_are_refused_clearly(client, headers, runner):
     )
     assert unknown.exit_code == 1
     assert "not a student of the course" in unknown.output
+
+
+def test_simultaneous_grants_make_one_extension(app, headers, demo):
+    """Four requests granting the same student at once: one row, every request answered."""
+    from tests.conftest import FreshContextClient
+
+    racers, answers = 4, []
+    barrier = threading.Barrier(racers)
+
+    def run(day: int) -> None:
+        client = FreshContextClient(app, app.response_class)
+        barrier.wait()
+        body = {"due_at": f"2027-01-0{day}T12:00:00+00:00"}
+        answers.append(client.put(f"{URL}/{STUDENT}", json=body, headers=headers["instructor"]))
+
+    threads = [threading.Thread(target=run, args=(day,)) for day in range(1, racers + 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [200] * racers, [a.json for a in answers]
+    db.session.remove()
+    assert db.session.scalar(sa.select(sa.func.count(Extension.id))) == 1
+    grants = [e for e in audit.entries(demo) if e.action == "extension.grant"]
+    assert len(grants) == racers  # each request's grant, and nothing else, was kept
