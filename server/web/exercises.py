@@ -31,7 +31,7 @@ from server.grading.sweep import best, has_sweep, reference_sweep, settings
 from server.models import Assignment, AssignmentKind, Course, Submission, SubmissionStatus
 from server.scoring.policy import AttemptRefused, attempt_status
 from server.submissions.drafts import Opening, opening_code, save_draft
-from server.submissions.exercises import current_exercise, loaded
+from server.submissions.exercises import current_exercise, loaded_version
 from server.submissions.history import all_submissions, counting_submission, submissions_of
 from server.submissions.queue import dispatch
 from server.submissions.regrade import regrade
@@ -144,7 +144,7 @@ def check_json(course: str, slug: str):
     if len(code.encode()) > current_app.config["RUBRIC_MAX_CODE_BYTES"]:
         return _json_error(413, "code_too_large", "the code is too large")
     exercise = current_exercise(assignment)
-    checked = check_visible(loaded(exercise), code)
+    checked = check_visible(_engine(exercise), code)
     blocks = parts_view(checked["parts"], visible_examples(exercise), {})
     html = render_template(
         "_check.html",
@@ -342,9 +342,14 @@ def _render_page(
     )
 
 
+def _engine(exercise):
+    """Return the grading engine's exercise, its files read and hashed once per version."""
+    return loaded_version(exercise.id, (exercise.slug, exercise.content_hash))
+
+
 def _reference_sweep(exercise) -> dict | None:
     """Return the reference's lambda sweep for the page (trusted code, cached per version)."""
-    grading = loaded(exercise)
+    grading = _engine(exercise)
     if not has_sweep(grading):
         return None
     s = settings(grading)
