@@ -20,13 +20,15 @@ SHOWN = 1000
 
 
 def record(
-    course: Course, actor: User | None, action: str, target: str, before: Any, after: Any
+    course: Course, actor: User | str | None, action: str, target: str, before: Any, after: Any
 ) -> AuditEntry:
-    """Log a change in the current transaction; actor None is the command line."""
+    """Log a change in the current transaction; actor None is the command line, a text
+    another system (an LMS)."""
+    by_user = isinstance(actor, User)
     entry = AuditEntry(
         course_id=course.id,
-        actor_id=actor.id if actor is not None else None,
-        actor=actor.email if actor is not None else COMMAND_LINE,
+        actor_id=actor.id if by_user else None,
+        actor=actor.email if by_user else (actor or COMMAND_LINE)[:200],
         action=action,
         target=target[:300],
         before=None if before is None else json_text(before),

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from server.accounts import NO_PASSWORD, find_user
+from server.courses import audit
 from server.extensions import db
 from server.lti.launch import CLAIM, Launch
 from server.models import Course, Enrollment, LtiUser, Role, User
@@ -104,25 +105,31 @@ def _create(launch: Launch, issuer: str, sub: str) -> User:
     return user
 
 
-def enrol(user: User, course: Course, roles: Any) -> Enrollment:
-    """Enrol the user in the course with the role the LMS gives now."""
+def enrol(user: User, course: Course, roles: Any, issuer: str) -> Enrollment:
+    """Enrol the user in the course with the role the LMS (issuer) gives now; audited."""
     role = role_of(roles)
     try:
-        return _set_enrolment(user, course, role)
+        return _set_enrolment(user, course, role, issuer)
     except sa.exc.IntegrityError:
         # Two first launches at once: the other one enrolled them; set the role on it.
         db.session.rollback()
-        return _set_enrolment(user, course, role)
+        return _set_enrolment(user, course, role, issuer)
 
 
-def _set_enrolment(user: User, course: Course, role: Role) -> Enrollment:
+def _set_enrolment(user: User, course: Course, role: Role, issuer: str) -> Enrollment:
     query = sa.select(Enrollment).filter_by(course_id=course.id, user_id=user.id)
     enrolment = db.session.scalar(query)
+    actor = f"LMS {issuer}"
     if enrolment is None:
         enrolment = Enrollment(course_id=course.id, user_id=user.id, role=role)
         db.session.add(enrolment)
-    else:
-        enrolment.role = role  # the LMS is the source of truth for its course's roles
+        after = {"role": role.value, "name": user.name}
+        audit.record(course, actor, "roster.add", user.email, None, after)
+    elif enrolment.role != role:
+        # The LMS is the source of truth for its course's roles.
+        before = {"role": enrolment.role.value}
+        enrolment.role = role
+        audit.record(course, actor, "roster.role", user.email, before, {"role": role.value})
     db.session.commit()
     return enrolment
 

@@ -214,7 +214,7 @@ def _bind(pending: LtiPendingLaunch, user: User, course: Course) -> Course:
         db.session.rollback()
         raise Refused(SAME_MOMENT) from None
     keep_services(context, pending)
-    accounts.enrol(user, course, TEACHING)
+    accounts.enrol(user, course, TEACHING, platform_of(pending).issuer)
     return course
 
 

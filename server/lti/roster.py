@@ -112,7 +112,7 @@ def _enrol(member: dict[str, Any], user_id: str, course: Course, platform, count
     user = accounts.user_for(Launch(platform=platform, claims=_identity_claims(member, user_id)))
     query = sa.select(Enrollment.role).filter_by(course_id=course.id, user_id=user.id)
     before = db.session.scalar(query)
-    after = accounts.enrol(user, course, member.get("roles")).role
+    after = accounts.enrol(user, course, member.get("roles"), platform.issuer).role
     if before is None:
         counts.added += 1
     elif before == after:

@@ -267,7 +267,7 @@ def launch():
     log.info("lti: launch of user %s from %s", user.id, valid.platform.issuer)
     if where.course is None:
         return _forget_state(_unlinked(valid, user, where.context_id))
-    accounts.enrol(user, where.course, accounts.launch_roles(valid))
+    accounts.enrol(user, where.course, accounts.launch_roles(valid), valid.platform.issuer)
     if where.assignment is not None:
         target = url_for("web.assignment", course=where.course.slug, slug=where.assignment.slug)
     else:
@@ -287,7 +287,7 @@ def _deep_linking(valid):
     if context is None:
         return _unlinked_page(pending, user)
     deeplink.keep_services(context, pending)
-    accounts.enrol(user, context.course, accounts.launch_roles(valid))
+    accounts.enrol(user, context.course, accounts.launch_roles(valid), valid.platform.issuer)
     return redirect(url_for("lti.picker", token=pending.token))
 
 

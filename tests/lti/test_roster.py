@@ -5,6 +5,7 @@ instructor launches once (which records the memberships URL, as in production); 
 `rubric lti roster` or the course page's button pulls the members, page by page.
 """
 
+import json
 import re
 
 import pytest
@@ -12,6 +13,7 @@ import requests
 import sqlalchemy as sa
 
 from server.accounts import NO_PASSWORD
+from server.courses import audit
 from server.extensions import db
 from server.lti import services
 from server.models import Course, Enrollment, LtiUser, Role
@@ -114,6 +116,26 @@ def test_a_second_pull_adds_no_one_and_follows_role_changes(app, lms, teacher):
     db.session.remove()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LtiUser)) == accounts
     assert role_in_demo(lms.issuer, STUDENTS[0][0]) == Role.INSTRUCTOR
+
+
+def test_the_lms_changes_are_in_the_audit_log(app, lms, teacher):
+    assert roster_cli(app).exit_code == 0
+    lms.members[0].roles = [INSTRUCTOR]
+    assert roster_cli(app).exit_code == 0
+    db.session.remove()
+    demo = db.session.scalar(sa.select(Course).filter_by(slug="demo"))
+    entries = [
+        (e.actor, e.action, e.before, e.after)
+        for e in audit.entries(demo)
+        if e.actor == f"LMS {lms.issuer}"
+    ]
+    added = [entry for entry in entries if entry[1] == "roster.add"]
+    # The teacher's launch and six members of the first pull; then one promotion.
+    assert len(added) == 7
+    changed = [entry for entry in entries if entry[1] == "roster.role"]
+    assert [(json.loads(b), json.loads(a)) for _, _, b, a in changed] == [
+        ({"role": "student"}, {"role": "instructor"})
+    ]
 
 
 def test_inactive_and_deleted_members_are_not_enrolled(app, lms, teacher):
