@@ -329,7 +329,10 @@ class Attempt(Answer):
     id: int
     assignment: str
     number: int
-    score: float
+    score: float = Field(description="counted: raw_score less the late penalty")
+    raw_score: float = Field(description="the questions' points")
+    penalty: float = Field(description="points taken off for lateness")
+    late: int = Field(description="seconds past the student's due date (0: on time)")
     max_score: float
     submitted_at: datetime
     questions: list[QuestionResult]

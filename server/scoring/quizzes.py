@@ -11,6 +11,7 @@ from server.extensions import db
 from server.lti import passback
 from server.models import Assignment, Quiz, QuizAnswer, QuizAttempt, User
 from server.models.types import utcnow
+from server.scoring import late
 from server.scoring.params import student_seed
 from server.scoring.policy import AttemptRefused, attempt_status
 from server.scoring.questions import AnswerError, kind_of
@@ -224,12 +225,20 @@ def _record(assignment, user, quiz: QuizVersion, rows, number: int) -> RecordedA
         "id": attempt_id,
         "assignment": assignment.slug,
         "number": number,
-        "score": score,
+        **_late_fields(assignment, user.id, score, max_score, submitted_at),
         "max_score": max_score,
         "submitted_at": submitted_at.isoformat(),
         "questions": [_answer_result(quiz.question(row["question_id"]), row) for row in rows],
     }
     return RecordedAttempt(attempt_id, result)
+
+
+def _late_fields(assignment, user_id: int, score: float, max_score: float, at) -> dict:
+    """The counted score of an attempt: late by the stored time and the student's own dates."""
+    dates = late.dates_for(assignment, user_id)
+    marked = late.mark(score, max_score, at, dates, late.rule_of(assignment))
+    counted = {"score": marked.score, "raw_score": score}
+    return counted | {"penalty": marked.penalty, "late": marked.late}
 
 
 def attempt_result(attempt: QuizAttempt) -> dict[str, Any]:
@@ -239,7 +248,13 @@ def attempt_result(attempt: QuizAttempt) -> dict[str, Any]:
         "id": attempt.id,
         "assignment": attempt.assignment.slug,
         "number": attempt.number,
-        "score": attempt.score,
+        **_late_fields(
+            attempt.assignment,
+            attempt.user_id,
+            attempt.score,
+            attempt.max_score,
+            attempt.submitted_at,
+        ),  # fmt: skip
         "max_score": attempt.max_score,
         "submitted_at": attempt.submitted_at.isoformat(),
         "questions": [

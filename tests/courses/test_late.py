@@ -45,9 +45,13 @@ def test_after_a_hard_cutoff_work_is_refused_with_a_clear_message(client, header
     assert refused.json["error"]["code"] == "past_due"
     assert "due date has passed" in refused.json["error"]["message"]
     # A late window opens it again, for late work that is marked so.
-    patch(client, headers["instructor"], {"late_until": iso(stored_at(first), DAY)})
+    window = {"late_until": iso(stored_at(first), DAY), "late_penalty_per_day": 0.1}
+    patch(client, headers["instructor"], window)
     later = attempt(client, headers["student"])
-    assert later["score"] == first["score"]
+    assert later["raw_score"] == first["raw_score"] == first["max_score"]
+    assert later["late"] >= 60
+    assert later["penalty"] == round(0.1 * later["max_score"], 6)
+    assert later["score"] == round(later["raw_score"] - later["penalty"], 6)
     assert cell(client, headers["instructor"], STUDENT)["late"] >= 60
 
 
