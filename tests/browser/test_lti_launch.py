@@ -4,7 +4,8 @@ The test platform (tests/lti/platform_lti1p3.py) is served on http://localhost:P
 frames its activity; Rubric is on http://127.0.0.1:PORT2 with that origin allowed to
 frame it. The click goes through Rubric's /lti/login, the platform's OIDC authorization
 and its auto-submitted form post to /lti/launch, all inside the iframe, and the
-student, with no Rubric password, submits the exercise there.
+student, with no Rubric password, submits the exercise there; the score then reaches
+the platform's gradebook through grade passback.
 """
 
 import re
@@ -61,3 +62,13 @@ def test_student_launches_into_the_iframe_and_submits_the_exercise(lti_lms, brow
     status = frame.locator("#result-status")
     expect(status).to_contain_text("Submission 1 graded", timeout=GRADED)
     expect(frame.locator("#result-body .total")).to_have_text("Score: 10 / 10")
+
+    # The LMS's own gradebook page: the sender posts the score in the background.
+    student = lti_lms.settings.user.sub
+    grades = context.new_page()
+    for _ in range(60):
+        grades.goto(f"{lti_lms.url}/gradebook")
+        if grades.locator("#grades td", has_text=student).count():
+            break
+        grades.wait_for_timeout(500)
+    expect(grades.locator("#grades tr", has_text=student)).to_contain_text("10 / 10")

@@ -346,6 +346,7 @@ class Platform(Services):
         app.add_url_rule("/jwks", view_func=self.jwks)
         app.add_url_rule("/token", view_func=self.token, methods=["POST"])
         app.add_url_rule("/course", view_func=self.course)
+        app.add_url_rule("/gradebook", view_func=self.gradebook)
         app.add_url_rule("/storage", view_func=self.storage_frame)
         app.add_url_rule("/lineitems", view_func=self.list_lineitems)
         app.add_url_rule("/lineitems", view_func=self.add_lineitem, methods=["POST"])
@@ -574,6 +575,19 @@ class Platform(Services):
             f"{self.storage_markup()}"
             f'<iframe id="tool" src="{html.escape(self.start_url())}" width="900"'
             ' height="900" title="Rubric"></iframe>'
+        )
+
+    def gradebook(self):
+        """The LMS's gradebook: the newest score received per line item and user."""
+        newest = {(item, score["userId"]): score for item, score in self.scores}
+        rows = "".join(
+            f"<tr><td>{html.escape(item)}</td><td>{html.escape(user)}</td>"
+            f"<td>{score['scoreGiven']:g} / {score['scoreMaximum']:g}</td></tr>"
+            for (item, user), score in newest.items()
+        )
+        return (
+            "<!doctype html><title>LMS gradebook</title><table id='grades'>"
+            f"<tr><th>column</th><th>user</th><th>score</th></tr>{rows}</table>"
         )
 
     def storage_markup(self) -> str:
