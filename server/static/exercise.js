@@ -160,7 +160,11 @@
           form.dataset.draftSaved = "yes";
           status.textContent = "Draft saved " + new Date().toLocaleTimeString() + ".";
         })
-        .catch(function () { status.textContent = "Draft not saved yet: will try again."; });
+        .catch(function () {
+          status.textContent = "Draft not saved yet: will try again.";
+          window.clearTimeout(timer);
+          timer = window.setTimeout(save, 5 * DRAFT_DELAY_MS);  // offline or limited: retry
+        });
     }
     function changed() {
       form.dataset.draftSaved = "no";
