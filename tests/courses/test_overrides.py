@@ -73,3 +73,24 @@ def test_bad_overrides_and_outsiders_are_refused(client, headers):
     assert client.put(f"{URL}/{STUDENT}", json=body, headers=headers["student"]).status_code == 403
     assert client.put(f"{URL}/{STUDENT}", json=body, headers=headers["other"]).status_code == 404
     assert cell(client, headers["instructor"], STUDENT)["overridden"] is False
+
+
+def test_the_gradebook_page_marks_overridden_excused_and_late(app, client, headers, token_for):
+    from tests.courses.late_support import STUDENT2, iso, patch, stored_at
+    from tests.web.support import INSTRUCTOR, PageClient
+
+    done = attempt(client, headers["student"])
+    attempt(client, token_for(STUDENT2), STUDENT2)
+    at = stored_at(done)
+    late = {"due_at": iso(at, -1), "late_until": iso(at, 86400), "late_penalty_per_day": 0.1}
+    patch(client, headers["instructor"], late)
+    page = PageClient(app, app.response_class, use_cookies=True)
+    page.login(*INSTRUCTOR)
+    html = page.get("/courses/demo/gradebook").get_data(as_text=True)
+    assert html.count("late: ") == 2 and "overridden" not in html and "Excused" not in html
+    body = {"score": 1, "reason": "x"}
+    assert client.put(f"{URL}/{STUDENT}", json=body, headers=headers["ta"]).status_code == 200
+    body = {"excused": True, "reason": "y"}
+    assert client.put(f"{URL}/{STUDENT2}", json=body, headers=headers["ta"]).status_code == 200
+    html = page.get("/courses/demo/gradebook").get_data(as_text=True)
+    assert (html.count("late: "), html.count("overridden"), html.count("Excused")) == (0, 1, 1)
