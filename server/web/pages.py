@@ -16,6 +16,7 @@ from server.courses import (
 )
 from server.extensions import db
 from server.models import Assignment, AssignmentKind, QuizAttempt, Role, User
+from server.scoring import late
 from server.scoring.gradebook import build_gradebook, counted_score, gradebook_csv
 from server.scoring.quizzes import (
     AttemptRefused,
@@ -117,6 +118,7 @@ def _assignment_row(assignment: Assignment, user: User) -> dict[str, Any]:
     return {
         "assignment": assignment,
         "status": attempt_status(assignment, user),
+        "dates": late.dates_for(assignment, user.id),  # the user's own: an extension moves them
         # The gradebook's own counted score: late penalties and overrides included.
         "score": counted_score(assignment.id, user.id),
     }

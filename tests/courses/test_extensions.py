@@ -2,6 +2,7 @@
 granted by the CLI and the API, revoked, audited, refused clearly."""
 
 import threading
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -115,3 +116,25 @@ def test_simultaneous_grants_make_one_extension(app, headers, demo):
     assert db.session.scalar(sa.select(sa.func.count(Extension.id))) == 1
     grants = [e for e in audit.entries(demo) if e.action == "extension.grant"]
     assert len(grants) == racers  # each request's grant, and nothing else, was kept
+
+
+def test_the_course_page_shows_a_student_their_own_due_date(app, runner, demo):
+    from server.web.filters import utc
+    from tests.web.support import STUDENT as LOGIN
+    from tests.web.support import STUDENT2 as LOGIN2
+    from tests.web.support import PageClient
+
+    ours = datetime(2027, 1, 1, 12, tzinfo=UTC)
+    mine = datetime(2027, 1, 5, 12, tzinfo=UTC)
+    update = ["assignment", "update", "demo", QUIZ, "--due", ours.isoformat()]
+    assert runner.invoke(args=update).exit_code == 0
+    grant = ["extension", "grant", "demo", QUIZ, STUDENT, "--due", mine.isoformat()]
+    assert runner.invoke(args=grant).exit_code == 0
+    pages = {}
+    for login in (LOGIN, LOGIN2):
+        page = PageClient(app, app.response_class, use_cookies=True)
+        page.login(*login)
+        pages[login[0]] = page.get("/courses/demo").get_data(as_text=True)
+    assert utc(mine) in pages[STUDENT] and "your extension" in pages[STUDENT]
+    assert utc(ours) not in pages[STUDENT]
+    assert utc(ours) in pages[STUDENT2] and "your extension" not in pages[STUDENT2]
