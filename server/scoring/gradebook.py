@@ -103,9 +103,11 @@ def counted_entry(assignment: Assignment, user_id: int) -> Entry | None:
     return _entry(assignment, dates, work, override)
 
 
-def _entry(assignment: Assignment, dates: late.Dates, work, override) -> Entry | None:
+def _entry(
+    assignment: Assignment, dates: late.Dates, work, override, rule: late.Rule | None = None
+) -> Entry | None:
     """Count a student's graded work (score, max, submitted at; in order) and any override."""
-    rule = late.rule_of(assignment)
+    rule = rule or late.rule_of(assignment)
     marked = [late.mark(score, maximum, at, dates, rule) for score, maximum, at in work]
     if override is not None:
         return _overridden(override, len(marked))
@@ -150,11 +152,15 @@ def build_gradebook(course: Course) -> Gradebook:
     extensions = late.extensions_in(ids)
     overrides = _overrides_in(ids)
     by_id = {a.id: a for a in assignments}
+    # Per assignment once, not per cell: its rule and the dates of students without extension.
+    rules = {a.id: late.rule_of(a) for a in assignments}
+    plain = {a.id: late.shifted(a, None) for a in assignments}
     entries = {}
     for key in work.keys() | overrides.keys():
-        assignment = by_id[key[1]]
-        dates = late.shifted(assignment, extensions.get(key))
-        entries[key] = _entry(assignment, dates, work.get(key, []), overrides.get(key))
+        assignment, extension = by_id[key[1]], extensions.get(key)
+        dates = plain[key[1]] if extension is None else late.shifted(assignment, extension)
+        cell = work.get(key, [])
+        entries[key] = _entry(assignment, dates, cell, overrides.get(key), rules[key[1]])
     possible = {a.id: points_possible(a) for a in assignments}
     return Gradebook(assignments, students, entries, possible)
 

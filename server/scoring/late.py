@@ -61,11 +61,7 @@ class Marked:
     max_score: float
     late: int  # whole seconds late, 0 when on time
     penalty: float
-
-    @property
-    def score(self) -> float:
-        """The counted score: the raw score less the penalty, never below 0."""
-        return max(0.0, round(self.raw_score - self.penalty, 6))
+    score: float  # counted: the raw score less the penalty, never below 0
 
 
 def rule_of(assignment: Assignment) -> Rule:
@@ -120,5 +116,7 @@ def seconds_late(submitted_at: datetime, dates: Dates) -> int:
 def mark(raw: float, maximum: float, submitted_at: datetime, dates: Dates, rule: Rule) -> Marked:
     """Count one graded piece of work under the student's dates and the penalty rule."""
     late = seconds_late(submitted_at, dates)
+    if not late:  # the common case, on the gradebook's path for every attempt
+        return Marked(raw, maximum, 0, 0.0, raw)
     penalty = min(raw, round(rule.fraction(late) * maximum, 6)) if raw > 0 else 0.0
-    return Marked(raw, maximum, late, penalty)
+    return Marked(raw, maximum, late, penalty, max(0.0, round(raw - penalty, 6)))
