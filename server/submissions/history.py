@@ -9,7 +9,7 @@ import sqlalchemy.orm as so
 from server.courses import Forbidden, is_staff
 from server.extensions import db
 from server.models import Assignment, ScorePolicy, Submission, SubmissionStatus, User
-from server.scoring.gradebook import counted
+from server.scoring import late
 
 
 def submissions_of(assignment: Assignment, user: User) -> list[Submission]:
@@ -69,10 +69,13 @@ def counting_submission(policy: ScorePolicy, submissions: list[Submission]) -> S
     graded = [s for s in submissions if s.score is not None]
     if not graded:
         return None
-    pair = counted(policy, [(s.score, s.max_score) for s in graded])
     if policy == ScorePolicy.LAST:
         return graded[-1]
-    return next(s for s in graded if (s.score, s.max_score) == pair)
+    # The best counted score, late penalty included, as the gradebook counts it.
+    assignment = graded[0].assignment
+    dates, rule = late.dates_for(assignment, graded[0].user_id), late.rule_of(assignment)
+    marked = [late.mark(s.score, s.max_score, s.submitted_at, dates, rule).score for s in graded]
+    return graded[marked.index(max(marked))]
 
 
 def counting_ids(policy: ScorePolicy, submissions: list[Submission]) -> set[int]:

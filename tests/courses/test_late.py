@@ -104,3 +104,20 @@ def test_the_course_page_shows_the_student_their_counted_score(app, client, head
     counted = round(done["score"] - 0.4 * maximum, 6)
     assert f"{points(counted)} / {points(maximum)}" in html
     assert f"{points(done['score'])} / {points(maximum)}" not in html
+
+
+def test_the_listing_marks_the_submission_the_gradebook_counts_after_penalties(client, headers):
+    from tests.api.test_submissions import FORGOT_TWO
+
+    url = f"{BASE}/{EXERCISE}/submissions"
+    ids = [client.post(url, json={"code": c}, headers=headers["student"]).json["id"]
+           for c in (FORGOT_TWO, REFERENCE)]  # fmt: skip
+    first, second = (wait_graded(client, i, headers["student"]) for i in ids)
+    assert first["raw_score"] < second["raw_score"]
+    # Only the second is late, and it loses most of its points.
+    changes = {"due_at": first["submitted_at"], "late_until": iso(stored_at(second), DAY)}
+    patch(client, headers["instructor"], changes | {"late_penalty_per_day": 0.9}, EXERCISE)
+    entry = cell(client, headers["instructor"], STUDENT, EXERCISE)
+    assert (entry["raw_score"], entry["late"]) == (first["raw_score"], 0)
+    listed = client.get(url, headers=headers["instructor"]).json["submissions"]
+    assert [s["id"] for s in listed if s["counts"]] == [first["id"]]
