@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 import click
+import sqlalchemy as sa
 from flask.cli import with_appcontext
 
 from server.courses import NotFound, assignment_by_slugs, extensions, overrides
@@ -59,14 +60,24 @@ def _course(slug: str) -> Course:
 
 
 def _run(change: Callable):
-    """Run a change and commit it; a refusal is one line and exit 1."""
-    try:
-        done = change()
-    except (Refused, NotFound) as refused:
-        db.session.rollback()
-        raise click.ClickException(str(refused)) from None
-    db.session.commit()
-    return done
+    """Run a change and commit it; a refusal is one line and exit 1.
+
+    A page or request that made the same row meanwhile fails the commit on its unique
+    key: the change runs once more against what it stored.
+    """
+    for attempt in (1, 2):
+        try:
+            done = change()
+            db.session.commit()
+            return done
+        except (Refused, NotFound) as refused:
+            db.session.rollback()
+            raise click.ClickException(str(refused)) from None
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise click.ClickException("changed meanwhile by someone else; try again") from None
+    raise AssertionError("unreachable")
 
 
 @click.group()
