@@ -94,3 +94,16 @@ def test_the_gradebook_page_marks_overridden_excused_and_late(app, client, heade
     assert client.put(f"{URL}/{STUDENT2}", json=body, headers=headers["ta"]).status_code == 200
     html = page.get("/courses/demo/gradebook").get_data(as_text=True)
     assert (html.count("late: "), html.count("overridden"), html.count("Excused")) == (0, 1, 1)
+
+
+def test_cli_excuse_takes_no_score(client, headers, runner):
+    both = ["score", "override", "demo", QUIZ, STUDENT, "3", "--excused", "--reason", "x"]
+    assert runner.invoke(args=both).exit_code == 2
+    excuse = ["score", "override", "demo", QUIZ, STUDENT, "--excused", "--reason", "ill"]
+    done = runner.invoke(args=excuse)
+    assert done.exit_code == 0, done.output
+    assert cell(client, headers["instructor"], STUDENT)["excused"] is True
+    assert runner.invoke(args=["score", "clear", "demo", QUIZ, STUDENT]).exit_code == 0
+    assert runner.invoke(args=["score", "clear", "demo", QUIZ, STUDENT]).output.endswith(
+        "had no override\n"
+    )
