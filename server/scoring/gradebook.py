@@ -58,13 +58,6 @@ class Gradebook:
         return sum(self.entry(student, a).score or 0.0 for a in self.assignments)
 
 
-def counted(policy: ScorePolicy, scores: list[tuple[float, float]]) -> tuple[float, float]:
-    """Pick the (score, max) that counts from attempts in submission order."""
-    if policy == ScorePolicy.LAST:
-        return scores[-1]
-    return max(scores, key=lambda pair: pair[0])
-
-
 def counted_score(assignment_id: int, user_id: int) -> tuple[float, float] | None:
     """The (score, max) that counts for one student on one assignment; None before any grade.
 

@@ -65,7 +65,7 @@ def visible_submissions(
 
 
 def counting_submission(policy: ScorePolicy, submissions: list[Submission]) -> Submission | None:
-    """Return the submission that counts in the gradebook (oldest first in, as counted() reads)."""
+    """Return the submission that counts in the gradebook (oldest first in, as it counts them)."""
     graded = [s for s in submissions if s.score is not None]
     if not graded:
         return None
