@@ -105,13 +105,17 @@ def thread_deaths(since: dict[Path, int]) -> list[str]:
 
 
 def gradebook_attempts(port: int, instructor: dict) -> dict[str, dict]:
-    """The gradebook's L2 entry of every student who has one, by e-mail."""
+    """The gradebook's L2 score, maximum and attempts of every student who has one.
+
+    The late, penalty and override marks are left out: no submission here is late.
+    """
     status, book = call(port, "GET", f"{COURSE}/gradebook", instructor)
     assert status == 200, book
+    kept = ("score", "max_score", "attempts")
     return {
-        row["student"]["email"]: row["scores"]["l2-regularization"]
+        row["student"]["email"]: {key: entry[key] for key in kept}
         for row in book["students"]
-        if (row["scores"].get("l2-regularization") or {}).get("attempts")
+        if (entry := row["scores"].get("l2-regularization") or {}).get("attempts")
     }
 
 
