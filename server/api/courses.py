@@ -2,15 +2,17 @@
 
 import orjson
 from flask import current_app, g, request
+from pydantic import TypeAdapter, ValidationError
 
 from server.api import bp
 from server.api.auth import token_required
 from server.api.errors import ApiError
 from server.api.inputs import body
-from server.api.models import CourseRequest
+from server.api.models import CourseRequest, RosterRow
 from server.courses import audit, get_course, people, require_instructor
 from server.courses.roster import RosterUnreadable, read_csv, read_json
 
+ROSTER_ROWS = TypeAdapter(list[RosterRow])
 FLAGS = {"true": True, "1": True, "false": False, "0": False, "": False}
 
 
@@ -74,10 +76,26 @@ def _roster():
         except orjson.JSONDecodeError as exc:
             message = f"the request body is not valid JSON: {exc}"
             raise ApiError(400, "invalid_json", message) from None
+        _check_shape(items)
         return read_json(items)
     if request.mimetype not in ("text/csv", "text/plain"):
         raise ApiError(415, "unsupported_media_type", "send text/csv or application/json")
     return read_csv(data)
+
+
+def _check_shape(items: object) -> None:
+    """422 for a JSON roster that is not the documented list of RosterRow objects.
+
+    A well-formed row with a bad value (an e-mail that is not one, an unknown role) is
+    reported in `errors` with the rest imported, as a CSV line is.
+    """
+    try:
+        ROSTER_ROWS.validate_python(items)
+    except ValidationError as exc:
+        where = exc.errors()[0]["loc"]
+        item = f"item {where[0] + 1}" if where and isinstance(where[0], int) else "the body"
+        message = f"{item} is not an object with a string email (and name, role)"
+        raise ApiError(422, "invalid_roster", message) from None
 
 
 def _base_url() -> str:

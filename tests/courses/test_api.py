@@ -95,6 +95,9 @@ def test_roster_as_json_with_bad_items_and_drop(client, headers):
     assert "student2@example.edu" in drops and "ta@example.edu" in drops
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 @pytest.mark.parametrize(
     ("data", "headers_", "status", "code"),
     [
@@ -102,6 +105,10 @@ def test_roster_as_json_with_bad_items_and_drop(client, headers):
         ("email\nx@y.org\n".encode("utf-16"), CSV, 422, "invalid_roster"),
         (b"[1,", {"Content-Type": "application/json"}, 400, "invalid_json"),
         (b'{"email": "a@b.org"}', {"Content-Type": "application/json"}, 422, "invalid_roster"),
+        # Not the documented rows: the whole list is refused, nothing imported.
+        (b'[{"email": "a@b.org"}, {"name": "no e-mail"}]', JSON, 422, "invalid_roster"),
+        (b'[{"email": 7}]', JSON, 422, "invalid_roster"),
+        (b'["a@b.org"]', JSON, 422, "invalid_roster"),
         (b"email\na@b.org\n", {"Content-Type": "application/xml"}, 415, "unsupported_media_type"),
     ],
 )
@@ -109,6 +116,7 @@ def test_an_unreadable_roster_is_a_clear_error(client, headers, data, headers_, 
     url = "/api/v1/courses/demo/roster"
     answer = client.post(url, data=data, headers=headers["instructor"] | headers_)
     assert (answer.status_code, answer.json["error"]["code"]) == (status, code)
+    assert find_user("a@b.org") is None
 
 
 def test_a_bad_flag_is_422(client, headers):
