@@ -19,17 +19,14 @@ from playwright.sync_api import expect
 
 from server.extensions import db
 from server.models import LtiUser
-from tests.conftest import make_app
 from tests.lti.platform_lti1p3 import (
     User,
     form_fields,
     register_in_rubric,
     running_platform,
-    serving,
 )
 
-from .conftest import CHROMIUM, require_chromium
-from .test_lms_iframe import dispose
+from .conftest import CHROMIUM, require_chromium, rubric_framed_by
 
 EXERCISE = "l2-regularization"
 STARTER = "raise NotImplementedError"  # on the exercise page of a logged-in student
@@ -72,25 +69,14 @@ class Recorder:
 @pytest.fixture
 def lms(app, demo, tmp_path):
     """The platform on localhost framing Rubric on 127.0.0.1, each request recorded."""
-    from server.lti.launch import forget_key_sets
-
-    forget_key_sets()  # a port reused from an earlier test must not reuse its keys
-    with running_platform(host="localhost") as platform:
-        rubric = make_app(
-            app.config["SQLALCHEMY_DATABASE_URI"],
-            RUBRIC_FRAME_ANCESTORS=platform.url,
-            RUBRIC_LTI_KEY_DIR=str(tmp_path / "lti-keys"),
-        )
-        platform.recorder = Recorder(rubric)
-        try:
-            with serving(platform.recorder) as url:
-                platform.tool_base = url
-                register_in_rubric(rubric, platform)
-                platform.settings.custom = {"assignment": EXERCISE}
-                yield platform
-        finally:
-            dispose(rubric)
-    forget_key_sets()
+    with (
+        running_platform(host="localhost") as platform,
+        rubric_framed_by(platform, app, tmp_path, Recorder) as rubric,
+    ):
+        platform.recorder = rubric.served
+        register_in_rubric(rubric.app, platform)
+        platform.settings.custom = {"assignment": EXERCISE}
+        yield platform
 
 
 @pytest.fixture

@@ -11,16 +11,14 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import make_app
 from tests.lti.platform_lti1p3 import (
     INSTRUCTOR,
     User,
     register_in_rubric,
     running_platform,
-    serving,
 )
 
-from .test_lms_iframe import dispose
+from .conftest import rubric_framed_by
 
 QUIZ = "l2-regularization-quiz"
 
@@ -28,26 +26,15 @@ QUIZ = "l2-regularization-quiz"
 @pytest.fixture
 def lti_lms(app, demo, tmp_path):
     """The platform on localhost, and Rubric, framed by it, registered there."""
-    from server.lti.launch import forget_key_sets
-
-    forget_key_sets()  # a port reused from an earlier test must not reuse its keys
-    with running_platform(host="localhost") as platform:
-        rubric = make_app(
-            app.config["SQLALCHEMY_DATABASE_URI"],
-            RUBRIC_FRAME_ANCESTORS=platform.url,
-            RUBRIC_LTI_KEY_DIR=str(tmp_path / "lti-keys"),
-        )
-        try:
-            with serving(rubric) as url:
-                platform.tool_base = url
-                register_in_rubric(rubric, platform)
-                platform.settings.user = User(sub="lms-teacher", name="Grace", roles=[INSTRUCTOR])
-                platform.settings.deep_linking = True
-                platform.settings.deep_link_data = "opaque-browser-data"
-                yield platform
-        finally:
-            dispose(rubric)
-    forget_key_sets()
+    with (
+        running_platform(host="localhost") as platform,
+        rubric_framed_by(platform, app, tmp_path) as rubric,
+    ):
+        register_in_rubric(rubric.app, platform)
+        platform.settings.user = User(sub="lms-teacher", name="Grace", roles=[INSTRUCTOR])
+        platform.settings.deep_linking = True
+        platform.settings.deep_link_data = "opaque-browser-data"
+        yield platform
 
 
 @pytest.mark.browser

@@ -14,11 +14,10 @@ from playwright.sync_api import expect
 
 from server.extensions import db
 from server.models import LtiPlatform
-from tests.conftest import make_app
-from tests.lti.platform_lti1p3 import running_platform, serving
+from tests.lti.platform_lti1p3 import running_platform
 from tests.lti.platform_registration import DynamicRegistration
 
-from .test_lms_iframe import dispose
+from .conftest import rubric_framed_by
 
 
 @pytest.fixture
@@ -26,23 +25,14 @@ def lms_and_link(app, demo, tmp_path):
     """The platform on localhost framing Rubric, and an administrator's one-time link."""
     with running_platform(host="localhost") as platform:
         platform.dynamic = DynamicRegistration(platform)
-        rubric = make_app(
-            app.config["SQLALCHEMY_DATABASE_URI"],
-            RUBRIC_FRAME_ANCESTORS=platform.url,
-            RUBRIC_LTI_KEY_DIR=str(tmp_path / "lti-keys"),
-        )
-        try:
-            with serving(rubric) as url:
-                platform.tool_base = url
-                rubric.config["RUBRIC_BASE_URL"] = url
-                with rubric.app_context():  # the command runs in Rubric's app, not the test's
-                    result = rubric.test_cli_runner().invoke(
-                        args=["lti", "platform", "register-url"]
-                    )
-                assert result.exit_code == 0, result.output
-                yield platform, result.stdout.strip()
-        finally:
-            dispose(rubric)
+        with rubric_framed_by(platform, app, tmp_path) as rubric:
+            rubric.app.config["RUBRIC_BASE_URL"] = rubric.url
+            with rubric.app.app_context():  # the command runs in Rubric's app, not the test's
+                result = rubric.app.test_cli_runner().invoke(
+                    args=["lti", "platform", "register-url"]
+                )
+            assert result.exit_code == 0, result.output
+            yield platform, result.stdout.strip()
 
 
 @pytest.mark.browser
