@@ -81,33 +81,18 @@ def store_exercise(folder: Path) -> Exercise | None:
     """
     from server.grading.exercise import bundle_hash, load_bundle, read_bundle
     from server.notebooks.exercise import is_notebook_exercise
-
-    if is_notebook_exercise(folder):
-        return _store_notebook_exercise(folder)
-    bundle = read_bundle(folder)
-    exercise = load_bundle(bundle, folder)
-    digest = bundle_hash(bundle)
-    latest = latest_exercise(exercise.slug)
-    if latest is not None and latest.content_hash == digest:
-        return None
-    row = Exercise(
-        slug=exercise.slug,
-        version=(latest.version + 1) if latest else 1,
-        title=exercise.title,
-        content_hash=digest,
-        max_score=float(exercise.points),
-        public=exercise.public(),
-        bundle=bundle,
-    )
-    db.session.add(row)
-    return row
-
-
-def _store_notebook_exercise(folder: Path) -> Exercise | None:
-    """Store a notebook exercise (kind = "notebook") as a new version if it changed."""
     from server.notebooks.sync import notebook_version, public_view
 
-    exercise, bundle, digest = notebook_version(folder)
+    if is_notebook_exercise(folder):
+        exercise, bundle, digest = notebook_version(folder)
+        return _new_version(exercise, public_view(exercise), bundle, digest)
+    bundle = read_bundle(folder)
+    exercise = load_bundle(bundle, folder)
+    return _new_version(exercise, exercise.public(), bundle, bundle_hash(bundle))
+
+
+def _new_version(exercise, public: dict, bundle: dict, digest: str) -> Exercise | None:
+    """Add the exercise as its next version, unless the newest has the same content."""
     latest = latest_exercise(exercise.slug)
     if latest is not None and latest.content_hash == digest:
         return None
@@ -117,7 +102,7 @@ def _store_notebook_exercise(folder: Path) -> Exercise | None:
         title=exercise.title,
         content_hash=digest,
         max_score=float(exercise.points),
-        public=public_view(exercise),
+        public=public,
         bundle=bundle,
     )
     db.session.add(row)
