@@ -29,9 +29,8 @@ from server.notebooks.grade import grade_notebooks, read_submission  # noqa: E40
 from server.notebooks.importer import import_assignment  # noqa: E402
 from server.sandbox import get_sandbox  # noqa: E402
 from server.sandbox.model import SKIP_ENV  # noqa: E402
-from tests.notebooks.nbgrader_env import EXAMPLE, autograde  # noqa: E402
+from tests.notebooks.nbgrader_env import EXAMPLE, STUDENTS, autograde  # noqa: E402
 
-STUDENTS = ["bitdiddle", "hacker"]
 TARGET_RATIO = 100.0
 
 

@@ -16,7 +16,15 @@ ROOT = Path(__file__).resolve().parents[2]
 NBGRADER = "nbgrader==0.9.6"
 VENV = ROOT / ".venv" / "nbgrader-0.9.6"
 SCRIPT = Path(__file__).with_name("nbgrader_autograde.py")
-EXAMPLE = ROOT.parent / "shared" / "nbgrader-example"
+# nbgrader's own example assignment (ps1 and its students' submissions): the project's
+# ../shared copy where there is one, else the same files kept beside these tests (with
+# nbgrader's licence), so that a clone anywhere runs them.
+SHARED_EXAMPLE = ROOT.parent / "shared" / "nbgrader-example"
+EXAMPLE = (
+    SHARED_EXAMPLE if SHARED_EXAMPLE.is_dir() else Path(__file__).with_name("nbgrader-example")
+)
+# Every student who submitted ps1, in name order.
+STUDENTS = sorted(path.name for path in (EXAMPLE / "submitted").iterdir() if path.is_dir())
 
 
 class NbgraderMissing(RuntimeError):

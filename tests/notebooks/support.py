@@ -10,7 +10,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from server.notebooks.exercise import load_notebook_exercise
 from server.notebooks.importer import import_assignment
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "nbgrader-example"
+# The copy of nbgrader's example kept with the tests: these tests know its cells and
+# points (the comparison with nbgrader itself runs on nbgrader_env.EXAMPLE).
+EXAMPLE = Path(__file__).with_name("nbgrader-example")
 
 
 def solution(grade_id: str, source: str, points: float | None = None) -> nbformat.NotebookNode:

@@ -17,7 +17,7 @@ from server.notebooks.exercise import load_notebook_exercise
 from server.notebooks.grade import grade_notebooks, read_submission
 from server.notebooks.importer import import_assignment
 from tests.conftest import unavailable
-from tests.notebooks.nbgrader_env import EXAMPLE, NbgraderMissing, autograde
+from tests.notebooks.nbgrader_env import EXAMPLE, STUDENTS, NbgraderMissing, autograde
 from tests.notebooks.support import (
     answer,
     autotest,
@@ -27,8 +27,6 @@ from tests.notebooks.support import (
     solution,
     write_assignment,
 )
-
-STUDENTS = ["bitdiddle", "hacker"]
 
 
 @pytest.fixture(scope="module")
