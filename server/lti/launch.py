@@ -249,18 +249,24 @@ def _check_browser(state: str, browser: Browser) -> None:
         raise LaunchRefused("the state is not this browser's login (swapped state)")
 
 
-def pending_login(token: str, state: str, http: "HttpLimits") -> LtiPlatform:
-    """Check the token and its fresh, unused login, using up neither; return the platform.
-
-    For a launch whose state cookie did not come back: the browser must first read the
-    login's value back from the platform's storage, so a bad token is refused now.
-    """
+def _signed_claims(token: str, http: "HttpLimits") -> tuple[LtiPlatform, dict[str, Any]]:
+    """The token's platform and claims: signature, claim shapes, times and azp checked."""
     if not token:
         raise LaunchRefused("no id_token in the launch")
     platform = _platform_of(token)
     claims = _verify(token, platform, http)
     _check_shapes(claims)
     _check_times_and_azp(claims, platform)
+    return platform, claims
+
+
+def pending_login(token: str, state: str, http: "HttpLimits") -> LtiPlatform:
+    """Check the token and its fresh, unused login, using up neither; return the platform.
+
+    For a launch whose state cookie did not come back: the browser must first read the
+    login's value back from the platform's storage, so a bad token is refused now.
+    """
+    platform, claims = _signed_claims(token, http)
     if db.session.get(LtiNonce, claims["nonce"]) is not None:
         raise LaunchRefused("the nonce was already used: a replayed launch")
     login = db.session.get(LtiLoginState, state) if state else None
@@ -342,12 +348,7 @@ def _check_deep_linking(claims: dict[str, Any]) -> None:
 
 def validate(token: str, state: str, browser: Browser, http: HttpLimits) -> Launch:
     """Validate a launch's form post; the state and nonce are used up only if all holds."""
-    if not token:
-        raise LaunchRefused("no id_token in the launch")
-    platform = _platform_of(token)
-    claims = _verify(token, platform, http)
-    _check_shapes(claims)
-    _check_times_and_azp(claims, platform)
+    platform, claims = _signed_claims(token, http)
     try:
         _use_nonce(claims["nonce"])
         login = _consume_state(state, browser)
