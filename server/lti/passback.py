@@ -26,19 +26,17 @@ from server.extensions import db
 from server.lti import platforms, services
 from server.models import (
     Assignment,
-    Enrollment,
     LtiContext,
     LtiPassback,
     LtiResourceLink,
     LtiUser,
     PassbackStatus,
     QuizAttempt,
-    Role,
     Submission,
     User,
 )
 from server.models.types import utcnow
-from server.scoring.gradebook import counted_score
+from server.scoring.gradebook import counted_score, students_of
 from server.submissions.sessions import first_line, release_session
 
 log = logging.getLogger("rubric.lti")
@@ -585,14 +583,7 @@ def status_of(assignment: Assignment) -> tuple[list[LtiResourceLink], list[Stude
             .order_by(LtiResourceLink.id)
         )
     )
-    students = list(
-        db.session.scalars(
-            sa.select(User)
-            .join(Enrollment)
-            .where(Enrollment.course_id == assignment.course_id, Enrollment.role == Role.STUDENT)
-            .order_by(User.email)
-        )
-    )
+    students = students_of(assignment.course_id)
     rows = {
         (row.resource_link_id, row.user_id): row
         for row in db.session.scalars(

@@ -127,17 +127,21 @@ def _overridden(override: ScoreOverride, attempts: int) -> Entry:
     )
 
 
+def students_of(course_id: int) -> list[User]:
+    """The course's enrolled students, by e-mail."""
+    query = (
+        sa.select(User)
+        .join(Enrollment)
+        .where(Enrollment.course_id == course_id, Enrollment.role == Role.STUDENT)
+        .order_by(User.email)
+    )
+    return list(db.session.scalars(query))
+
+
 def build_gradebook(course: Course) -> Gradebook:
     """Compute every enrolled student's counted score on every assignment."""
     assignments = list(course.assignments)
-    students = list(
-        db.session.scalars(
-            sa.select(User)
-            .join(Enrollment)
-            .where(Enrollment.course_id == course.id, Enrollment.role == Role.STUDENT)
-            .order_by(User.email)
-        )
-    )
+    students = students_of(course.id)
     work: dict[tuple[int, int], list] = defaultdict(list)
     for user_id, assignment_id, score, max_score, at in _scored_work(course):
         work[(user_id, assignment_id)].append((score, max_score, at))
