@@ -13,11 +13,11 @@ import pytest
 import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from server.extensions import db
 from server.lti import platforms
 from server.models import Course, LtiUser, User
+from tests.lti.platform_lti1p3 import serving
 
 STATE_COOKIE = "rubric_lti_state"
 
@@ -29,13 +29,8 @@ def served(app, platform):
     db.session.add(course)
     db.session.commit()
     platforms.link_context(platform.issuer, "lms-course-1", course)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with serving(app) as url:
+        yield url
 
 
 def full_launch(base: str, platform, sub: str, email: str) -> requests.Response:
