@@ -7,7 +7,6 @@ import sqlalchemy as sa
 from flask import (
     abort,
     current_app,
-    flash,
     jsonify,
     redirect,
     render_template,
@@ -33,8 +32,8 @@ from server.scoring.policy import AttemptRefused, attempt_status
 from server.submissions.drafts import Opening, opening_code, save_draft
 from server.submissions.exercises import current_exercise, loaded_version
 from server.submissions.history import all_submissions, counting_submission, submissions_of
+from server.submissions.lambda_sweep import add_sweep
 from server.submissions.queue import dispatch
-from server.submissions.regrade import regrade
 from server.submissions.service import submit
 from server.submissions.views import ERROR_MESSAGE, submission_view
 from server.web import bp
@@ -188,6 +187,7 @@ def submission_json(course: str, submission_id: int):
 def submission(course: str, submission_id: int):
     """Show one submission: its code and result; refreshes itself until graded."""
     found = _visible_submission(course, submission_id)
+    add_sweep(found)
     return render_template(
         "submission.html",
         submission=found,
@@ -224,22 +224,9 @@ def submissions(course: str, slug: str):
     )
 
 
-@bp.post("/courses/<course>/assignments/<slug>/regrade")
-@login_required
-def regrade_submissions(course: str, slug: str):
-    """Queue what was graded on an older version of the exercise to be graded again."""
-    assignment = _exercise(course, slug)
-    require_staff(current_user, assignment.course)
-    done = regrade(assignment)
-    flash(
-        f"{done.submissions} submission(s) will be graded again on version {done.version} "
-        "once no student's submission waits; their old scores count until then."
-    )
-    return redirect(url_for("web.submissions", course=course, slug=slug))
-
-
 def page_view(submission: Submission) -> dict[str, Any]:
     """Return the API's view of a submission plus what the page's script shows of it."""
+    add_sweep(submission)  # on first view of the result, not in the grading path
     view = submission_view(submission)
     view["url"] = _submission_url(submission)
     view["json_url"] = _submission_url(submission, ".json")
