@@ -4,11 +4,13 @@ from server.models.accounts import ApiToken, LoginFailures, LoginSession, Role, 
 from server.models.attempts import QuizAnswer, QuizAttempt
 from server.models.content import Question, Quiz
 from server.models.courses import (
+    Accommodation,
     Assignment,
     AssignmentKind,
     Course,
     Enrollment,
     Extension,
+    FeedbackRelease,
     ScoreOverride,
     ScorePolicy,
 )
@@ -30,6 +32,7 @@ from server.models.lti import (
 from server.models.people import AuditEntry, PasswordPurpose, PasswordToken
 
 __all__ = [
+    "Accommodation",
     "ApiToken",
     "Assignment",
     "AuditEntry",
@@ -39,6 +42,7 @@ __all__ = [
     "Enrollment",
     "Exercise",
     "Extension",
+    "FeedbackRelease",
     "LoginFailures",
     "LoginSession",
     "LtiContext",

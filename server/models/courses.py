@@ -25,6 +25,14 @@ class ScorePolicy(enum.StrEnum):
     LAST = "last"
 
 
+class FeedbackRelease(enum.StrEnum):
+    """When students see hidden-test names, quiz explanations and the right choices."""
+
+    IMMEDIATELY = "immediately"
+    AFTER_DUE = "after_due"  # after the student's own due date (extension, accommodation)
+    NEVER = "never"
+
+
 class Course(db.Model):
     """A course, addressed by its slug in URLs."""
 
@@ -87,6 +95,13 @@ class Assignment(db.Model):
     score_policy: so.Mapped[ScorePolicy] = so.mapped_column(
         enum_column(ScorePolicy), default=ScorePolicy.BEST
     )
+    feedback_release: so.Mapped[FeedbackRelease] = so.mapped_column(
+        enum_column(FeedbackRelease),
+        default=FeedbackRelease.IMMEDIATELY,
+        server_default=FeedbackRelease.IMMEDIATELY.value,
+    )
+    # How much the assignment counts in a student's weighted percentage (gradebook).
+    weight: so.Mapped[float] = so.mapped_column(default=1.0, server_default=sa.text("1"))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     course: so.Mapped[Course] = so.relationship(back_populates="assignments")
@@ -131,5 +146,25 @@ class ScoreOverride(db.Model):
     reason: so.Mapped[str] = so.mapped_column(sa.Text)
     set_by: so.Mapped[str] = so.mapped_column(sa.String(254))
     set_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    user: so.Mapped[User] = so.relationship()
+
+
+class Accommodation(db.Model):
+    """A course-wide shift of every due date and late window of one student."""
+
+    __table_args__ = (sa.UniqueConstraint("course_id", "user_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    course_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("course.id", ondelete="CASCADE"))
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    # Added to the due date and the late window of every assignment of the course,
+    # except where the student has an extension of their own for it.
+    shift_seconds: so.Mapped[int]
+    reason: so.Mapped[str] = so.mapped_column(sa.Text)
+    granted_by: so.Mapped[str] = so.mapped_column(sa.String(254))
+    granted_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     user: so.Mapped[User] = so.relationship()
