@@ -1,10 +1,12 @@
-"""Benchmark the lambda sweep: what it adds to a graded submission, and its own cost.
+"""Benchmark the lambda sweep: grading with it in the path and without, and its own cost.
 
-Grades the reference of the L2 exercise three ways through the real sandbox: the tests
-alone (grade_submission), tests plus the weight-decay demo, and tests plus demo plus
-sweep (grade_with_demo, what the grading runner does), and prints each median and p90.
-Also the sweep alone in its own sandbox run (what "Run visible tests" adds) and the
-reference's trusted sweep, computed once per exercise version.
+Grades the reference of the L2 exercise through the real sandbox, interleaved round by
+round: the tests alone (grade_submission); tests plus the weight-decay demo
+(grade_with_demo, what the grading runner does now); and tests plus demo plus sweep in
+one sandbox run (how the runner graded before the sweep left the grading path). Prints
+each median and p90. Also the sweep alone in its own sandbox run (what the first view of
+a result, or "Run visible tests", adds) and the reference's trusted sweep, computed once
+per exercise version.
 
     .venv/bin/python bench/sweep_bench.py [--rounds 60]
 """
@@ -21,19 +23,30 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from server.grading import sweep  # noqa: E402
-from server.grading.demo import grade_with_demo, sweep_of  # noqa: E402
+from server.grading.demo import demo_calls, grade_with_demo, harness, sweep_of  # noqa: E402  # noqa: E402
 from server.grading.exercise import load_exercise  # noqa: E402
-from server.grading.grader import grade_submission  # noqa: E402
+from server.grading.grader import grade_submission, grade_with_extras  # noqa: E402
 
 
-def timed(function, rounds: int) -> list[float]:
-    """Call function rounds times; return each wall time in ms."""
-    times = []
+def timed(functions: list, rounds: int) -> list[list[float]]:
+    """Call each function once per round, in turn; return each one's wall times in ms.
+
+    Interleaved, so a burst of load from elsewhere on the machine hits every variant alike.
+    """
+    times: list[list[float]] = [[] for _ in functions]
     for _ in range(rounds):
-        start = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - start) * 1000)
+        for function, spent in zip(functions, times, strict=True):
+            start = time.perf_counter()
+            function()
+            spent.append((time.perf_counter() - start) * 1000)
     return times
+
+
+def grade_with_sweep_in_path(exercise, code: str) -> None:
+    """Grade as the runner did before: tests, demo and sweep in one sandbox run."""
+    calls = demo_calls() + sweep.sweep_calls(exercise)
+    graded, returned = grade_with_extras(exercise, code, calls, harness() + sweep.harness())
+    sweep.assemble(exercise, returned[-1])
 
 
 def describe(label: str, times: list[float]) -> str:
@@ -53,22 +66,24 @@ def main() -> int:
     sweep.reference_sweep(exercise)
     reference_ms = (time.perf_counter() - start) * 1000
     settings = sweep.settings(exercise)
-    without_sweep = sweep.has_sweep
     grade_with_demo(exercise, code)  # warm up the zygote
-    tests = timed(lambda: grade_submission(exercise, code), args.rounds)
-    sweep.has_sweep = lambda _exercise: False  # the runner's grading as it was before
-    demo = timed(lambda: grade_with_demo(exercise, code), args.rounds)
-    sweep.has_sweep = without_sweep
-    full = timed(lambda: grade_with_demo(exercise, code), args.rounds)
-    alone = timed(lambda: sweep_of(exercise, code), args.rounds)
+    tests, now, before, alone = timed(
+        [
+            lambda: grade_submission(exercise, code),
+            lambda: grade_with_demo(exercise, code),
+            lambda: grade_with_sweep_in_path(exercise, code),
+            lambda: sweep_of(exercise, code),
+        ],
+        args.rounds,
+    )
     print(
         f"sweep: {len(settings['lams'])} λ × {settings['steps']} steps, degree "
         f"{settings['degree']}, {len(settings['train']['x'])} training points"
     )
     print(describe("grading, tests only", tests))
-    print(describe("grading + weight-decay demo", demo))
-    print(describe("grading + demo + lambda sweep (the runner)", full))
-    print(describe("sweep alone in its own sandbox run (a visible-tests check)", alone))
+    print(describe("grading + demo, sweep on first view (the runner now)", now))
+    print(describe("grading + demo + sweep in the grading path (before)", before))
+    print(describe("sweep alone in its own sandbox run (first view of a result)", alone))
     print(f"reference sweep, trusted, once per exercise version: {reference_ms:.0f} ms")
     return 0
 

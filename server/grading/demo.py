@@ -98,37 +98,26 @@ def harness(steps: int = STEPS, seconds: float = SECONDS) -> str:
 
 
 def grade_with_demo(exercise: Exercise, code: str) -> dict[str, Any]:
-    """Grade a submission and compute its demo and lambda sweep in the same sandbox run.
+    """Grade a submission and compute its weight-decay demo in the same sandbox run.
 
-    The SPEC result plus "demo" and "sweep". Both show every value the student's code
-    returns, so they run before any hidden test: the code cannot have kept a hidden input
-    to draw into them.
+    The SPEC result plus "demo". The demo shows every value the student's code returns,
+    so it runs before any hidden test: the code cannot have kept a hidden input to draw
+    into it. The lambda sweep is not computed here: it would add 10-20 ms to every
+    grading, so it runs in a sandbox of its own when the result is first shown
+    (server/submissions/lambda_sweep.py).
     """
     from server.grading.grader import grade_with_extras
 
-    demo, swept = has_demo(exercise), sweep.has_sweep(exercise)
-    if not demo and not swept:
+    if not has_demo(exercise):
         return grade_with_extras(exercise, code)[0].to_dict()
-    calls = (demo_calls() if demo else []) + (sweep.sweep_calls(exercise) if swept else [])
-    graded, returned = grade_with_extras(exercise, code, calls, harness() + sweep.harness())
+    graded, returned = grade_with_extras(exercise, code, demo_calls(), harness())
     result = graded.to_dict()
     if returned:  # nothing comes back when the file did not load
-        _add_extras(result, exercise, returned, demo, swept)
-    return result
-
-
-def _add_extras(result: dict, exercise: Exercise, returned: list, demo: bool, swept: bool) -> None:
-    """Put the demo and the sweep into the result; either failing is logged, the grade kept."""
-    if demo:
         try:
-            result["demo"] = assemble(exercise, returned[:1])
-        except Exception:  # the demo is a bonus
+            result["demo"] = assemble(exercise, returned)
+        except Exception:  # the demo is a bonus: logged, the grade kept
             log.exception("weight-decay demo failed")
-    if swept:
-        try:
-            result["sweep"] = sweep.assemble(exercise, returned[-1])
-        except Exception:
-            log.exception("lambda sweep failed")
+    return result
 
 
 def sweep_of(exercise: Exercise, code: str) -> dict[str, Any] | None:

@@ -4,8 +4,10 @@ import html
 import json
 import re
 
+from server.extensions import db
 from server.grading.exercise import load_exercise
 from server.grading.sweep import reference_sweep
+from server.models import Submission
 
 from .test_check_visible import check
 from .test_exercise_pages import (
@@ -47,3 +49,18 @@ def test_a_visible_tests_check_draws_the_sweep_of_the_code_being_written(student
     (shown,) = sweep_data(answer["html"])
     assert shown["student"] == shown["reference"]
     assert check(student, "def broken(:\n").json["html"].count("sweep-data") == 0
+
+
+def test_grading_records_the_score_first_and_the_first_view_adds_the_sweep(student, token_for):
+    number = submission_id(post_code(student, STEP_WITHOUT_TWO))
+    api = token_for("student@example.edu")
+    graded = student.get(f"/api/v1/submissions/{number}?wait=20", headers=api).json
+    assert graded["status"] == "graded" and graded["score"] is not None
+    assert "sweep" not in graded["result"]  # not in the grading path
+    shown = student.get(f"/courses/demo/submissions/{number}").get_data(as_text=True)
+    (drawn,) = sweep_data(shown)
+    db.session.expire_all()
+    kept = db.session.get(Submission, number).result["sweep"]  # stored for later views
+    assert drawn == kept and kept["student_best"] is not None
+    again = student.get(f"/api/v1/submissions/{number}", headers=api).json
+    assert again["result"]["sweep"] == kept and again["score"] == graded["score"]
