@@ -147,6 +147,7 @@ def build_gradebook(course: Course) -> Gradebook:
         work[(user_id, assignment_id)].append((score, max_score, at))
     ids = [a.id for a in assignments]
     extensions = late.extensions_in(ids)
+    shifts = late.shifts_in(course.id)  # accommodations: one query for the course
     overrides = _overrides_in(ids)
     by_id = {a.id: a for a in assignments}
     # Per assignment once, not per cell: its rule and the dates of students without extension.
@@ -155,7 +156,11 @@ def build_gradebook(course: Course) -> Gradebook:
     entries = {}
     for key in work.keys() | overrides.keys():
         assignment, extension = by_id[key[1]], extensions.get(key)
-        dates = plain[key[1]] if extension is None else late.shifted(assignment, extension)
+        shift = shifts.get(key[0], 0)
+        if extension is None and not shift:
+            dates = plain[key[1]]
+        else:
+            dates = late.shifted(assignment, extension, shift)
         cell = work.get(key, [])
         entries[key] = _entry(assignment, dates, cell, overrides.get(key), rules[key[1]])
     possible = {a.id: points_possible(a) for a in assignments}

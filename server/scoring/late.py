@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from server.extensions import db
-from server.models import Assignment, Extension
+from server.models import Accommodation, Assignment, Extension
 
 DAY, HOUR = 86400, 3600
 
@@ -25,7 +25,8 @@ class Dates:
     opens_at: datetime | None
     due_at: datetime | None
     late_until: datetime | None
-    extended: bool = False
+    extended: bool = False  # the student's own extension on this assignment
+    accommodated: bool = False  # moved by the student's course-wide accommodation
 
     @property
     def closes_at(self) -> datetime | None:
@@ -73,14 +74,20 @@ def rule_of(assignment: Assignment) -> Rule:
     )
 
 
-def shifted(assignment: Assignment, extension: Extension | None) -> Dates:
-    """The dates of one student, with their extension if any.
+def shifted(assignment: Assignment, extension: Extension | None, shift: int = 0) -> Dates:
+    """The dates of one student, with their extension, else their accommodation's shift.
 
+    An explicit extension wins over a course-wide shift (it was set for this assignment).
     An extension without its own late window keeps the assignment's, moved with the due
-    date; with no late window at all, the new due date is a hard cutoff.
+    date; with no late window at all, the new due date is a hard cutoff. A shift (in
+    seconds) moves the due date and the late window, not the opening.
     """
     if extension is None:
-        return Dates(assignment.opens_at, assignment.due_at, assignment.late_until)
+        due, until = assignment.due_at, assignment.late_until
+        if shift and due is not None:
+            moved = timedelta(seconds=shift)
+            return Dates(assignment.opens_at, due + moved, until and until + moved, False, True)
+        return Dates(assignment.opens_at, due, until)
     late_until = extension.late_until
     if late_until is None and assignment.late_until is not None and assignment.due_at:
         late_until = extension.due_at + (assignment.late_until - assignment.due_at)
@@ -89,7 +96,25 @@ def shifted(assignment: Assignment, extension: Extension | None) -> Dates:
 
 def dates_for(assignment: Assignment, user_id: int) -> Dates:
     """The dates of one student on one assignment."""
-    return shifted(assignment, extension_of(assignment.id, user_id))
+    extension = extension_of(assignment.id, user_id)
+    shift = 0 if extension is not None else shift_of(assignment.course_id, user_id)
+    return shifted(assignment, extension, shift)
+
+
+def shift_of(course_id: int, user_id: int) -> int:
+    """The seconds a student's accommodation moves their dates in a course (0: none)."""
+    query = sa.select(Accommodation.shift_seconds).where(
+        Accommodation.course_id == course_id, Accommodation.user_id == user_id
+    )
+    return db.session.scalar(query) or 0
+
+
+def shifts_in(course_id: int) -> dict[int, int]:
+    """Every accommodation's shift in a course, in seconds by user id: one query."""
+    query = sa.select(Accommodation.user_id, Accommodation.shift_seconds).where(
+        Accommodation.course_id == course_id
+    )
+    return {user_id: seconds for user_id, seconds in db.session.execute(query)}
 
 
 def extension_of(assignment_id: int, user_id: int) -> Extension | None:
