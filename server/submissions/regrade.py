@@ -1,29 +1,88 @@
-"""Grade an assignment's submissions again, against the newest version of its exercise.
+"""Grade an assignment's work again after a content fix: preview the change, then apply it.
 
-An instructor fixes an exercise (an expected value, a tolerance too tight) and syncs
-it, which makes a new version; the submissions graded against an older one are then
-queued again on the new one. Nothing is lost meanwhile: the old score keeps counting
-until the new result is recorded, and a grader holding one of them now loses its
-claim, so only the new grading records. Regrades give way to live work: each is noted
-as sent, so the sweep sends it once the queue is idle and RUBRIC_REQUEUE_AFTER_SECONDS
-have passed, a few per round (sweep.REGRADE_BATCH); and they do not count toward the
-course's queue cap.
+An instructor fixes an exercise (an expected value, a tolerance too tight) or a quiz's
+answer key and syncs it, which makes a new version. A regrade grades the work done on
+an older version again on the newest one, or, asked for the same version, every piece
+of work again on its own version (the grader changed, not the content).
+
+- preview(): grades the affected submissions synchronously in the sandbox (about 10 ms
+  each) and rescores quiz attempts, records nothing, and says per student what the
+  gradebook counts before and after, with a token naming exactly that state of the work.
+- apply(): given the token back (still matching), records the new results, each old one
+  kept in the result history first, queues the changed counted scores for the LMS, and
+  writes an audit entry with the counts.
+- requeue(): the large-course path, and the API's original one: the submissions are
+  queued again and graded by the workers. Nothing is lost meanwhile: the old score keeps
+  counting until the new result is recorded, and a grader holding one of them loses its
+  claim, so only the new grading records. Regrades give way to live work: each is noted
+  as sent, so the sweep sends it once the queue is idle and RUBRIC_REQUEUE_AFTER_SECONDS
+  have passed, a few per round (sweep.REGRADE_BATCH); they do not count toward the
+  course's queue cap.
 """
 
-from dataclasses import dataclass
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from server.accounts import find_user
-from server.courses import NotFound
+from server.courses import NotFound, audit
 from server.extensions import db
-from server.models import Assignment, AssignmentKind, Submission, SubmissionStatus
+from server.grading.demo import grade_with_demo
+from server.lti import passback
+from server.models import (
+    Assignment,
+    AssignmentKind,
+    Exercise,
+    QuizAnswer,
+    QuizAttempt,
+    ScoreOverride,
+    Submission,
+    SubmissionStatus,
+    User,
+)
 from server.models.types import utcnow
-from server.submissions.exercises import current_exercise
+from server.scoring import gradebook, late
+from server.scoring.questions import kind_of
+from server.scoring.quizzes import current_quiz, question_params, quiz_version
+from server.submissions.exercises import current_exercise, loaded
+from server.submissions.result_history import archive_attempt, archive_submissions
 
 
 class NotAnExercise(ValueError):
-    """Only code exercises have submissions to grade again."""
+    """Only code exercises have submissions to queue again."""
+
+
+class StalePreview(ValueError):
+    """The work changed since the preview (new submissions, a new version): preview again."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What to grade again: an assignment's work, one student's, on the newest or same version."""
+
+    assignment: Assignment
+    student: User | None = None
+    same_version: bool = False
+
+    @property
+    def is_quiz(self) -> bool:
+        """Tell a quiz's attempts from an exercise's submissions."""
+        return self.assignment.kind == AssignmentKind.QUIZ
+
+
+def scope_of(assignment: Assignment, email: str = "", same_version: bool = False) -> Scope:
+    """Build a scope; an unknown e-mail is NotFound."""
+    student = None
+    if email:
+        student = find_user(email)
+        if student is None:
+            raise NotFound(f"no user with e-mail {email!r}")
+    return Scope(assignment, student, same_version)
 
 
 @dataclass(frozen=True)
@@ -34,26 +93,20 @@ class Regrade:
     version: int
 
 
-def regrade(assignment: Assignment, email: str = "") -> Regrade:
-    """Queue again every submission (one student's, given an email) of an older version."""
-    if assignment.kind != AssignmentKind.EXERCISE:
-        raise NotAnExercise(f"{assignment.slug!r} is a quiz: nothing to grade again")
-    exercise = current_exercise(assignment)
-    older = sa.and_(
-        Submission.assignment_id == assignment.id, Submission.exercise_id != exercise.id
-    )
-    if email:
-        student = find_user(email)
-        if student is None:
-            raise NotFound(f"no user with e-mail {email!r}")
-        older = sa.and_(older, Submission.user_id == student.id)
+def requeue(scope: Scope, actor: User | str | None = None) -> Regrade:
+    """Queue again every submission in scope, its graded result archived first."""
+    if scope.is_quiz:
+        raise NotAnExercise(f"{scope.assignment.slug!r} is a quiz: nothing to grade again")
+    exercise = current_exercise(scope.assignment)
+    which = _submissions_in(scope, exercise.id)
+    archive_submissions(which, actor)
     now = utcnow()
     waiting = Submission.status == SubmissionStatus.QUEUED
-    requeue = (
+    requeued = (
         sa.update(Submission)
-        .where(older)
+        .where(which)
         .values(
-            exercise_id=exercise.id,
+            exercise_id=Submission.exercise_id if scope.same_version else exercise.id,
             status=SubmissionStatus.QUEUED,
             claim=None,
             lease_until=None,
@@ -66,6 +119,378 @@ def regrade(assignment: Assignment, email: str = "") -> Regrade:
             enqueued_at=sa.case((waiting, Submission.enqueued_at), else_=now),
         )
     )
-    result = db.session.execute(requeue, execution_options={"synchronize_session": False})
+    result = db.session.execute(requeued, execution_options={"synchronize_session": False})
+    if result.rowcount:
+        _audit(scope, actor, {"queued": result.rowcount, "version": exercise.version})
     db.session.commit()
     return Regrade(result.rowcount, exercise.version)
+
+
+def regrade(assignment: Assignment, email: str = "", actor: User | str | None = None) -> Regrade:
+    """Queue again every submission (one student's, given an email) of an older version."""
+    return requeue(scope_of(assignment, email), actor)
+
+
+def _submissions_in(scope: Scope, newest_id: int) -> sa.ColumnElement[bool]:
+    """The submissions a scope covers: older-version ones, or every graded one on the same."""
+    which = Submission.assignment_id == scope.assignment.id
+    if scope.same_version:  # only graded work: one still waiting is graded on it anyway
+        which = sa.and_(which, Submission.status == SubmissionStatus.GRADED)
+    else:
+        which = sa.and_(which, Submission.exercise_id != newest_id)
+    if scope.student is not None:
+        which = sa.and_(which, Submission.user_id == scope.student.id)
+    return which
+
+
+@dataclass
+class Work:
+    """One submission or attempt graded again: its score before and after, and the new result."""
+
+    id: int
+    user_id: int
+    number: int
+    submitted_at: datetime
+    version_before: int
+    score_before: float | None
+    max_before: float
+    graded_at: datetime | None = None  # a submission's, to record only over that result
+    version_after: int = 0
+    score_after: float | None = None
+    max_after: float = 0.0
+    result: dict | None = None  # the new result (a submission's JSON, an attempt's answers)
+    target_id: int = 0  # the exercise or quiz version row graded against
+    failed: str = ""  # the grader failed on it: nothing is recorded for it
+
+    @property
+    def changed(self) -> bool:
+        """Tell whether the score or its maximum moved."""
+        return not self.failed and (self.score_after, self.max_after) != (
+            self.score_before,
+            self.max_before,
+        )
+
+
+@dataclass
+class StudentChange:
+    """One student's counted score before and after, as the gradebook counts it."""
+
+    student: User
+    before: gradebook.Entry | None
+    after: gradebook.Entry | None
+    work: list[Work] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Tell whether the counted score (or its maximum) changes."""
+        return _counted(self.before) != _counted(self.after)
+
+
+def _counted(entry: gradebook.Entry | None) -> tuple[float | None, float | None]:
+    return (None, None) if entry is None else (entry.score, entry.max_score)
+
+
+@dataclass
+class Preview:
+    """What a regrade would change, student by student, and the token that confirms it."""
+
+    scope: Scope
+    version: int | None  # the newest version work goes to; None when on the same version
+    students: list[StudentChange]
+    token: str
+    seconds: float  # grading time, to tell the instructor what a large course costs
+
+    @property
+    def changed(self) -> int:
+        """How many students' counted scores change."""
+        return sum(s.changed for s in self.students)
+
+    @property
+    def work(self) -> list[Work]:
+        """Every piece of work graded again."""
+        return [w for s in self.students for w in s.work]
+
+
+def affected(scope: Scope) -> list[Work]:
+    """The work a regrade covers, its scores as they stand (nothing graded yet)."""
+    return _attempts_in(scope) if scope.is_quiz else _graded_submissions_in(scope)
+
+
+def _graded_submissions_in(scope: Scope) -> list[Work]:
+    newest = current_exercise(scope.assignment)
+    which = sa.and_(_submissions_in(scope, newest.id), Submission.score.is_not(None))
+    query = (
+        sa.select(Submission, Exercise.version)
+        .join(Exercise, Exercise.id == Submission.exercise_id)
+        .where(which, Submission.status == SubmissionStatus.GRADED)
+        .order_by(Submission.user_id, Submission.number)
+    )
+    return [
+        Work(
+            s.id,
+            s.user_id,
+            s.number,
+            s.submitted_at,
+            v,
+            s.score,
+            s.max_score,
+            s.graded_at,
+            target_id=s.exercise_id if scope.same_version else newest.id,
+        )  # fmt: skip
+        for s, v in db.session.execute(query)
+    ]
+
+
+def _attempts_in(scope: Scope) -> list[Work]:
+    newest = current_quiz(scope.assignment)
+    which = QuizAttempt.assignment_id == scope.assignment.id
+    if not scope.same_version:
+        which = sa.and_(which, QuizAttempt.quiz_id != newest.id)
+    if scope.student is not None:
+        which = sa.and_(which, QuizAttempt.user_id == scope.student.id)
+    query = sa.select(QuizAttempt).where(which).order_by(QuizAttempt.user_id, QuizAttempt.number)
+    return [
+        Work(
+            a.id,
+            a.user_id,
+            a.number,
+            a.submitted_at,
+            quiz_version(a.quiz_id).version,
+            a.score,
+            a.max_score,
+            target_id=a.quiz_id if scope.same_version else newest.id,
+        )  # fmt: skip
+        for a in db.session.scalars(query)
+    ]
+
+
+def token_of(scope: Scope, work: list[Work]) -> str:
+    """A digest of what a preview covered: any new grading, submission or version changes it."""
+    state = {
+        "assignment": scope.assignment.id,
+        "student": scope.student.id if scope.student else None,
+        "same_version": scope.same_version,
+        "work": [[w.id, w.score_before, w.max_before, w.target_id, str(w.graded_at)] for w in work],
+    }
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def preview(scope: Scope) -> Preview:
+    """Grade the work in scope again without recording anything; say what would change."""
+    work = affected(scope)
+    token = token_of(scope, work)
+    started = time.perf_counter()
+    for item in work:
+        (_rescore_attempt if scope.is_quiz else _grade_submission)(scope, item)
+    seconds = time.perf_counter() - started
+    students = _per_student(scope, work)
+    newest = None if scope.same_version else _newest_version(scope)
+    return Preview(scope, newest, students, token, seconds)
+
+
+def _newest_version(scope: Scope) -> int:
+    if scope.is_quiz:
+        return current_quiz(scope.assignment).version
+    return current_exercise(scope.assignment).version
+
+
+def _grade_submission(scope: Scope, item: Work) -> None:
+    """Grade one submission on its target version in the sandbox, as the workers do."""
+    version = db.session.get(Exercise, item.target_id)
+    code = db.session.scalar(sa.select(Submission.code).where(Submission.id == item.id))
+    try:
+        result = grade_with_demo(loaded(version), code)
+    except Exception as exc:  # the grader failed, not the student: that one stays as it is
+        item.failed = f"{type(exc).__name__}: {exc}"
+        return
+    item.version_after, item.result = version.version, result
+    item.score_after, item.max_after = result["score"], result["max_score"]
+
+
+def _rescore_attempt(scope: Scope, item: Work) -> None:
+    """Score a quiz attempt's stored responses against the target version's answer key.
+
+    Each answer is matched to the new version's question by its id (key); the numbers
+    the student was shown (stored params) are kept. A question new in this version was
+    not answered, so it scores nothing.
+    """
+    attempt = db.session.get(QuizAttempt, item.id)
+    old, quiz = quiz_version(attempt.quiz_id), quiz_version(item.target_id)
+    given = {old.question(a.question_id).key: a for a in attempt.answers}
+    rows = [_marked(attempt, question, given.get(question.key)) for question in quiz.questions]
+    item.version_after, item.result = quiz.version, {"answers": rows}
+    item.score_after = round(sum(row["score"] for row in rows), 6)
+    item.max_after = sum(row["max_score"] for row in rows)
+
+
+def _marked(attempt: QuizAttempt, question, answer: QuizAnswer | None) -> dict:
+    """One answer row scored against a question of the target version."""
+    params = answer.params if answer is not None and answer.params is not None else None
+    if params is None:
+        params = question_params(attempt.assignment, attempt.user, question, attempt.number)
+    response = answer.response if answer is not None else None
+    marking = kind_of(question.kind).mark(question.spec, params, response, question.points)
+    return {
+        "question_id": question.id,
+        "response": response,
+        "params": params or None,
+        "outcome": marking.outcome,
+        "score": marking.score,
+        "max_score": question.points,
+    }
+
+
+def _per_student(scope: Scope, work: list[Work]) -> list[StudentChange]:
+    """Group the work by student and count each one's score before and after."""
+    by_student: dict[int, list[Work]] = {}
+    for item in work:
+        by_student.setdefault(item.user_id, []).append(item)
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(by_student)))}
+    changes = [
+        _student_change(scope.assignment, users[user_id], mine)
+        for user_id, mine in by_student.items()
+    ]
+    return sorted(changes, key=lambda c: c.student.email)
+
+
+def _student_change(assignment: Assignment, student: User, mine: list[Work]) -> StudentChange:
+    """Count the student's work as it stands and with the new scores in, as the gradebook does."""
+    before = gradebook.counted_entry(assignment, student.id)
+    new = {w.id: w for w in mine if not w.failed}
+    work = [
+        (new[id_].score_after, new[id_].max_after, at) if id_ in new else (score, maximum, at)
+        for id_, score, maximum, at in _scored_work(assignment, student.id)
+    ]
+    dates = late.dates_for(assignment, student.id)
+    override = db.session.scalar(
+        sa.select(ScoreOverride).where(
+            ScoreOverride.assignment_id == assignment.id, ScoreOverride.user_id == student.id
+        )
+    )
+    # The gradebook's own counting (policy, late penalty, override) on the new scores.
+    after = gradebook._entry(assignment, dates, work, override)
+    return StudentChange(student, before, after, mine)
+
+
+def _scored_work(assignment: Assignment, user_id: int) -> list:
+    """(id, score, max, submitted at) of a student's graded work, in order."""
+    model = QuizAttempt if assignment.kind == AssignmentKind.QUIZ else Submission
+    query = (
+        sa.select(model.id, model.score, model.max_score, model.submitted_at)
+        .where(
+            model.assignment_id == assignment.id,
+            model.user_id == user_id,
+            model.score.is_not(None),
+        )
+        .order_by(model.number)
+    )
+    return list(db.session.execute(query))
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying a regrade did."""
+
+    regraded: int  # pieces of work recorded again
+    students: int  # students whose work was graded again
+    changed: int  # students whose counted score changed
+    queued: int = 0  # submissions left to the workers (the large-course path)
+    version: int | None = None
+
+
+def apply(scope: Scope, token: str, actor: User | str | None, sync_limit: int | None) -> Applied:
+    """Apply a previewed regrade if the work is still as previewed, else raise StalePreview.
+
+    Up to sync_limit submissions (None: any number) are graded again here and recorded;
+    more are queued for the workers. Quiz attempts are always rescored here (no sandbox).
+    """
+    work = affected(scope)
+    if token_of(scope, work) != token:
+        raise StalePreview(
+            "the work changed since the preview (new grading, submissions or version); "
+            "preview the regrade again"
+        )
+    if not scope.is_quiz and sync_limit is not None and len(work) > sync_limit:
+        done = requeue(scope, actor)
+        return Applied(0, 0, 0, done.submissions, done.version)
+    applied = record(preview(scope), actor)
+    if not scope.is_quiz and not scope.same_version:
+        # What was not graded here (waiting, or the grader failed on it) goes to the workers.
+        requeue(scope, actor)
+    return applied
+
+
+def record(previewed: Preview, actor: User | str | None) -> Applied:
+    """Record a preview's new results, the old ones archived, and queue changed scores."""
+    scope, regraded = previewed.scope, 0
+    for item in previewed.work:
+        if item.failed:
+            continue
+        regraded += (_record_attempt if scope.is_quiz else _record_submission)(item, actor)
+    changed = [s for s in previewed.students if s.changed]
+    for student in changed:
+        passback.score_changed(scope.assignment, student.student)
+    applied = Applied(regraded, len(previewed.students), len(changed), version=previewed.version)
+    _audit(
+        scope,
+        actor,
+        {"regraded": regraded, "students": applied.students, "changed": applied.changed}
+        | {"version": previewed.version},
+    )
+    db.session.commit()
+    return applied
+
+
+def _record_submission(item: Work, actor: User | str | None) -> int:
+    """Replace a submission's result, if it is still the one graded before (else skip it)."""
+    unchanged = sa.and_(
+        Submission.id == item.id,
+        Submission.status == SubmissionStatus.GRADED,
+        Submission.graded_at == item.graded_at,
+    )
+    archive_submissions(unchanged, actor)
+    now = utcnow()
+    result = db.session.execute(
+        sa.update(Submission)
+        .where(unchanged)
+        .values(
+            exercise_id=item.target_id,
+            result=item.result,
+            score=item.score_after,
+            max_score=item.max_after,
+            graded_at=now,
+            regraded_at=now,
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    return result.rowcount
+
+
+def _record_attempt(item: Work, actor: User | str | None) -> int:
+    """Replace a quiz attempt's answers and score with the rescored ones."""
+    attempt = db.session.get(QuizAttempt, item.id, options=[so.selectinload(QuizAttempt.answers)])
+    archive_attempt(attempt, actor)
+    db.session.execute(sa.delete(QuizAnswer).where(QuizAnswer.attempt_id == attempt.id))
+    rows = [row | {"attempt_id": attempt.id} for row in item.result["answers"]]
+    db.session.execute(sa.insert(QuizAnswer), rows)
+    db.session.execute(
+        sa.update(QuizAttempt)
+        .where(QuizAttempt.id == attempt.id)
+        .values(quiz_id=item.target_id, score=item.score_after, max_score=item.max_after),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.expire(attempt)
+    return 1
+
+
+def _audit(scope: Scope, actor: User | str | None, counts: dict) -> None:
+    """Log the regrade in the course's audit log."""
+    target = scope.assignment.slug + (f" {scope.student.email}" if scope.student else "")
+    audit.record(
+        scope.assignment.course,
+        actor,
+        "regrade",
+        target,
+        None,
+        counts | {"same_version": scope.same_version},
+    )
