@@ -1,0 +1,127 @@
+"""Each student's counted work on one assignment, found with a few set-wide queries."""
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from server.extensions import db
+from server.models import (
+    Assignment,
+    AssignmentKind,
+    Enrollment,
+    QuizAttempt,
+    Role,
+    ScoreOverride,
+    ScorePolicy,
+    Submission,
+)
+from server.scoring import late
+
+FULL_MARKS_SLACK = 1e-9  # a float sum of test points may land a hair under the maximum
+
+
+@dataclass(frozen=True)
+class Work:
+    """One graded submission or quiz attempt, as the gradebook counts it."""
+
+    id: int
+    number: int
+    raw: float
+    max_score: float
+    marked: late.Marked
+
+
+@dataclass(frozen=True)
+class StudentWork:
+    """What one student did on an assignment: every graded piece, and the one that counts."""
+
+    user_id: int
+    submitted: bool  # stored anything, graded or not
+    graded: tuple[Work, ...]
+    counted: Work | None
+    score: float | None  # counted: late penalty and override included; None if excused/none
+    excused: bool = False
+
+    @property
+    def first(self) -> Work | None:
+        """The first graded piece of work."""
+        return self.graded[0] if self.graded else None
+
+    def attempts_to_full(self) -> int | None:
+        """How many graded attempts it took to reach full marks (raw); None if never."""
+        for position, work in enumerate(self.graded, start=1):
+            if work.raw >= work.max_score - FULL_MARKS_SLACK:
+                return position
+        return None
+
+
+def model_of(assignment: Assignment) -> type[Submission] | type[QuizAttempt]:
+    """The table that holds an assignment's work."""
+    return QuizAttempt if assignment.kind == AssignmentKind.QUIZ else Submission
+
+
+def student_ids(course_id: int) -> list[int]:
+    """The ids of a course's enrolled students."""
+    query = sa.select(Enrollment.user_id).where(
+        Enrollment.course_id == course_id, Enrollment.role == Role.STUDENT
+    )
+    return list(db.session.scalars(query))
+
+
+def counted_work(assignment: Assignment) -> list[StudentWork]:
+    """Every enrolled student's work on the assignment, counted piece as the gradebook picks it."""
+    model = model_of(assignment)
+    rows: dict[int, list] = {user_id: [] for user_id in student_ids(assignment.course_id)}
+    query = (
+        sa.select(model.id, model.user_id, model.number, model.score, model.max_score)
+        .add_columns(model.submitted_at)
+        .where(model.assignment_id == assignment.id)
+        .order_by(model.user_id, model.number)
+    )
+    for row in db.session.execute(query):
+        if row.user_id in rows:  # work of people dropped from the course, or staff, is left out
+            rows[row.user_id].append(row)
+    extensions = late.extensions_in([assignment.id])
+    shifts = late.shifts_in(assignment.course_id)  # accommodations
+    overrides = _overrides(assignment.id)
+    rule, plain = late.rule_of(assignment), late.shifted(assignment, None)
+    out = []
+    for user_id, mine in rows.items():
+        extension, shift = extensions.get((user_id, assignment.id)), shifts.get(user_id, 0)
+        dates = (
+            plain if extension is None and not shift else late.shifted(assignment, extension, shift)
+        )
+        graded = tuple(_work(row, dates, rule) for row in mine if row.score is not None)
+        out.append(_student(assignment, user_id, bool(mine), graded, overrides.get(user_id)))
+    return out
+
+
+def _work(row, dates: late.Dates, rule: late.Rule) -> Work:
+    marked = late.mark(row.score, row.max_score, row.submitted_at, dates, rule)
+    return Work(row.id, row.number, row.score, row.max_score, marked)
+
+
+def _student(
+    assignment: Assignment,
+    user_id: int,
+    submitted: bool,
+    graded: tuple[Work, ...],
+    override: ScoreOverride | None,
+) -> StudentWork:
+    """Pick the counted piece as gradebook._entry does: last, or the earliest best."""
+    counted = None
+    if graded:
+        if assignment.score_policy == ScorePolicy.LAST:
+            counted = graded[-1]
+        else:
+            counted = max(graded, key=lambda w: w.marked.score)
+    score = counted.marked.score if counted else None
+    if override is not None:
+        return StudentWork(user_id, submitted, graded, counted, override.score, override.excused)
+    return StudentWork(user_id, submitted, graded, counted, score)
+
+
+def _overrides(assignment_id: int) -> dict[int, ScoreOverride]:
+    """The assignment's score overrides by student."""
+    query = sa.select(ScoreOverride).where(ScoreOverride.assignment_id == assignment_id)
+    return {o.user_id: o for o in db.session.scalars(query)}
