@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -127,11 +128,18 @@ def is_notebook_exercise(folder: Path) -> bool:
 def read_notebook(path: Path) -> nbformat.NotebookNode:
     """Read an .ipynb as nbformat 4, or raise NotebookError saying why not."""
     try:
-        return nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise NotebookError(f"{path}: cannot read: {exc}") from None
+    return parse_notebook(text, path)
+
+
+def parse_notebook(text: str, where: Path | str) -> nbformat.NotebookNode:
+    """Parse an .ipynb's text as nbformat 4, or raise NotebookError naming `where`."""
+    try:
+        return nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises JSON, validation and version errors alike
-        raise NotebookError(f"{path}: not a notebook: {type(exc).__name__}: {exc}") from None
+        raise NotebookError(f"{where}: not a notebook: {type(exc).__name__}: {exc}") from None
 
 
 def spec_of(name: str, source: nbformat.NotebookNode) -> NotebookSpec:
@@ -178,42 +186,70 @@ def _graded_cell(cell: nbformat.NotebookNode, released: nbformat.NotebookNode) -
 def load_notebook_exercise(folder: str | Path) -> NotebookExercise:
     """Load and check a notebook exercise folder."""
     folder = Path(folder)
-    config = _read_config(folder)
+    files = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
+        if not _ignored(name):
+            files[name] = path.read_bytes()
+    return load_notebook_files(files, folder)
+
+
+def load_notebook_files(files: Mapping[str, bytes], root: Path) -> NotebookExercise:
+    """Load and check a notebook exercise from its files ({path in the folder: content}).
+
+    root names the folder in messages; a stored version is loaded this way from its
+    bundle, by any process, without writing it out.
+    """
+    config = _read_config(root / "exercise.toml", files.get("exercise.toml"))
     specs = []
     for entry in config.notebooks:
-        spec = spec_of(entry.name, read_notebook(folder / "source" / f"{entry.name}.ipynb"))
-        _check_listed(folder, entry, spec)
+        name = f"source/{entry.name}.ipynb"
+        if name not in files:
+            raise NotebookError(f"{root / name}: cannot read: no such file")
+        spec = spec_of(entry.name, parse_notebook(_text(root / name, files[name]), root / name))
+        _check_listed(root, entry, spec)
         specs.append(spec)
-    files = _files(folder / "source")
     exercise = NotebookExercise(
-        config.slug, config.title, folder, config.limits, tuple(specs), files
+        config.slug, config.title, root, config.limits, tuple(specs), _files(root, files)
     )
     if not math.isclose(exercise.points, config.points):
         raise NotebookError(
-            f"{folder}/exercise.toml: points is {config.points:g}"
+            f"{root}/exercise.toml: points is {config.points:g}"
             f" but the graded cells add up to {exercise.points:g}"
         )
     return exercise
 
 
-def _files(source: Path) -> tuple[tuple[str, bytes], ...]:
-    """The source folder's files other than notebooks (nbgrader's master versions)."""
-    files = []
-    for path in sorted(p for p in source.rglob("*") if p.is_file() and p.suffix != ".ipynb"):
-        name = path.relative_to(source).as_posix()
-        if not any(part.startswith(".") or part == "__pycache__" for part in name.split("/")):
-            files.append((name, path.read_bytes()))
-    if sum(len(data) for _, data in files) > MAX_FILES_BYTES:
-        raise NotebookError(f"{source}: the files beside the notebooks exceed 8 MB")
-    return tuple(files)
+def _ignored(name: str) -> bool:
+    """Jupyter's and Python's droppings are not part of an exercise."""
+    return any(part.startswith(".") or part == "__pycache__" for part in name.split("/"))
 
 
-def _read_config(folder: Path) -> NotebookExerciseFile:
-    path = folder / "exercise.toml"
+def _text(path: Path, data: bytes) -> str:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return NotebookExerciseFile.model_validate(data)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotebookError(f"{path}: cannot read: {exc}") from None
+
+
+def _files(root: Path, files: Mapping[str, bytes]) -> tuple[tuple[str, bytes], ...]:
+    """The source folder's files other than notebooks (nbgrader's master versions)."""
+    found = tuple(
+        (name.removeprefix("source/"), data)
+        for name, data in sorted(files.items())
+        if name.startswith("source/") and not name.endswith(".ipynb") and not _ignored(name)
+    )
+    if sum(len(data) for _, data in found) > MAX_FILES_BYTES:
+        raise NotebookError(f"{root / 'source'}: the files beside the notebooks exceed 8 MB")
+    return found
+
+
+def _read_config(path: Path, data: bytes | None) -> NotebookExerciseFile:
+    if data is None:
+        raise NotebookError(f"{path}: cannot read: no such file")
+    try:
+        return NotebookExerciseFile.model_validate(tomllib.loads(data.decode("utf-8")))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise NotebookError(f"{path}: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -2,15 +2,19 @@
 
 The cells run in their order in one sandboxed interpreter (server/sandbox/notebook.py):
 the student's code cells as submitted, and at each test cell's place the test from the
-source. Scores follow nbgrader's utils.determine_grade (see `score_test`).
+source, in a fork of the notebook's state (server/notebooks/trust.py). Scores follow
+nbgrader's utils.determine_grade (see `score_test`), with the test's expected-value
+checks made again on the trusted side.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +41,7 @@ from server.notebooks.result import (
     NotebookPart,
     NotebookResult,
 )
+from server.notebooks.trust import expected_checks, keeps_state, verify
 from server.sandbox import Call, Limits, get_sandbox
 
 # The harness lives in the sandbox package (server/sandbox/notebook.py), loaded by the
@@ -45,6 +50,8 @@ HARNESS = "from rubric_sandbox.notebook import cell, put_file\n"
 MAX_RESTARTS = 2  # after a cell kills the interpreter, replay the others this often
 MIN_RUN_SECONDS = 0.1  # a replay is not started with less time than this left
 ANSWER_FIELDS = {"status": str, "result": (str, type(None)), "error": str}
+PNG_BASE64 = "iVBORw0KGgo"  # the PNG signature, base64-encoded
+MAX_FIGURES = 8
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class Step:
 
     source: str
     test: GradedCell | None = None
+    graded: str | None = None  # the grade_id of a manually graded code cell
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,8 @@ class Answer:
     error: str = ""
     stdout: str = ""
     stderr: str = ""
+    checks: tuple = ()  # [number, data] of each expected-value check that ran
+    figures: tuple[str, ...] = ()  # base64 PNGs the cell showed
 
 
 def read_submission(path: Path) -> dict[str, Path]:
@@ -76,8 +86,10 @@ def read_submission(path: Path) -> dict[str, Path]:
     raise NotebookError(f"{path}: not a folder of notebooks nor an .ipynb file")
 
 
-def grade_notebooks(exercise: NotebookExercise, submission: dict[str, Path]) -> NotebookResult:
-    """Grade every notebook of the exercise from the submitted files."""
+def grade_notebooks(
+    exercise: NotebookExercise, submission: Mapping[str, Path | NotebookNode]
+) -> NotebookResult:
+    """Grade every notebook of the exercise from the submitted files (or parsed notebooks)."""
     start = time.monotonic()
     # Each notebook runs in an interpreter of its own, as in a kernel of its own in nbgrader.
     parts = tuple(_grade_one(exercise, spec, submission) for spec in exercise.notebooks)
@@ -85,14 +97,16 @@ def grade_notebooks(exercise: NotebookExercise, submission: dict[str, Path]) -> 
     return NotebookResult(exercise.slug, parts, duration)
 
 
-def _grade_one(exercise: NotebookExercise, spec: NotebookSpec, submission: dict) -> NotebookPart:
-    path = submission.get(spec.name)
-    if path is None:
+def _grade_one(exercise: NotebookExercise, spec: NotebookSpec, submission: Mapping) -> NotebookPart:
+    item = submission.get(spec.name)
+    if item is None:
         return _absent(spec, f"{spec.name}.ipynb was not submitted")
+    if isinstance(item, NotebookNode):
+        return grade_notebook(exercise, spec, item)
     try:
-        notebook = read_notebook(path)
+        notebook = read_notebook(item)
     except NotebookError as exc:
-        return _absent(spec, str(exc).replace(str(path), f"{spec.name}.ipynb"))
+        return _absent(spec, str(exc).replace(str(item), f"{spec.name}.ipynb"))
     return grade_notebook(exercise, spec, notebook)
 
 
@@ -108,12 +122,14 @@ def grade_notebook(
     steps, answered = plan(spec, nb)
     answers = run_steps(steps, exercise)
     by_test = {s.test.grade_id: a for s, a in zip(steps, answers, strict=True) if s.test}
+    shown = {s.graded: a.figures for s, a in zip(steps, answers, strict=True) if s.graded}
     results = []
     for cell in spec.cells:
         if cell.kind == TEST:
             results.append(score_test(cell, by_test[cell.grade_id]))
         else:
-            results.append(score_manual(cell, answered.get(cell.grade_id)))
+            result = score_manual(cell, answered.get(cell.grade_id))
+            results.append(dataclasses.replace(result, figures=shown.get(cell.grade_id, ())))
     return NotebookPart(spec.name, tuple(results))
 
 
@@ -146,7 +162,7 @@ def plan(spec: NotebookSpec, nb: NotebookNode) -> tuple[list[Step], dict[str, No
         if graded is not None:
             answered[grade_id] = cell
         if cell.cell_type == "code" and (graded is None or graded.cell_type == "code"):
-            steps.append(Step(cell.source))
+            steps.append(Step(cell.source, graded=graded.grade_id if graded else None))
     steps += _missing_before(spec, None, placed)
     return steps, answered
 
@@ -193,7 +209,7 @@ def run_steps(steps: list[Step], exercise: NotebookExercise) -> list[Answer]:
             break
         replay = [i for i in range(todo[0]) if i not in dead]
         order = replay + todo
-        calls = [*_file_calls(exercise), *(_call(steps[i], exercise) for i in order)]
+        calls = [*_file_calls(exercise), *(_call(steps, i, exercise) for i in order)]
         run = get_sandbox().run("", calls, _limits(exercise, left), HARNESS)
         if run.load_outcome != "ok":
             raise NotebookError(f"the notebook harness did not load: {run.load_error}")
@@ -224,11 +240,15 @@ def _bytes(data: bytes) -> np.ndarray:
     return np.frombuffer(data, np.uint8)
 
 
-def _call(step: Step, exercise: NotebookExercise) -> Call:
-    limits = exercise.limits
+def _call(steps: list[Step], index: int, exercise: NotebookExercise) -> Call:
+    """The harness call of steps[index]: a test runs in a fork, kept in place if needed."""
+    step, limits = steps[index], exercise.limits
     source = to_python(step.source)
-    quiet = _quiet(source)
-    options = [step.test is not None, int(limits.cell_seconds * 1000), limits.output_bytes, quiet]
+    test = step.test is not None
+    keep = test and keeps_state(source, [to_python(s.source) for s in steps[index + 1 :]])
+    checks = test and bool(expected_checks(source))
+    cap = limits.output_bytes
+    options = [test, int(limits.cell_seconds * 1000), cap, _quiet(source), keep, checks]
     return Call("harness.cell", (_bytes(source.encode("utf-8")), np.array(options, np.int64)))
 
 
@@ -280,6 +300,7 @@ def parse_answer(value: np.ndarray | None) -> Answer:
     try:
         data = json.loads(value.tobytes().decode("utf-8"))
         fields = {k: data[k] for k in ("status", "result", "error", "stdout", "stderr")}
+        checks, figures = data.get("checks", []), data.get("images", [])
     except Exception:
         return Answer("crashed", error="the cell's result could not be read")
     types_ok = all(isinstance(fields[k], t) for k, t in ANSWER_FIELDS.items())
@@ -287,13 +308,31 @@ def parse_answer(value: np.ndarray | None) -> Answer:
         return Answer("crashed", error="the cell's result could not be read")
     if fields["status"] not in ("ok", "error", "timeout", "memory_limit"):
         return Answer("crashed", error="the cell's result could not be read")
-    return Answer(**fields)
+    if type(checks) is not list or not _figures_ok(figures):
+        return Answer("crashed", error="the cell's result could not be read")
+    return Answer(**fields, checks=tuple(checks), figures=tuple(figures))
+
+
+def _figures_ok(figures: object) -> bool:
+    """A short list of base64 strings that start as a PNG does (the browser decodes them)."""
+    return (
+        type(figures) is list
+        and len(figures) <= MAX_FIGURES
+        and all(type(f) is str and f.startswith(PNG_BASE64) and f.isascii() for f in figures)
+    )
 
 
 def score_test(cell: GradedCell, answer: Answer) -> CellResult:
     """nbgrader's determine_grade for a test cell: an error or stderr output scores 0;
     a value that reads as a number is partial credit; anything else is full points."""
+    if answer.status == "ok" and (wrong := verify(to_python(cell.source), answer.checks)):
+        answer = dataclasses.replace(answer, status="error", error=wrong)
     feedback = _feedback(cell, answer)
+    result = _score_test(cell, answer, feedback)
+    return dataclasses.replace(result, figures=answer.figures)
+
+
+def _score_test(cell: GradedCell, answer: Answer, feedback: str) -> CellResult:
     if answer.status != "ok":
         outcome = WRONG_ANSWER if answer.error.startswith("AssertionError") else answer.status
         outcome = RUNTIME_ERROR if outcome in ("error", "crashed") else outcome

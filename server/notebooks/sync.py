@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import base64
+import tomllib
 from pathlib import Path
 
 from server.grading.exercise import ExerciseError, bundle_hash
-from server.notebooks.exercise import NotebookError, NotebookExercise, load_notebook_exercise
+from server.notebooks.exercise import (
+    NotebookError,
+    NotebookExercise,
+    load_notebook_exercise,
+    load_notebook_files,
+)
 
 # Files that are not UTF-8 text (images, data) are kept base64-encoded under NAME.base64,
 # since a stored version's bundle is text (Exercise.bundle).
@@ -26,6 +32,30 @@ def read_notebook_bundle(folder: Path) -> dict[str, str]:
         except UnicodeDecodeError:
             bundle[name + BINARY_SUFFIX] = base64.b64encode(data).decode("ascii")
     return bundle
+
+
+def bundle_files(bundle: dict[str, str]) -> dict[str, bytes]:
+    """A stored bundle's files as they were in the folder (read_notebook_bundle undone)."""
+    files = {}
+    for name, text in bundle.items():
+        if name.endswith(BINARY_SUFFIX):
+            files[name.removesuffix(BINARY_SUFFIX)] = base64.b64decode(text)
+        else:
+            files[name] = text.encode("utf-8")
+    return files
+
+
+def is_notebook_bundle(bundle: dict[str, str]) -> bool:
+    """True when a stored version's files are a notebook exercise's."""
+    try:
+        return tomllib.loads(bundle.get("exercise.toml", "")).get("kind") == "notebook"
+    except tomllib.TOMLDecodeError:
+        return False
+
+
+def load_stored(bundle: dict[str, str], slug: str) -> NotebookExercise:
+    """Load a stored version of a notebook exercise from its bundle."""
+    return load_notebook_files(bundle_files(bundle), Path(slug))
 
 
 def public_view(exercise: NotebookExercise) -> dict:

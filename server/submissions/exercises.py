@@ -36,9 +36,16 @@ def current_exercise(assignment: Assignment) -> Exercise:
 
 
 def loaded(row: Exercise) -> GradingExercise:
-    """Return the grading engine's exercise for a stored version (loaded once per process)."""
+    """Return the grading engine's exercise for a stored version (loaded once per process).
+
+    A notebook exercise's version comes back as a NotebookExercise (server/notebooks).
+    """
+    from server.notebooks.sync import is_notebook_bundle, load_stored
+
     if bundle_hash(row.bundle) != row.content_hash:
         raise ValueError(f"exercise {row.slug} v{row.version}: stored files do not match hash")
+    if is_notebook_bundle(row.bundle):
+        return load_stored(row.bundle, row.slug)
     return cached_bundle(row.bundle, Path(row.slug))
 
 

@@ -7,6 +7,8 @@ from server.extensions import db
 from server.grading.demo import grade_with_demo
 from server.grading.exercise import Exercise
 from server.grading.grader import BUDGET_WALL_LIMITS
+from server.notebooks.exercise import NotebookExercise
+from server.notebooks.submission import grade_stored
 from server.submissions import service
 from server.submissions.exercises import loaded_version
 
@@ -47,8 +49,10 @@ def grade(claim: service.Claim) -> str:
         exercise = loaded_version(claim.exercise_id, claim.exercise_key)
         _hold_long_enough(claim, exercise)
         db.session.rollback()  # hold no transaction open while the sandbox runs
-        # The exercise page's weight-decay chart comes from the same sandbox run.
-        result = grade_with_demo(exercise, claim.code)
+        if isinstance(exercise, NotebookExercise):
+            result = grade_stored(exercise, claim.code)
+        else:  # the exercise page's weight-decay chart comes from the same sandbox run
+            result = grade_with_demo(exercise, claim.code)
     except Exception as exc:  # the grader failed, not the student: keep it and retry
         log.exception("grader failed", extra={"submission_id": submission_id})
         db.session.rollback()
@@ -66,13 +70,16 @@ def grade(claim: service.Claim) -> str:
     return "graded" if recorded else "claim_lost"
 
 
-def _hold_long_enough(claim: service.Claim, exercise: Exercise) -> None:
+def _hold_long_enough(claim: service.Claim, exercise: Exercise | NotebookExercise) -> None:
     """Extend the claim's lease to what grading this exercise may take, if that is longer.
 
     A lease that ends mid-grading has the submission taken back and graded again, and
     that grading too loses its claim, for ever: an exercise whose wall limit is 20 s
     may take 40 s (the grader's budget), past the 30 s default lease.
     """
-    needed = BUDGET_WALL_LIMITS * exercise.limits.wall_seconds + LEASE_MARGIN_SECONDS
+    if isinstance(exercise, NotebookExercise):  # one sandbox run per notebook, in turn
+        needed = exercise.limits.wall_seconds * len(exercise.notebooks) + LEASE_MARGIN_SECONDS
+    else:
+        needed = BUDGET_WALL_LIMITS * exercise.limits.wall_seconds + LEASE_MARGIN_SECONDS
     if needed > service.setting("RUBRIC_GRADING_LEASE_SECONDS"):
         service.hold_for(claim, needed)

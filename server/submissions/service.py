@@ -14,6 +14,7 @@ from server.extensions import db
 from server.lti import passback
 from server.models import Assignment, Exercise, Submission, SubmissionStatus, User
 from server.models.types import utcnow
+from server.notebooks.submission import is_notebook_version, is_stored_notebooks
 from server.scoring.policy import AttemptRefused, attempt_status
 from server.submissions.exercises import current_exercise
 
@@ -63,9 +64,9 @@ def submit(assignment: Assignment, user: User, code: str, key: str | None = None
     the first submission would silently drop the new code.
     """
     try:
-        _check_code(code)
-        _check_course_queue(assignment)
         exercise = current_exercise(assignment)
+        _check_code(code, exercise)
+        _check_course_queue(assignment)
         for _ in range(NUMBER_RETRIES):
             status = attempt_status(assignment, user)
             if status.refusal:
@@ -127,7 +128,12 @@ def _same_request(earlier: Submission, assignment: Assignment, code: str) -> Sub
     return earlier
 
 
-def _check_code(code: str) -> None:
+def _check_code(code: str, exercise: Exercise) -> None:
+    # A notebook exercise takes notebooks, checked and capped by server/notebooks/submission.
+    if is_notebook_version(exercise):
+        if not is_stored_notebooks(code):
+            raise SubmissionRefused("notebooks_expected", "this exercise takes notebooks, not code")
+        return
     limit = setting("RUBRIC_MAX_CODE_BYTES")
     if len(code.encode("utf-8")) > limit:
         raise SubmissionRefused("code_too_large", f"the code is larger than {limit} bytes")
