@@ -10,7 +10,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from server.content.check import check_paths
 from server.content.sync import sync_content
-from server.courses.assignments_cli import assignment, extension, score
+from server.courses.assignments_cli import accommodation, assignment, extension, score
 from server.courses.cli import course, roster
 from server.grading.cli import grade
 from server.lti.cli import lti
@@ -43,6 +43,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(roster)
     app.cli.add_command(assignment)
     app.cli.add_command(extension)
+    app.cli.add_command(accommodation)
     app.cli.add_command(score)
     app.cli.add_command(nbgrader)
 

@@ -12,14 +12,15 @@ from server.api.auth import token_required
 from server.api.errors import ApiError
 from server.api.inputs import body
 from server.api.models import (
+    AccommodationRequest,
     AssignmentSettingsRequest,
     ExtensionRequest,
     OverrideRequest,
     PublishRequest,
 )
 from server.api.serialize import in_zone
-from server.courses import assignments as publishing
 from server.courses import (
+    accommodations,
     extensions,
     get_assignment,
     get_course,
@@ -27,6 +28,7 @@ from server.courses import (
     require_instructor,
     require_staff,
 )
+from server.courses import assignments as publishing
 from server.courses.people import Refused
 from server.extensions import db
 from server.models import Assignment
@@ -120,6 +122,30 @@ def clear_override(course: str, slug: str, email: str):
     assignment = _gradable(course, slug)
     if not _done(lambda: overrides.clear(assignment, email, g.user)):
         raise ApiError(404, "not_found", f"{email[:254]} has no override on {slug!r}")
+    return "", 204
+
+
+@bp.put("/courses/<course>/accommodations/<email>")
+@token_required
+def grant_accommodation(course: str, email: str):
+    """Shift every due date and late window of a student in the course (instructors)."""
+    found = get_course(g.user, course)
+    require_instructor(g.user, found)
+    wanted = body(AccommodationRequest)
+    made = _done(
+        lambda: accommodations.grant(found, email, wanted.shift_hours, wanted.reason, g.user)
+    )
+    return {"course": found.slug, "email": made.user.email} | accommodations.shown(made)
+
+
+@bp.delete("/courses/<course>/accommodations/<email>")
+@token_required
+def revoke_accommodation(course: str, email: str):
+    """Take a student's accommodation back (instructors); 404 when they have none."""
+    found = get_course(g.user, course)
+    require_instructor(g.user, found)
+    if not _done(lambda: accommodations.revoke(found, email, g.user)):
+        raise ApiError(404, "not_found", f"{email[:254]} has no accommodation in {course!r}")
     return "", 204
 
 

@@ -1,7 +1,7 @@
 """Creating courses, importing rosters and reading the audit log (instructors)."""
 
 import orjson
-from flask import current_app, g, request
+from flask import current_app, g, request, url_for
 from pydantic import TypeAdapter, ValidationError
 
 from server.api import bp
@@ -123,7 +123,29 @@ def _report(slug: str, plan: people.Plan, dry_run: bool, dropped: bool, links: d
 @bp.get("/courses/<course>/audit")
 @token_required
 def show_audit(course: str):
-    """The course's audit log, the newest first (instructors only)."""
+    """A page of the course's audit log, the newest first (instructors only).
+
+    ?limit= entries (1 to 1000, default 1000), ?before= an entry id: the page after the
+    entry; `next` is the URL of the following page, null on the last.
+    """
     found = get_course(g.user, course)
     require_instructor(g.user, found)
-    return {"course": found.slug, "entries": [audit.as_dict(e) for e in audit.entries(found)]}
+    limit = _whole("limit", audit.SHOWN, audit.SHOWN)
+    before = _whole("before", None, 2**63 - 1)
+    entries, cursor = audit.page(found, limit, before)
+    following = None
+    if cursor is not None:
+        following = url_for("api.show_audit", course=found.slug, limit=limit, before=cursor)
+    shown = [audit.as_dict(e) for e in entries]
+    return {"course": found.slug, "entries": shown, "next": following}
+
+
+def _whole(name: str, default: int | None, most: int) -> int | None:
+    """A query parameter that is a whole number from 1 to most; 422 naming it otherwise."""
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= most:
+        message = f"{name} is a whole number from 1 to {most}"
+        raise ApiError(422, "invalid_value", message, field=name)
+    return int(text)

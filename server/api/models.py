@@ -11,9 +11,14 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
-
 from server.grading.result import Outcome, Status
-from server.models import AssignmentKind, Role, ScorePolicy, SubmissionStatus
+from server.models import (
+    AssignmentKind,
+    FeedbackRelease,
+    Role,
+    ScorePolicy,
+    SubmissionStatus,
+)
 
 
 class Body(BaseModel):
@@ -103,7 +108,8 @@ class AssignmentSettingsRequest(Body):
     opens_at: StrictStr | None = Field(None, description=f"no work before; {TIME}")
     due_at: StrictStr | None = Field(None, description=TIME)
     late_until: StrictStr | None = Field(
-        None, description=f"late work is taken until then (null: the due date is a cutoff); {TIME}"
+        None,
+        description=f"late work is taken until then (null: the due date is a cutoff); {TIME}",
     )
     late_penalty_per_day: float | None = Field(
         None, description=f"per started day late, {FRACTION}"
@@ -116,6 +122,11 @@ class AssignmentSettingsRequest(Body):
     )
     attempt_limit: int | None = Field(None, description="1 to 10000; null: no limit")
     score_policy: ScorePolicy | None = Field(None, description="which attempt counts")
+    feedback_release: FeedbackRelease | None = Field(
+        None,
+        description="when students see hidden-test names, quiz explanations and right "
+        "choices: immediately, after_due (their own due date) or never",
+    )
 
 
 class PublishRequest(AssignmentSettingsRequest):
@@ -136,8 +147,19 @@ class ExtensionRequest(Body):
 
     due_at: StrictStr = Field(description=TIME)
     late_until: StrictStr | None = Field(
-        None, description=f"default: the assignment's late window moved with the due date; {TIME}"
+        None,
+        description=f"default: the assignment's late window moved with the due date; {TIME}",
     )
+
+
+class AccommodationRequest(Body):
+    """A course-wide shift of every due date and late window of one student."""
+
+    error_code: ClassVar[str] = "invalid_accommodation"
+    error_message: ClassVar[str] = "the body needs 'shift_hours', a number of hours"
+
+    shift_hours: float = Field(description="hours added to each due date, above 0, at most 8760")
+    reason: StrictStr | None = Field(None, description="why; kept in the audit log")
 
 
 class OverrideRequest(Body):
@@ -238,6 +260,7 @@ class RosterReport(Answer):
 class AuditLogEntry(Answer):
     """One change in a course."""
 
+    id: int = Field(description="the entry's place in the log: a later entry has a larger id")
     at: datetime = Field(description="ISO 8601 with its offset")
     actor: str = Field(description="who: an e-mail, or 'command line'")
     action: str = Field(examples=["course.create", "roster.add", "roster.role", "roster.drop"])
@@ -247,10 +270,13 @@ class AuditLogEntry(Answer):
 
 
 class AuditLog(Answer):
-    """A course's audit log, the newest first (the latest 1000 entries)."""
+    """A page of a course's audit log, the newest first (?limit=, default and at most 1000)."""
 
     course: str
     entries: list[AuditLogEntry]
+    next: str | None = Field(
+        description="the URL of the next (older) page, ?before= the last entry's id; null: no more"
+    )
 
 
 class CourseList(Answer):
@@ -508,6 +534,7 @@ class AssignmentSettings(Answer):
     late_penalty_cap: float | None
     attempt_limit: int | None
     score_policy: ScorePolicy
+    feedback_release: FeedbackRelease
     rescored: int = Field(description="changed counted scores queued for the LMS")
 
 
@@ -518,6 +545,15 @@ class ExtensionAnswer(Answer):
     email: str
     due_at: datetime
     late_until: datetime | None = Field(description="the student's late window's end, if any")
+
+
+class AccommodationAnswer(Answer):
+    """A student's accommodation."""
+
+    course: str
+    email: str
+    shift_hours: float
+    reason: str
 
 
 class OverrideAnswer(Answer):

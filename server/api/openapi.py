@@ -15,11 +15,11 @@ from typing import Literal
 from flask import Flask, current_app
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
+from server.api.inputs import MAX_ID
+from server.models import SubmissionStatus
 
 from server.api import bp
 from server.api import models as m
-from server.api.inputs import MAX_ID
-from server.models import SubmissionStatus
 
 PREFIX = "/api/v1"
 REF = "#/components/schemas/{model}"
@@ -66,6 +66,15 @@ class RosterQuery(BaseModel):
     drop: bool = Field(False, description="true: also drop enrolled people missing from it")
 
 
+class AuditQuery(BaseModel):
+    """?limit= and ?before= of the audit log."""
+
+    limit: int = Field(1000, ge=1, le=1000, description="entries on the page; 422 otherwise")
+    before: int = Field(
+        None, ge=1, description="only entries older than this id: the cursor of `next`"
+    )
+
+
 class IdempotencyHeader(BaseModel):
     """The Idempotency-Key header of a code submission."""
 
@@ -103,7 +112,11 @@ OPERATIONS = {
     "list_assignments": Operation(200, m.AssignmentList, (404,)),
     "show_assignment": Operation(200, m.AssignmentDetail, (404,)),
     "create_attempt": Operation(
-        201, m.Attempt, (404, 409, 413, 422), m.AttemptRequest, description="The graded attempt"
+        201,
+        m.Attempt,
+        (404, 409, 413, 422),
+        m.AttemptRequest,
+        description="The graded attempt",
     ),
     "create_submission": Operation(
         202,
@@ -132,9 +145,17 @@ OPERATIONS = {
     "import_roster": Operation(
         200, m.RosterReport, (403, 404, 415, 422), query=RosterQuery, roster=True
     ),
-    "show_audit": Operation(200, m.AuditLog, (403, 404)),
+    "show_audit": Operation(200, m.AuditLog, (403, 404, 422), query=AuditQuery),
+    "grant_accommodation": Operation(
+        200, m.AccommodationAnswer, (403, 404, 409, 422), m.AccommodationRequest
+    ),
+    "revoke_accommodation": Operation(204, None, (403, 404, 422), description="Revoked"),
     "publish_assignment": Operation(
-        201, m.AssignmentSettings, (403, 404, 409, 422), m.PublishRequest, description="Published"
+        201,
+        m.AssignmentSettings,
+        (403, 404, 409, 422),
+        m.PublishRequest,
+        description="Published",
     ),
     "update_assignment": Operation(
         200, m.AssignmentSettings, (403, 404, 409, 422), m.AssignmentSettingsRequest
@@ -220,10 +241,16 @@ def _operation(rule, view: str, function, schemas: dict) -> dict:
     operation["parameters"] = _parameters(rule, spec, schemas)
     if spec.body:
         content = {"application/json": {"schema": {"$ref": REF.format(model=spec.body.__name__)}}}
-        operation["requestBody"] = {"required": not spec.optional_body, "content": content}
+        operation["requestBody"] = {
+            "required": not spec.optional_body,
+            "content": content,
+        }
     if spec.roster:
         rows = {"type": "array", "items": {"$ref": REF.format(model="RosterRow")}}
-        content = {"text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": rows}}
+        content = {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {"schema": rows},
+        }
         operation["requestBody"] = {"required": True, "content": content}
     errors = () if spec.public else sorted({400, 401, *spec.errors})
     operation["responses"] = {str(spec.status): _answer(spec)} | {
@@ -251,7 +278,11 @@ def _model_parameters(where: str, schema: dict) -> list[dict]:
     found = []
     for name, prop in schema["properties"].items():
         prop = {k: v for k, v in prop.items() if k != "title"}
-        parameter = {"name": name, "in": where, "required": name in schema.get("required", ())}
+        parameter = {
+            "name": name,
+            "in": where,
+            "required": name in schema.get("required", ()),
+        }
         if "description" in prop:
             parameter["description"] = prop.pop("description")
         found.append(parameter | {"schema": prop})

@@ -21,6 +21,7 @@ from server.models import (
     AssignmentKind,
     Course,
     Exercise,
+    FeedbackRelease,
     Quiz,
     QuizAttempt,
     ScoreOverride,
@@ -32,8 +33,9 @@ from server.models import (
 TIMES = ("opens_at", "due_at", "late_until")
 FRACTIONS = ("late_penalty_per_day", "late_penalty_per_hour", "late_penalty_cap")
 # What `update` may change, besides the title.
-SETTINGS = (*TIMES, *FRACTIONS, "attempt_limit", "score_policy")
+SETTINGS = (*TIMES, *FRACTIONS, "attempt_limit", "score_policy", "feedback_release", "weight")
 MAX_ATTEMPTS = 10_000
+MAX_WEIGHT = 1000
 
 
 def parse_time(text: Any, field: str) -> datetime | None:
@@ -77,6 +79,8 @@ def settings_of(assignment: Assignment) -> dict[str, Any]:
         value = getattr(assignment, name)
         shown[name] = value.isoformat() if isinstance(value, datetime) else value
     shown["score_policy"] = ScorePolicy(assignment.score_policy).value
+    release = assignment.feedback_release or FeedbackRelease.IMMEDIATELY
+    shown["feedback_release"] = FeedbackRelease(release).value
     return shown
 
 
@@ -103,6 +107,7 @@ def publish(
         kind=kind,
         content_slug=content_slug,
         score_policy=ScorePolicy.BEST,
+        feedback_release=FeedbackRelease.IMMEDIATELY,
     )
     _apply(assignment, settings)
     db.session.add(assignment)
@@ -165,6 +170,10 @@ def _checked(name: str, value: Any) -> Any:
         return _fraction(name, value)
     if name == "attempt_limit":
         return _attempts(value)
+    if name == "feedback_release":
+        return _release(value)
+    if name == "weight":
+        return _weight(value)
     try:
         return ScorePolicy(value or ScorePolicy.BEST)
     except (TypeError, ValueError):
@@ -182,6 +191,27 @@ def _fraction(name: str, value: Any) -> float | None:
     if isinstance(value, bool) or not 0 <= number <= 1:
         message = f"{name} is a fraction of the maximum from 0 to 1 (0.1 is 10%), not {value!r}"
         raise Refused(message[:200], name)
+    return number
+
+
+def _release(value: Any) -> FeedbackRelease:
+    """When students see hidden-test names, quiz explanations and keys."""
+    try:
+        return FeedbackRelease(value or FeedbackRelease.IMMEDIATELY)
+    except (TypeError, ValueError):
+        message = "feedback_release is immediately, after_due or never"
+        raise Refused(message, "feedback_release") from None
+
+
+def _weight(value: Any) -> float:
+    """How much an assignment counts in the weighted percentage: 0 (not at all) to MAX_WEIGHT."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not 0 <= number <= MAX_WEIGHT:
+        message = f"weight is a number from 0 to {MAX_WEIGHT} (1: counts as much as the others)"
+        raise Refused(message, "weight")
     return number
 
 

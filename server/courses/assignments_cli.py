@@ -1,4 +1,5 @@
-"""`rubric assignment`, `rubric extension` and `rubric score`: an operator's changes, audited."""
+"""`rubric assignment`, `rubric extension`, `rubric accommodation` and `rubric score`:
+an operator's changes, audited."""
 
 from collections.abc import Callable
 
@@ -6,7 +7,13 @@ import click
 import sqlalchemy as sa
 from flask.cli import with_appcontext
 
-from server.courses import NotFound, assignment_by_slugs, extensions, overrides
+from server.courses import (
+    NotFound,
+    accommodations,
+    assignment_by_slugs,
+    extensions,
+    overrides,
+)
 from server.courses import assignments as publishing
 from server.courses.people import Refused
 from server.extensions import db
@@ -25,6 +32,13 @@ def _options(command: Callable) -> Callable:
         click.option("--late-penalty-cap", default=None, help="at most this fraction in all"),
         click.option("--attempts", default=None, help="attempt limit; '' for none"),
         click.option("--policy", default=None, type=click.Choice(["best", "last"])),
+        click.option("--weight", default=None, help="in the weighted percentage; default 1"),
+        click.option(
+            "--feedback-release",
+            default=None,
+            type=click.Choice(["immediately", "after_due", "never"]),
+            help="when students see hidden-test names and quiz keys",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -42,6 +56,8 @@ def _settings(given: dict) -> dict:
         "late_penalty_cap": "late_penalty_cap",
         "attempts": "attempt_limit",
         "policy": "score_policy",
+        "weight": "weight",
+        "feedback_release": "feedback_release",
     }
     settings = {names[k]: v for k, v in given.items() if k in names and v is not None}
     if settings.get("attempt_limit"):
@@ -145,6 +161,35 @@ def extension_revoke(course_slug: str, slug: str, email: str) -> None:
     """Take a student's extension back."""
     done = _run(lambda: extensions.revoke(assignment_by_slugs(course_slug, slug), email, None))
     click.echo(f"extension of {email} revoked" if done else f"{email} had no extension")
+
+
+@click.group()
+def accommodation() -> None:
+    """Shift every due date of one student in a course by a set time."""
+
+
+@accommodation.command("grant")
+@click.argument("course_slug", metavar="COURSE")
+@click.argument("email")
+@click.option("--hours", required=True, help="hours added to each due date and late window")
+@click.option("--reason", default="", help="why, for the audit log")
+@with_appcontext
+def accommodation_grant(course_slug: str, email: str, hours: str, reason: str) -> None:
+    """Give a student a course-wide shift of their dates, or change the one they have."""
+    found = _course(course_slug)
+    _run(lambda: accommodations.grant(found, email, hours, reason, None))
+    click.echo(f"{email}'s dates in {course_slug!r} move by {hours} hour(s)")
+
+
+@accommodation.command("revoke")
+@click.argument("course_slug", metavar="COURSE")
+@click.argument("email")
+@with_appcontext
+def accommodation_revoke(course_slug: str, email: str) -> None:
+    """Take a student's accommodation back: the assignments' own dates apply again."""
+    found = _course(course_slug)
+    done = _run(lambda: accommodations.revoke(found, email, None))
+    click.echo(f"accommodation of {email} revoked" if done else f"{email} had no accommodation")
 
 
 @click.group()

@@ -45,9 +45,26 @@ def entries(course: Course, limit: int = SHOWN) -> list[AuditEntry]:
     return list(db.session.scalars(query))
 
 
+def page(
+    course: Course, limit: int, before: int | None = None
+) -> tuple[list[AuditEntry], int | None]:
+    """One page of a course's entries, the newest first, and the cursor of the next (or None).
+
+    The cursor is an entry's id: entries are only ever added, so a page never shifts
+    while someone reads the ones after it.
+    """
+    query = sa.select(AuditEntry).where(AuditEntry.course_id == course.id)
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
+    found = list(db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1)))
+    more = len(found) > limit
+    return found[:limit], (found[limit - 1].id if more else None)
+
+
 def as_dict(entry: AuditEntry) -> dict:
     """An entry as the API shows it: times ISO 8601 with their offset."""
     return {
+        "id": entry.id,
         "at": entry.at.isoformat(),
         "actor": entry.actor,
         "action": entry.action,
