@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+
 from server.grading.result import Outcome, Status
 from server.models import (
     AssignmentKind,

@@ -15,11 +15,11 @@ from typing import Literal
 from flask import Flask, current_app
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
-from server.api.inputs import MAX_ID
-from server.models import SubmissionStatus
 
 from server.api import bp
 from server.api import models as m
+from server.api.inputs import MAX_ID
+from server.models import SubmissionStatus
 
 PREFIX = "/api/v1"
 REF = "#/components/schemas/{model}"
