@@ -73,17 +73,33 @@ def known_mistakes(exercise_ids: set[int], newest: Exercise) -> dict[int, list[t
 
 
 def mark_mistakes(graded: list[Graded], known: dict[int, list[tuple[str, str]]]) -> None:
-    """Name the known mistakes each submission made, from the hints its tests show."""
+    """Name the known mistakes each submission made, from the hints its tests show.
+
+    Two mistakes may give the same output on some input (|w| and sqrt(w²) agree on a
+    single weight), and the grader then shows the first one's hint there. So within
+    each function, the mistake recognised on the most of its tests is the one made
+    (every one of them on a tie); different functions may show different mistakes.
+    """
     for submission in graded:
         pairs = known.get(submission.exercise_id, [])
-        for _, test in _tests(submission):
-            if test["outcome"] == "passed":
-                continue
-            feedback = test.get("feedback") or ""
-            for hint, name in pairs:
-                if feedback == hint or feedback.startswith(hint + "\n"):
-                    submission.mistakes.add(name)
-                    break
+        for part in submission.parts:
+            seen = Counter(
+                name
+                for test in part.get("tests", [])
+                if test.get("outcome") != "passed"
+                and (name := _hinted(test.get("feedback") or "", pairs))
+            )
+            if seen:
+                most = max(seen.values())
+                submission.mistakes |= {name for name, count in seen.items() if count == most}
+
+
+def _hinted(feedback: str, pairs: list[tuple[str, str]]) -> str | None:
+    """The known mistake whose hint opens this feedback, if any."""
+    for hint, name in pairs:
+        if feedback == hint or feedback.startswith(hint + "\n"):
+            return name
+    return None
 
 
 def _tests(submission: Graded):

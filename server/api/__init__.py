@@ -12,5 +12,6 @@ from server.api import (  # noqa: E402, F401
     gradebook,
     inputs,
     openapi,
+    stats,
     submissions,
 )

@@ -19,6 +19,7 @@ from pydantic.json_schema import models_json_schema
 from server.api import bp
 from server.api import models as m
 from server.api.inputs import MAX_ID
+from server.api.stats import AssignmentStats
 from server.models import SubmissionStatus
 
 PREFIX = "/api/v1"
@@ -139,6 +140,7 @@ OPERATIONS = {
     ),
     "show_submission": Operation(200, m.Submission, (404, 422), query=WaitQuery),
     "show_gradebook": Operation(200, m.Gradebook, (403, 404, 422), query=GradebookQuery, csv=True),
+    "show_assignment_stats": Operation(200, AssignmentStats, (403, 404)),
     "create_course": Operation(
         201, m.NewCourse, (403, 409, 422), m.CourseRequest, description="Created"
     ),
