@@ -329,7 +329,7 @@ def score_test(cell: GradedCell, answer: Answer) -> CellResult:
         answer = dataclasses.replace(answer, status="error", error=wrong)
     feedback = _feedback(cell, answer)
     result = _score_test(cell, answer, feedback)
-    return dataclasses.replace(result, figures=answer.figures)
+    return dataclasses.replace(result, figures=() if cell.hidden else answer.figures)
 
 
 def _score_test(cell: GradedCell, answer: Answer, feedback: str) -> CellResult:

@@ -32,10 +32,11 @@ class CellResult:
     outcome: str
     score: float | None
     feedback: str = ""
+    figures: tuple[str, ...] = ()  # base64 PNGs the cell showed (matplotlib), in order
 
     def to_dict(self) -> dict:
-        """SPEC's test entry."""
-        return {
+        """SPEC's test entry; `figures_png` only for a cell that showed figures."""
+        entry = {
             "name": self.cell.grade_id,
             "outcome": self.outcome,
             "score": None if self.score is None else _points(self.score),
@@ -43,6 +44,9 @@ class CellResult:
             "visible": not self.cell.hidden,
             "feedback": self.feedback,
         }
+        if self.figures:
+            entry["figures_png"] = list(self.figures)
+        return entry
 
 
 @dataclass(frozen=True)
