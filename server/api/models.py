@@ -13,13 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
 from server.grading.result import Outcome, Status
-from server.models import (
-    AssignmentKind,
-    FeedbackRelease,
-    Role,
-    ScorePolicy,
-    SubmissionStatus,
-)
+from server.models import AssignmentKind, FeedbackRelease, Role, ScorePolicy, SubmissionStatus
 
 
 class Body(BaseModel):
@@ -109,8 +103,7 @@ class AssignmentSettingsRequest(Body):
     opens_at: StrictStr | None = Field(None, description=f"no work before; {TIME}")
     due_at: StrictStr | None = Field(None, description=TIME)
     late_until: StrictStr | None = Field(
-        None,
-        description=f"late work is taken until then (null: the due date is a cutoff); {TIME}",
+        None, description=f"late work is taken until then (null: the due date is a cutoff); {TIME}"
     )
     late_penalty_per_day: float | None = Field(
         None, description=f"per started day late, {FRACTION}"
@@ -148,8 +141,7 @@ class ExtensionRequest(Body):
 
     due_at: StrictStr = Field(description=TIME)
     late_until: StrictStr | None = Field(
-        None,
-        description=f"default: the assignment's late window moved with the due date; {TIME}",
+        None, description=f"default: the assignment's late window moved with the due date; {TIME}"
     )
 
 

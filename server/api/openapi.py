@@ -113,11 +113,7 @@ OPERATIONS = {
     "list_assignments": Operation(200, m.AssignmentList, (404,)),
     "show_assignment": Operation(200, m.AssignmentDetail, (404,)),
     "create_attempt": Operation(
-        201,
-        m.Attempt,
-        (404, 409, 413, 422),
-        m.AttemptRequest,
-        description="The graded attempt",
+        201, m.Attempt, (404, 409, 413, 422), m.AttemptRequest, description="The graded attempt"
     ),
     "create_submission": Operation(
         202,
@@ -153,11 +149,7 @@ OPERATIONS = {
     ),
     "revoke_accommodation": Operation(204, None, (403, 404, 422), description="Revoked"),
     "publish_assignment": Operation(
-        201,
-        m.AssignmentSettings,
-        (403, 404, 409, 422),
-        m.PublishRequest,
-        description="Published",
+        201, m.AssignmentSettings, (403, 404, 409, 422), m.PublishRequest, description="Published"
     ),
     "update_assignment": Operation(
         200, m.AssignmentSettings, (403, 404, 409, 422), m.AssignmentSettingsRequest
@@ -243,16 +235,10 @@ def _operation(rule, view: str, function, schemas: dict) -> dict:
     operation["parameters"] = _parameters(rule, spec, schemas)
     if spec.body:
         content = {"application/json": {"schema": {"$ref": REF.format(model=spec.body.__name__)}}}
-        operation["requestBody"] = {
-            "required": not spec.optional_body,
-            "content": content,
-        }
+        operation["requestBody"] = {"required": not spec.optional_body, "content": content}
     if spec.roster:
         rows = {"type": "array", "items": {"$ref": REF.format(model="RosterRow")}}
-        content = {
-            "text/csv": {"schema": {"type": "string"}},
-            "application/json": {"schema": rows},
-        }
+        content = {"text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": rows}}
         operation["requestBody"] = {"required": True, "content": content}
     errors = () if spec.public else sorted({400, 401, *spec.errors})
     operation["responses"] = {str(spec.status): _answer(spec)} | {
@@ -280,11 +266,7 @@ def _model_parameters(where: str, schema: dict) -> list[dict]:
     found = []
     for name, prop in schema["properties"].items():
         prop = {k: v for k, v in prop.items() if k != "title"}
-        parameter = {
-            "name": name,
-            "in": where,
-            "required": name in schema.get("required", ()),
-        }
+        parameter = {"name": name, "in": where, "required": name in schema.get("required", ())}
         if "description" in prop:
             parameter["description"] = prop.pop("description")
         found.append(parameter | {"schema": prop})
