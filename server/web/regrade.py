@@ -1,22 +1,106 @@
-"""Regrading pages: preview what a content fix changes, then apply it."""
+"""Regrading pages: preview what a content fix changes student by student, then apply it."""
 
-from flask import flash, redirect, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from server.courses import get_assignment, require_staff
-from server.submissions.regrade import regrade
+from server.courses import NotFound, get_assignment, is_staff, require_staff
+from server.models import Assignment, QuizAttempt, Submission
+from server.scoring.gradebook import students_of
+from server.submissions import regrade
+from server.submissions.result_history import current_origin, history_of
 from server.web import bp
+
+# Submissions graded here, in the request, when a regrade is confirmed; more go to the
+# workers (about 10 ms each in the sandbox: 200 is a few seconds).
+SYNC_LIMIT = 200
+
+
+@bp.get("/courses/<course>/assignments/<slug>/regrade")
+@login_required
+def regrade_page(course: str, slug: str):
+    """The regrade form; with ?preview=1, what regrading would change (nothing recorded)."""
+    assignment = _staff_assignment(course, slug)
+    scope = _scope(assignment, request.args)
+    previewed = _preview(scope) if request.args.get("preview") else None
+    return _render(assignment, scope, previewed)
 
 
 @bp.post("/courses/<course>/assignments/<slug>/regrade")
 @login_required
 def regrade_submissions(course: str, slug: str):
-    """Queue what was graded on an older version of the exercise to be graded again."""
+    """Apply the previewed regrade, if the work is still as it was previewed."""
+    assignment = _staff_assignment(course, slug)
+    scope = _scope(assignment, request.form)
+    limit = current_app.config.get("RUBRIC_REGRADE_SYNC_LIMIT", SYNC_LIMIT)
+    try:
+        done = regrade.apply(scope, request.form.get("token", ""), current_user, limit)
+    except regrade.StalePreview as exc:
+        return _render(assignment, scope, _preview(scope), str(exc)), 409
+    flash(_summary(done))
+    return redirect(url_for("web.regrade_page", course=course, slug=slug))
+
+
+def _staff_assignment(course: str, slug: str) -> Assignment:
+    """The assignment, for its TAs and instructors only (403 for anyone else)."""
     assignment = get_assignment(current_user, course, slug)
     require_staff(current_user, assignment.course)
-    done = regrade(assignment)
-    flash(
-        f"{done.submissions} submission(s) will be graded again on version {done.version} "
-        "once no student's submission waits; their old scores count until then."
+    return assignment
+
+
+def _scope(assignment: Assignment, values) -> regrade.Scope:
+    """Read who and which version from a form or query; an unknown student is a 404."""
+    try:
+        return regrade.scope_of(
+            assignment, values.get("student", "").strip().lower(), bool(values.get("same_version"))
+        )
+    except NotFound as exc:
+        abort(404, str(exc))
+
+
+def _preview(scope: regrade.Scope) -> regrade.Preview | None:
+    """Grade the work again, recording nothing; None when the content was never synced."""
+    try:
+        return regrade.preview(scope)
+    except LookupError as exc:  # the content of the assignment was never synced
+        abort(409, str(exc))
+
+
+def _render(assignment, scope, previewed, error: str = "") -> str:
+    students = [u.email for u in students_of(assignment.course_id)]
+    return render_template(
+        "regrade.html",
+        assignment=assignment,
+        scope=scope,
+        preview=previewed,
+        students=students,
+        error=error,
+        sync_limit=current_app.config.get("RUBRIC_REGRADE_SYNC_LIMIT", SYNC_LIMIT),
     )
-    return redirect(url_for("web.submissions", course=course, slug=slug))
+
+
+def _summary(done: regrade.Applied) -> str:
+    """Say what applying did, for the flash message."""
+    if done.queued:
+        return (
+            f"{done.queued} submission(s) will be graded again on version {done.version} "
+            "by the workers once no student's submission waits; their old scores count "
+            "until then, and the old results are kept in each one's history."
+        )
+    return (
+        f"Regraded {done.regraded} piece(s) of work of {done.students} student(s): "
+        f"{done.changed} counted score(s) changed. The old results are kept in the history."
+    )
+
+
+@bp.app_template_global()
+def result_history(work: Submission | QuizAttempt) -> dict:
+    """A submission's or attempt's replaced results for its page: staff see who and why."""
+    key = "attempt_id" if isinstance(work, QuizAttempt) else "submission_id"
+    staff = is_staff(current_user, work.assignment.course)
+    because, by = current_origin(**{key: work.id})
+    return {
+        "staff": staff,
+        "past": history_of(**{key: work.id}),
+        "because": because.value,
+        "by": by,
+    }

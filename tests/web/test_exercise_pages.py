@@ -11,7 +11,6 @@ from server.config import PROJECT_ROOT
 from server.extensions import db
 from server.grading.exercise import load_exercise
 from server.models import Assignment, ScorePolicy, Submission
-from tests.api.test_regrade import sync_version_2
 from tests.conftest import make_app
 
 from .support import STUDENT, STUDENT2, PageClient, csrf_token_in
@@ -239,31 +238,6 @@ def test_instructor_lists_and_filters_every_submission(student, new_client, inst
     assert f"/courses/demo/submissions/{theirs}" in partial
     code_page = instructor.get(f"/courses/demo/submissions/{theirs}").get_data(as_text=True)
     assert "Student: " in code_page and "def l2_gradient" in code_page
-
-
-def test_instructor_grades_again_what_an_older_version_graded(
-    student, new_client, instructor, tmp_path
-):
-    graded = submission_id(post_code(student))
-    wait_graded(student, graded)
-    page = instructor.get(LIST_URL).get_data(as_text=True)
-    assert "older version" not in page and "Grade them again" not in page
-    sync_version_2(tmp_path)
-
-    page = instructor.get(LIST_URL).get_data(as_text=True)
-    assert "1 submission was made to an older version" in page and "(older)" in page
-    refused = student.post(
-        URL + "/regrade", data={"csrf_token": student.csrf_token(URL)}
-    )  # a student may not
-    done = instructor.post(URL + "/regrade", data={"csrf_token": instructor.csrf_token(LIST_URL)})
-
-    assert refused.status_code == 403
-    assert done.status_code == 302 and done.headers["Location"].endswith(LIST_URL)
-    after = instructor.get(LIST_URL).get_data(as_text=True)
-    assert "1 submission(s) will be graded again on version 2" in after
-    assert "older version" not in after  # it is on the newest now, queued
-    view = student.get(f"/courses/demo/submissions/{graded}.json").json
-    assert view["status"] == "queued" and view["score"] == 10  # the old score meanwhile
 
 
 def test_rate_limit_counts_code_submissions_once_and_never_quizzes(app, demo):
