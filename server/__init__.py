@@ -47,7 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from server import api, cli, ops, web
     from server.api.inputs import IdConverter
     from server.web import lti as lti_views
-    from server.web import lti_grades, lti_roster
+    from server.web import lti_grades, lti_roster, manual_grading
 
     # Before any route is added: every <int:...> id is then bounded to what a row id can be.
     app.url_map.converters["int"] = IdConverter
@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(lti_views.bp)
     app.register_blueprint(lti_grades.bp)
     app.register_blueprint(lti_roster.bp)
+    app.register_blueprint(manual_grading.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     cli.register(app)
     return app

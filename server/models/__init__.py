@@ -29,6 +29,7 @@ from server.models.lti import (
     LtiUser,
     PassbackStatus,
 )
+from server.models.manual import ManualGrade
 from server.models.people import AuditEntry, PasswordPurpose, PasswordToken
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "LtiResourceLink",
     "LtiToolKey",
     "LtiUser",
+    "ManualGrade",
     "PassbackStatus",
     "PasswordPurpose",
     "PasswordToken",
