@@ -8,6 +8,7 @@ from server.api import (  # noqa: E402, F401
     assignments,
     assignments_admin,
     courses,
+    drafts,
     errors,
     gradebook,
     inputs,

@@ -339,7 +339,10 @@ class QuestionResult(Answer):
     outcome: Literal["correct", "partial", "incorrect", "unanswered"]
     score: float
     max_score: float
-    explanation: str
+    explanation: str = Field(description="'' until the assignment releases feedback")
+    right: list[str] = Field(
+        None, description="a choice question's right choices, once feedback is released"
+    )
 
 
 class Attempt(Answer):
@@ -354,6 +357,10 @@ class Attempt(Answer):
     late: int = Field(description="seconds past the student's due date (0: on time)")
     max_score: float
     submitted_at: datetime
+    feedback_released: bool = Field(
+        description="whether explanations and right choices are shown (the assignment's "
+        "feedback_release: immediately, after the student's due date, or never)"
+    )
     questions: list[QuestionResult]
 
 

@@ -16,7 +16,7 @@ from flask import Flask, current_app
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
-from server.api import bp
+from server.api import bp, drafts
 from server.api import models as m
 from server.api.inputs import MAX_ID
 from server.api.stats import AssignmentStats
@@ -135,6 +135,13 @@ OPERATIONS = {
         description="Queued",
     ),
     "show_submission": Operation(200, m.Submission, (404, 422), query=WaitQuery),
+    "show_draft": Operation(200, drafts.Draft, (404, 409)),
+    "put_draft": Operation(
+        200, drafts.Draft, (404, 409, 413, 422, 429), drafts.DraftRequest, description="Kept"
+    ),
+    "check_code": Operation(
+        200, drafts.Check, (404, 409, 413, 422, 429), m.SubmissionRequest, description="Checked"
+    ),
     "show_gradebook": Operation(200, m.Gradebook, (403, 404, 422), query=GradebookQuery, csv=True),
     "show_assignment_stats": Operation(200, AssignmentStats, (403, 404)),
     "create_course": Operation(

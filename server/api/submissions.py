@@ -1,5 +1,6 @@
 """Code submissions: stored before 202, graded in the background, polled by id."""
 
+import json
 import re
 
 from flask import current_app, g, request
@@ -12,11 +13,13 @@ from server.api.models import RegradeRequest, SubmissionRequest
 from server.courses import NotFound, can_see_work_of, get_assignment, require_staff
 from server.extensions import (
     SUBMISSION_SCOPE,
+    db,
     limiter,
     submission_rate,
     submission_rate_off,
 )
 from server.models import Assignment, AssignmentKind, SubmissionStatus
+from server.scoring.feedback import feedback_shown, withheld
 from server.submissions.history import visible_submissions
 from server.submissions.notify import wait_slots, wait_until_finished
 from server.submissions.queue import dispatch
@@ -143,7 +146,18 @@ def show_submission(submission_id: int):
             finally:
                 slots.release()
             shown = shown_submission(submission_id)
-    return current_app.response_class(submission_json(shown), mimetype="application/json")
+    return current_app.response_class(_released_json(shown), mimetype="application/json")
+
+
+def _released_json(shown) -> str:
+    """The submission as JSON; a student's hidden tests withheld until feedback is released."""
+    text = submission_json(shown)
+    assignment = db.session.get(Assignment, shown.assignment_id)
+    if shown.status != SubmissionStatus.GRADED or feedback_shown(g.user, assignment, shown.user_id):
+        return text
+    view = json.loads(text)
+    view["result"] = withheld(view["result"])
+    return json.dumps(view)
 
 
 def _wait_seconds() -> float:

@@ -12,6 +12,7 @@ from server.lti import passback
 from server.models import Assignment, Quiz, QuizAnswer, QuizAttempt, User
 from server.models.types import utcnow
 from server.scoring import late
+from server.scoring.feedback import feedback_shown
 from server.scoring.params import student_seed
 from server.scoring.policy import AttemptRefused, attempt_status
 from server.scoring.questions import AnswerError, kind_of
@@ -221,6 +222,7 @@ def _record(assignment, user, quiz: QuizVersion, rows, number: int) -> RecordedA
     db.session.execute(sa.insert(QuizAnswer), [row | {"attempt_id": attempt_id} for row in rows])
     passback.score_changed(assignment, user)  # the LMS's copy, in the same transaction
     db.session.commit()
+    shown = feedback_shown(user, assignment, user.id, submitted_at)
     result = {
         "id": attempt_id,
         "assignment": assignment.slug,
@@ -228,7 +230,10 @@ def _record(assignment, user, quiz: QuizVersion, rows, number: int) -> RecordedA
         **_late_fields(assignment, user.id, score, max_score, submitted_at),
         "max_score": max_score,
         "submitted_at": submitted_at.isoformat(),
-        "questions": [_answer_result(quiz.question(row["question_id"]), row) for row in rows],
+        "feedback_released": shown,
+        "questions": [
+            _answer_result(quiz.question(row["question_id"]), row, shown) for row in rows
+        ],
     }
     return RecordedAttempt(attempt_id, result)
 
@@ -241,9 +246,10 @@ def _late_fields(assignment, user_id: int, score: float, max_score: float, at) -
     return counted | {"penalty": marked.penalty, "late": marked.late}
 
 
-def attempt_result(attempt: QuizAttempt) -> dict[str, Any]:
-    """Return a stored attempt as the API and the result page show it."""
+def attempt_result(attempt: QuizAttempt, viewer: User) -> dict[str, Any]:
+    """Return a stored attempt as the result page shows it to the viewer."""
     quiz = quiz_version(attempt.quiz_id)
+    shown = feedback_shown(viewer, attempt.assignment, attempt.user_id)
     return {
         "id": attempt.id,
         "assignment": attempt.assignment.slug,
@@ -257,8 +263,9 @@ def attempt_result(attempt: QuizAttempt) -> dict[str, Any]:
         ),  # fmt: skip
         "max_score": attempt.max_score,
         "submitted_at": attempt.submitted_at.isoformat(),
+        "feedback_released": shown,
         "questions": [
-            _answer_result(quiz.question(answer.question_id), _stored(answer))
+            _answer_result(quiz.question(answer.question_id), _stored(answer), shown)
             for answer in attempt.answers
         ],
     }
@@ -269,13 +276,20 @@ def _stored(answer: QuizAnswer) -> dict[str, Any]:
     return {name: getattr(answer, name) for name in fields}
 
 
-def _answer_result(question: QuestionVersion, answer: dict[str, Any]) -> dict[str, Any]:
-    return {
+def _answer_result(
+    question: QuestionVersion, answer: dict[str, Any], shown: bool
+) -> dict[str, Any]:
+    """One marked answer; its explanation and right choices only once feedback is released."""
+    result = {
         "id": question.key,
         "prompt": kind_of(question.kind).public(question.spec, answer["params"] or {})["prompt"],
         "response": answer["response"],
         "outcome": answer["outcome"],
         "score": answer["score"],
         "max_score": answer["max_score"],
-        "explanation": question.spec.get("explanation", "").strip(),
+        "explanation": question.spec.get("explanation", "").strip() if shown else "",
     }
+    if shown and question.spec.get("choices"):
+        right = question.spec.get("answer")
+        result["right"] = [right] if isinstance(right, str) else list(right or [])
+    return result

@@ -15,6 +15,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from server.api.drafts import DRAFT_RATE, check_limit, engine_of
 from server.api.errors import REFUSAL_STATUS
 from server.api.inputs import parse_id
 from server.courses import can_see_submission, get_assignment, is_staff, require_staff
@@ -28,9 +29,10 @@ from server.extensions import (
 from server.grading.precheck import check_visible
 from server.grading.sweep import best, has_sweep, reference_sweep, settings
 from server.models import Assignment, AssignmentKind, Course, Submission, SubmissionStatus
+from server.scoring.feedback import feedback_shown, withheld
 from server.scoring.policy import AttemptRefused, attempt_status
 from server.submissions.drafts import Opening, opening_code, save_draft
-from server.submissions.exercises import current_exercise, loaded_version
+from server.submissions.exercises import current_exercise
 from server.submissions.history import all_submissions, counting_submission, submissions_of
 from server.submissions.lambda_sweep import add_sweep
 from server.submissions.queue import dispatch
@@ -49,8 +51,6 @@ from server.web.results import (
 # "… (line 4, column 24)" at the end of a load error: where to put the cursor.
 LOCATION = re.compile(r"\(line (\d+)(?:, column (\d+))?\)\s*$")
 PENDING = (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING)
-CHECK_RATE = "20/minute"  # visible-tests checks per student
-DRAFT_RATE = "60/minute"  # autosaves per student: the editor saves at most every 2 s
 
 
 class CodeProblem(Exception):
@@ -126,14 +126,9 @@ def submit_json(course: str, slug: str):
     return jsonify(page_view(submission)), 202
 
 
-def _check_rate() -> str:
-    """Checks are cheap but run code: a few a minute per student (RUBRIC_CHECK_RATE)."""
-    return current_app.config.get("RUBRIC_CHECK_RATE", CHECK_RATE)
-
-
 @bp.post("/courses/<course>/assignments/<slug>/check.json")
 @login_required
-@limiter.limit(_check_rate, key_func=_user_key)
+@check_limit
 def check_json(course: str, slug: str):
     """Run the visible tests on posted code: not stored, not a submission, no attempt spent."""
     assignment = _exercise(course, slug)
@@ -143,7 +138,7 @@ def check_json(course: str, slug: str):
     if len(code.encode()) > current_app.config["RUBRIC_MAX_CODE_BYTES"]:
         return _json_error(413, "code_too_large", "the code is too large")
     exercise = current_exercise(assignment)
-    checked = check_visible(_engine(exercise), code)
+    checked = check_visible(engine_of(exercise), code)
     blocks = parts_view(checked["parts"], visible_examples(exercise), {})
     html = render_template(
         "_check.html",
@@ -228,6 +223,8 @@ def page_view(submission: Submission) -> dict[str, Any]:
     """Return the API's view of a submission plus what the page's script shows of it."""
     add_sweep(submission)  # on first view of the result, not in the grading path
     view = submission_view(submission)
+    if "result" in view:
+        view["result"] = shown_result(submission)
     view["url"] = _submission_url(submission)
     view["json_url"] = _submission_url(submission, ".json")
     view["status_text"] = status_text(submission)
@@ -252,10 +249,11 @@ def status_text(submission: Submission) -> str:
 def result_html(submission: Submission) -> str:
     """Render a submission's result the same way for the page, its script and instructors."""
     instructor = is_staff(current_user, submission.assignment.course)
-    blocks = result_blocks(submission, hidden_details=instructor)
+    blocks = result_blocks(submission, shown_result(submission), hidden_details=instructor)
     return render_template(
         "_result.html",
         submission=submission,
+        released=feedback_shown(current_user, submission.assignment, submission.user_id),
         status_text=status_text(submission),
         blocks=blocks,
         summary=summary(blocks),
@@ -265,6 +263,13 @@ def result_html(submission: Submission) -> str:
         demo=(submission.result or {}).get("demo"),
         sweep=(submission.result or {}).get("sweep"),
     )
+
+
+def shown_result(submission: Submission) -> dict | None:
+    """Return the result as the user may see it: hidden tests withheld until released."""
+    if feedback_shown(current_user, submission.assignment, submission.user_id):
+        return submission.result
+    return withheld(submission.result)
 
 
 def error_location(result: dict | None) -> dict[str, int] | None:
@@ -329,14 +334,9 @@ def _render_page(
     )
 
 
-def _engine(exercise):
-    """Return the grading engine's exercise, its files read and hashed once per version."""
-    return loaded_version(exercise.id, (exercise.slug, exercise.content_hash))
-
-
 def _reference_sweep(exercise) -> dict | None:
     """Return the reference's lambda sweep for the page (trusted code, cached per version)."""
-    grading = _engine(exercise)
+    grading = engine_of(exercise)
     if not has_sweep(grading):
         return None
     s = settings(grading)

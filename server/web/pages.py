@@ -82,12 +82,10 @@ def assignment(course: str, slug: str):
 def attempt(course: str, attempt_id: int):
     """Show a graded attempt: each question's response, score and explanation."""
     found = _visible_attempt(current_user, course, attempt_id)
-    result = attempt_result(found)
+    # Explanations and right choices only once the assignment releases them (staff: always).
+    result = attempt_result(found, current_user)
     for question, answer in zip(result["questions"], found.answers, strict=True):
         question["choices"] = answer.question.spec.get("choices", {})
-        # Which choices were right, shown once the attempt is graded (no release setting yet).
-        right = answer.question.spec.get("answer") if question["choices"] else None
-        question["right"] = [right] if isinstance(right, str) else list(right or [])
     return render_template("attempt.html", attempt=found, result=result)
 
 

@@ -28,10 +28,15 @@ GENERIC = ("Wrong answer on a hidden test", "Your function", "Not run", "Functio
 NOT_RUN = ("Not run", "not run:")
 
 
-def result_blocks(submission: Submission, hidden_details: bool = False) -> list[dict[str, Any]]:
-    """Return one block per function; instructors also get each hidden test's call and answer."""
+def result_blocks(
+    submission: Submission, result: dict | None, hidden_details: bool = False
+) -> list[dict[str, Any]]:
+    """Return one block per function of the result as shown (before release: withheld).
+
+    Instructors also get each hidden test's call and answer.
+    """
     return parts_view(
-        (submission.result or {}).get("parts", []),
+        (result or {}).get("parts", []),
         visible_examples(submission.exercise),
         _hidden_examples(submission) if hidden_details else {},
     )
