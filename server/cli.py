@@ -15,6 +15,7 @@ from server.courses.cli import course, roster
 from server.grading.cli import grade
 from server.lti.cli import lti
 from server.notebooks.cli import nbgrader
+from server.submissions.cli import regrade
 
 
 def main() -> None:
@@ -46,6 +47,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(accommodation)
     app.cli.add_command(score)
     app.cli.add_command(nbgrader)
+    app.cli.add_command(regrade)
 
 
 @click.group()

@@ -413,7 +413,13 @@ def apply(scope: Scope, token: str, actor: User | str | None, sync_limit: int | 
     if not scope.is_quiz and sync_limit is not None and len(work) > sync_limit:
         done = requeue(scope, actor)
         return Applied(0, 0, 0, done.submissions, done.version)
-    applied = record(preview(scope), actor)
+    return apply_previewed(preview(scope), actor)
+
+
+def apply_previewed(previewed: Preview, actor: User | str | None) -> Applied:
+    """Record a fresh preview's results; older work it could not grade goes to the workers."""
+    applied = record(previewed, actor)
+    scope = previewed.scope
     if not scope.is_quiz and not scope.same_version:
         # What was not graded here (waiting, or the grader failed on it) goes to the workers.
         requeue(scope, actor)
