@@ -1,0 +1,123 @@
+"""nbgrader's example ps1 published in the demo course, and graded submissions to it.
+
+A submission is stored and recorded the way the queue does it: a Submission row with
+the notebooks as JSON ({"notebooks": {NAME.ipynb: ...}}), claimed and recorded through
+server/submissions/service.py with the result of grading it in the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from server.accounts import ensure_user, find_user
+from server.content.sync import sync_exercises
+from server.courses import enroll
+from server.courses.people import create_course
+from server.extensions import db
+from server.models import Assignment, AssignmentKind, Role, Submission
+from server.notebooks.exercise import load_notebook_exercise
+from server.notebooks.grade import grade_notebooks
+from server.notebooks.importer import import_assignment
+from server.submissions import service
+from server.submissions.exercises import current_exercise
+from tests.notebooks.support import EXAMPLE
+from tests.web.support import PageClient
+
+TA = ("ta@example.edu", "ta-password")
+OTHER = ("other-instructor@example.edu", "other-pass")
+INSTRUCTOR = ("instructor@example.edu", "instructor")
+STUDENT = ("student@example.edu", "student")
+STUDENT2 = ("student2@example.edu", "student")
+SLUG = "ps1"
+# The manual cells of ps1 with their maxima, as the example's source marks them.
+WAITING = {
+    ("problem1", "sum_of_squares_equation"): 1.0,
+    ("problem1", "sum_of_squares_application"): 2.0,
+    ("problem1", "cell-938593c4a215c6cc"): 4.0,
+    ("problem2", "part-a"): 1.0,
+    ("problem2", "part-b"): 2.0,
+}
+_results: dict[str, dict] = {}  # grading is deterministic: once per student and session
+
+
+def publish_ps1(course, folder: Path) -> Assignment:
+    """Import and sync the example, and publish it in the course as `ps1`."""
+    import_assignment(EXAMPLE / "source" / "ps1", folder / "exercises")
+    sync_exercises(folder)
+    assignment = Assignment(
+        course_id=course.id,
+        slug=SLUG,
+        title="Problem set 1",
+        kind=AssignmentKind.EXERCISE,
+        content_slug=SLUG,
+    )
+    db.session.add(assignment)
+    db.session.commit()
+    return assignment
+
+
+def notebooks_of(student: str) -> dict[str, dict]:
+    """The example student's notebooks as the submission stores them."""
+    folder = EXAMPLE / "submitted" / student / "ps1"
+    return {p.name: json.loads(p.read_text()) for p in sorted(folder.glob("*.ipynb"))}
+
+
+def _result(student: str, folder: Path) -> dict:
+    if student not in _results:
+        exercise = load_notebook_exercise(folder / "exercises" / SLUG)
+        paths = {p.stem: p for p in (EXAMPLE / "submitted" / student / "ps1").glob("*.ipynb")}
+        _results[student] = grade_notebooks(exercise, paths).to_dict()
+    return _results[student]
+
+
+def graded_submission(assignment, email: str, student: str, folder: Path) -> Submission:
+    """Store the example student's notebooks as `email`'s next submission and grade it."""
+    user = find_user(email)
+    number = db.session.scalar(
+        sa.select(sa.func.count(Submission.id)).where(
+            Submission.assignment_id == assignment.id, Submission.user_id == user.id
+        )
+    )
+    exercise = current_exercise(assignment)
+    submission = Submission(
+        assignment_id=assignment.id,
+        user_id=user.id,
+        exercise_id=exercise.id,
+        number=number + 1,
+        code=json.dumps({"notebooks": notebooks_of(student)}, sort_keys=True),
+        max_score=exercise.max_score,
+    )
+    db.session.add(submission)
+    db.session.commit()
+    claim = service.claim(submission.id)
+    assert service.record_result(claim, _result(student, folder))
+    db.session.expire_all()
+    return db.session.get(Submission, submission.id)
+
+
+def add_people(demo) -> None:
+    """A TA of the demo course, and another course with its own instructor."""
+    enroll(ensure_user(TA[0], "Tess Assistant", TA[1]), demo, Role.TA)
+    other = create_course("other", "Another course")
+    teacher = ensure_user(OTHER[0], "Olga Other", OTHER[1], role=Role.INSTRUCTOR)
+    enroll(teacher, other, Role.INSTRUCTOR)
+    db.session.commit()
+
+
+def make_ps1(demo, folder: Path) -> Assignment:
+    """The example published in the demo course; student and student2 submitted once each."""
+    add_people(demo)
+    assignment = publish_ps1(demo, folder)
+    graded_submission(assignment, STUDENT[0], "hacker", folder)
+    graded_submission(assignment, STUDENT2[0], "bitdiddle", folder)
+    return assignment
+
+
+def logged_in(app, user: tuple[str, str]) -> PageClient:
+    """A page client logged in as (email, password)."""
+    client = PageClient(app, app.response_class, use_cookies=True)
+    assert client.login(*user).status_code == 302
+    return client
