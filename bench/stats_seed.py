@@ -20,7 +20,7 @@ from server.submissions.exercises import current_exercise, loaded
 UNKNOWN = {
     "cubed": ("return lam * np.sum(w**2)", "return lam * np.sum(np.abs(w) ** 3)"),
     "halved": ("return lam * np.sum(w**2)", "return 0.5 * lam * np.sum(w**2)"),
-    "crashes": ("return lam * np.sum(w**2)", "return lam * np.sum(w**2) / 0 + undefined_name"),
+    "crashes": ("return lam * np.sum(w**2)", "return lam * np.sum(w**2) + penalty_scale"),
 }
 
 

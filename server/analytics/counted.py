@@ -40,6 +40,7 @@ class StudentWork:
     graded: tuple[Work, ...]
     counted: Work | None
     score: float | None  # counted: late penalty and override included; None if excused/none
+    dates: late.Dates  # the student's own: extension and accommodation included
     excused: bool = False
 
     @property
@@ -92,7 +93,8 @@ def counted_work(assignment: Assignment) -> list[StudentWork]:
             plain if extension is None and not shift else late.shifted(assignment, extension, shift)
         )
         graded = tuple(_work(row, dates, rule) for row in mine if row.score is not None)
-        out.append(_student(assignment, user_id, bool(mine), graded, overrides.get(user_id)))
+        override = overrides.get(user_id)
+        out.append(_student(assignment, user_id, bool(mine), graded, override, dates))
     return out
 
 
@@ -107,6 +109,7 @@ def _student(
     submitted: bool,
     graded: tuple[Work, ...],
     override: ScoreOverride | None,
+    dates: late.Dates,
 ) -> StudentWork:
     """Pick the counted piece as gradebook._entry does: last, or the earliest best."""
     counted = None
@@ -117,8 +120,9 @@ def _student(
             counted = max(graded, key=lambda w: w.marked.score)
     score = counted.marked.score if counted else None
     if override is not None:
-        return StudentWork(user_id, submitted, graded, counted, override.score, override.excused)
-    return StudentWork(user_id, submitted, graded, counted, score)
+        score = override.score
+    excused = override is not None and override.excused
+    return StudentWork(user_id, submitted, graded, counted, score, dates, excused)
 
 
 def _overrides(assignment_id: int) -> dict[int, ScoreOverride]:
