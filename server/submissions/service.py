@@ -14,6 +14,7 @@ from server.extensions import db
 from server.lti import passback
 from server.models import Assignment, Exercise, Submission, SubmissionStatus, User
 from server.models.types import utcnow
+from server.notebooks.manual import keep_matching
 from server.notebooks.submission import is_notebook_version, is_stored_notebooks
 from server.scoring.policy import AttemptRefused, attempt_status
 from server.submissions.exercises import current_exercise
@@ -366,7 +367,12 @@ def _finish(statement: sa.Update, claim: Claim, on_change=None, **values: Any) -
 
 
 def _score_changed(submission_id: int) -> None:
-    """Queue the student's counted score for the LMS (grade passback)."""
+    """Queue the student's counted score for the LMS (grade passback).
+
+    A new result of a notebook (a regrade) first drops the grades a person gave cells it
+    no longer has waiting for one: the counted score then holds only the ones that stand.
+    """
+    keep_matching(submission_id)
     assignment, user = db.session.execute(
         sa.select(Assignment, User)
         .join(Submission, Submission.assignment_id == Assignment.id)
