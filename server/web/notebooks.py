@@ -1,0 +1,252 @@
+"""Notebook exercises on the web: download the release, upload notebooks, read the result.
+
+The assignment and submission URLs are shared with code exercises (web/pages.py,
+web/exercises.py); `_notebook_pages` answers them for a notebook exercise, so those
+views need not know notebooks exist.
+"""
+
+from typing import Any
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from markupsafe import Markup, escape
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from server.api.errors import REFUSAL_STATUS
+from server.courses import NotFound, can_see_submission, get_assignment, is_staff
+from server.extensions import csrf, db
+from server.models import Assignment, Exercise, Submission, SubmissionStatus
+from server.models.types import utcnow
+from server.notebooks import nbgrader
+from server.notebooks.submission import (
+    MAX_UPLOAD_BYTES,
+    NotebookRefused,
+    check_notebooks,
+    is_notebook_version,
+    notebook_version,
+    release_files,
+    release_zip,
+    stored_notebooks,
+    uploaded_files,
+)
+from server.scoring.policy import AttemptRefused, attempt_status
+from server.submissions.exercises import loaded_version
+from server.submissions.history import counting_submission, submissions_of
+from server.submissions.queue import dispatch
+from server.submissions.service import submit
+from server.submissions.views import submission_view
+from server.web import bp
+from server.web.exercises import code_submission_limit, status_text
+from server.web.markdown import render_markdown
+from server.web.results import OUTCOME_LABELS
+
+LABELS = OUTCOME_LABELS | {"needs_manual_grading": "Waits for a grader"}
+PENDING = (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING)
+
+
+@bp.before_request
+def _notebook_pages():
+    """Answer the shared assignment and submission pages when they are a notebook exercise's."""
+    if request.method != "GET" or not current_user.is_authenticated:
+        return None  # the shared view logs in, and refuses code for notebooks (service)
+    args = request.view_args or {}
+    if request.endpoint == "web.assignment":
+        assignment = _assignment_or_none(args["course"], args["slug"])
+        row = notebook_version(assignment) if assignment is not None else None
+        return None if row is None else notebook_page(assignment, row)
+    if request.endpoint in ("web.submission", "web.submission_json"):
+        found = db.session.get(Submission, args["submission_id"])
+        if found is None or not is_notebook_version(found.exercise):
+            return None
+        if found.assignment.course.slug != args["course"] or not can_see_submission(
+            current_user, found
+        ):
+            abort(404)
+        if request.endpoint == "web.submission_json":
+            return jsonify(submission_view(found) | {"html": str(result_html(found))})
+        return submission_page(found)
+    return None
+
+
+def _assignment_or_none(course: str, slug: str) -> Assignment | None:
+    try:
+        return get_assignment(current_user, course, slug)
+    except NotFound:
+        return None  # the shared view says 404 in its own words
+
+
+def notebook_page(assignment: Assignment, row: Exercise, refusal: str | None = None):
+    """The assignment page of a notebook exercise: what to download, the upload form, history."""
+    status = attempt_status(assignment, current_user)
+    mine = submissions_of(assignment, current_user)
+    return render_template(
+        "notebook.html",
+        assignment=assignment,
+        exercise=row,
+        notebooks=row.public.get("notebooks", []),
+        files=list(release_files(row.bundle)) if _released(assignment) else [],
+        status=status,
+        blocked=str(status.refusal) if status.refusal else None,
+        refusal=refusal,
+        submissions=mine[::-1],
+        counting=counting_submission(assignment.score_policy, mine),
+        max_mb=MAX_UPLOAD_BYTES >> 20,
+        is_instructor=is_staff(current_user, assignment.course),
+    )
+
+
+def _released(assignment: Assignment) -> bool:
+    """Students get the notebooks once the assignment opens; staff always."""
+    opens = assignment.opens_at
+    return opens is None or opens <= utcnow() or is_staff(current_user, assignment.course)
+
+
+def _notebook_assignment(course: str, slug: str) -> tuple[Assignment, Exercise]:
+    assignment = get_assignment(current_user, course, slug)
+    row = notebook_version(assignment)
+    if row is None:
+        abort(404)
+    return assignment, row
+
+
+@bp.post("/courses/<course>/assignments/<slug>/notebooks")
+@csrf.exempt  # checked below, once the larger body limit of an upload is set
+@login_required
+@code_submission_limit
+def upload_notebooks(course: str, slug: str):
+    """Store uploaded notebooks (.ipynb files, or a .zip of them) and queue them for grading."""
+    assignment, row = _notebook_assignment(course, slug)
+    request.max_content_length = MAX_UPLOAD_BYTES
+    try:
+        csrf.protect()
+        uploads = [(f.filename, f.read()) for f in request.files.getlist("notebooks") if f.filename]
+        checked = check_notebooks(_engine(row), uploaded_files(uploads))
+        stored = submit(assignment, current_user, checked.stored())
+    except RequestEntityTooLarge:
+        message = (
+            f"the upload is larger than {MAX_UPLOAD_BYTES >> 20} MB; clear the notebooks'"
+            " outputs (Jupyter: Edit > Clear Outputs of All Cells), save, and upload again"
+        )
+        return notebook_page(assignment, row, message), 413
+    except NotebookRefused as exc:
+        return notebook_page(assignment, row, str(exc)), exc.status
+    except AttemptRefused as exc:
+        return notebook_page(assignment, row, str(exc)), REFUSAL_STATUS.get(exc.code, 409)
+    if stored.status == SubmissionStatus.QUEUED and stored.enqueued_at is None:
+        dispatch(current_app._get_current_object(), stored.id)
+    if checked.warning:
+        flash(f"Submitted, but {checked.warning}.", "error")
+    return redirect(url_for("web.submission", course=course, submission_id=stored.id), code=303)
+
+
+@bp.get("/courses/<course>/assignments/<slug>/release.zip")
+@login_required
+def release_download(course: str, slug: str):
+    """Download the student version of a notebook exercise: its notebooks and files, zipped."""
+    assignment, row = _notebook_assignment(course, slug)
+    if not _released(assignment):
+        abort(404)
+    return Response(
+        release_zip(row.bundle, assignment.slug),
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{assignment.slug}.zip"'},
+    )
+
+
+@bp.get("/courses/<course>/assignments/<slug>/release/<path:name>")
+@login_required
+def release_file(course: str, slug: str, name: str):
+    """Download one file of the student version (a notebook, an image, data)."""
+    assignment, row = _notebook_assignment(course, slug)
+    files = release_files(row.bundle) if _released(assignment) else {}
+    if name not in files:
+        abort(404)
+    kind = "application/x-ipynb+json" if name.endswith(".ipynb") else "application/octet-stream"
+    filename = name.rsplit("/", 1)[-1].replace('"', "")
+    return Response(
+        files[name],
+        mimetype=kind,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def submission_page(submission: Submission):
+    """A notebook submission: each notebook with its graded cells' results, re-read until graded."""
+    pending = submission.status in PENDING
+    refresh = 2 if pending else 30 if submission.status == SubmissionStatus.ERROR else None
+    return render_template(
+        "notebook_submission.html",
+        submission=submission,
+        result=result_html(submission),
+        refresh=refresh,
+        others=submission.user_id != current_user.id,
+    )
+
+
+def result_html(submission: Submission) -> Markup:
+    """The result block of a notebook submission: status, then one section per notebook."""
+    result = submission.result if submission.status == SubmissionStatus.GRADED else None
+    return Markup(
+        render_template(
+            "_notebook_result.html",
+            submission=submission,
+            status_text=status_text(submission),
+            result=result,
+            notebooks=notebook_views(submission, result) if result else [],
+        )
+    )
+
+
+def notebook_views(submission: Submission, result: dict) -> list[dict[str, Any]]:
+    """Each graded notebook as the page shows it: its cells in order, each graded one's result."""
+    handed_in = stored_notebooks(submission.code)
+    views = []
+    for part in result.get("parts", []):
+        unshown = {t["name"]: _test_view(t) for t in part["tests"]}
+        notebook = handed_in.get(f"{part['name']}.ipynb")
+        cells = [_cell_view(c, unshown) for c in notebook.cells] if notebook else []
+        views.append(
+            {
+                "name": part["name"],
+                "score": part["score"],
+                "max_score": part["max_score"],
+                "handed_in": notebook is not None,
+                "cells": cells,
+                # Test cells the student deleted still ran (from the source) and scored.
+                "elsewhere": list(unshown.values()),
+                "waiting": sum(t["score"] is None for t in part["tests"]),
+            }
+        )
+    return views
+
+
+def _test_view(test: dict) -> dict[str, Any]:
+    return test | {"label": LABELS.get(test["outcome"], test["outcome"])}
+
+
+def _cell_view(cell, unshown: dict[str, dict]) -> dict[str, Any]:
+    """One submitted cell: Markdown rendered (raw HTML escaped), code as text, its result.
+
+    A graded cell's result is taken out of `unshown` (a grade_id shows its result once).
+    """
+    grade_id = nbgrader.meta(cell).get("grade_id")
+    if cell.cell_type == "markdown":
+        body = render_markdown(cell.source)
+    else:
+        body = Markup("<pre><code>{}</code></pre>").format(escape(cell.source))
+    result = unshown.pop(grade_id, None) if grade_id else None
+    return {"type": cell.cell_type, "grade_id": grade_id, "html": body, "result": result}
+
+
+def _engine(row: Exercise):
+    return loaded_version(row.id, (row.slug, row.content_hash))
