@@ -10,6 +10,7 @@ from server.api.auth import token_required
 from server.api.errors import ApiError
 from server.api.inputs import body
 from server.api.models import RegradeRequest, SubmissionRequest
+from server.api.notebooks import notebook_submission
 from server.courses import NotFound, can_see_work_of, get_assignment, require_staff
 from server.extensions import (
     SUBMISSION_SCOPE,
@@ -45,8 +46,10 @@ def _user_key() -> str:
 def create_submission(course: str, slug: str):
     """Store a code submission and queue it for grading."""
     assignment = _exercise(course, slug)
-    code = body(SubmissionRequest).code
-    submission = submit(assignment, g.user, code, _idempotency_key())
+    submission = notebook_submission(assignment, g.user, _idempotency_key())
+    if submission is None:  # a code exercise
+        code = body(SubmissionRequest).code
+        submission = submit(assignment, g.user, code, _idempotency_key())
     if submission.status == "queued" and submission.enqueued_at is None:
         dispatch(current_app._get_current_object(), submission.id)
     return submission_view(submission), 202, {"Location": f"/api/v1/submissions/{submission.id}"}
