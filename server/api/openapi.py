@@ -165,6 +165,9 @@ OPERATIONS = {
     "revoke_extension": Operation(204, None, (403, 404, 422), description="Revoked"),
     "set_override": Operation(200, m.OverrideAnswer, (403, 404, 409, 422), m.OverrideRequest),
     "clear_override": Operation(204, None, (403, 404, 422), description="Cleared"),
+    "download_release": Operation(
+        200, None, (404, 409), description="The student version of a notebook exercise (zip)"
+    ),
     "openapi_document": Operation(200, None, description="OpenAPI 3 document", public=True),
 }
 PATH_PARAMETERS = {
