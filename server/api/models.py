@@ -368,8 +368,10 @@ class TestResult(Answer):
     """One test of a submission (SPEC's "Grading result")."""
 
     name: str
-    outcome: Outcome
-    score: float
+    outcome: Outcome | Literal["needs_manual_grading"] = Field(
+        description="needs_manual_grading: a notebook's cell that a person grades"
+    )
+    score: float | None = Field(description="null while the cell waits for a person")
     max_score: float
     visible: bool
     feedback: str
