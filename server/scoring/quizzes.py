@@ -146,6 +146,11 @@ def parse_answers(quiz: QuizVersion, answers: Any) -> dict[str, Any]:
     return parsed
 
 
+def unanswered(quiz: QuizVersion, responses: dict[str, Any]) -> list[str]:
+    """Return the ids of the questions left blank, in the quiz's order (before submitting)."""
+    return [q.key for q in quiz.questions if _blank(responses.get(q.key)) or responses[q.key] == []]
+
+
 def _blank(raw: Any) -> bool:
     """Tell a blank response (null, or a string of nothing but spaces) from a given one.
 

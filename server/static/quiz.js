@@ -1,5 +1,5 @@
 /* The quiz page: ask before submitting blank questions (a blank answer still uses an
-   attempt). Without this script the form posts as it is. */
+   attempt). Without this script the server asks instead, on the page it answers. */
 (function () {
   "use strict";
   var form = document.getElementById("quiz-form");
@@ -21,8 +21,19 @@
   form.addEventListener("submit", function (event) {
     var counted = blankCount();
     if (!counted.blank) return;
+    // "Submit anyway" on the server's own warning (the no-script path) was the answer.
+    if (event.submitter && event.submitter.name === "confirm_blank") return;
     var message = form.dataset.blankWarning
       .replace("{count}", counted.blank).replace("{total}", counted.total);
-    if (!window.confirm(message)) event.preventDefault();
+    if (!window.confirm(message)) {
+      event.preventDefault();
+      return;
+    }
+    // Asked and answered here: the server need not ask again.
+    var confirmed = document.createElement("input");
+    confirmed.type = "hidden";
+    confirmed.name = "confirm_blank";
+    confirmed.value = "1";
+    form.appendChild(confirmed);
   });
 })();

@@ -27,6 +27,7 @@ from server.scoring.quizzes import (
     current_quiz,
     public_questions,
     submit_attempt,
+    unanswered,
 )
 from server.web import bp
 from server.web.exercises import code_submission_limit, exercise_page
@@ -68,6 +69,10 @@ def assignment(course: str, slug: str):
     if request.method == "GET":
         return _quiz_page(found)
     responses = _form_answers(found, request.form)
+    blank = unanswered(current_quiz(found), responses)
+    if blank and not request.form.get("confirm_blank"):
+        # The page's script asks first; without it, this page asks, keeping the answers.
+        return _quiz_page(found, responses, blank=blank)
     try:
         recorded = submit_attempt(found, current_user, responses)
     except InvalidAnswers as exc:
@@ -127,8 +132,9 @@ def _quiz_page(
     responses: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     refusal: str | None = None,
+    blank: list[str] | None = None,
 ) -> str:
-    """Render the quiz form, keeping the student's responses and naming bad ones."""
+    """Render the quiz form, keeping the student's responses and naming bad ones (or blanks)."""
     quiz = current_quiz(assignment)
     status = attempt_status(assignment, current_user)
     return render_template(
@@ -141,6 +147,7 @@ def _quiz_page(
         attempts=attempts_of(assignment, current_user),
         responses=responses or {},
         errors=errors or {},
+        blank=blank or [],
     )
 
 

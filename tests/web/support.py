@@ -30,9 +30,16 @@ class PageClient(FreshContextClient):
         data = {"email": email, "password": password, "csrf_token": self.csrf_token("/login")}
         return self.post(path, data=data)
 
-    def submit(self, answers: dict, url: str = QUIZ_URL, **kwargs):
-        """Post answers to the quiz form with a valid CSRF token."""
-        return self.post(url, data={**answers, "csrf_token": self.csrf_token(url)}, **kwargs)
+    def submit(self, answers: dict, url: str = QUIZ_URL, confirm_blank: bool = True, **kwargs):
+        """Post answers to the quiz form with a valid CSRF token.
+
+        confirm_blank: sent as the page's script sends it once the student agreed to leave
+        questions blank; without it the server asks first (the page without a script).
+        """
+        data = {**answers, "csrf_token": self.csrf_token(url)}
+        if confirm_blank:
+            data["confirm_blank"] = "1"
+        return self.post(url, data=data, **kwargs)
 
 
 def csrf_token_in(html: str) -> str:

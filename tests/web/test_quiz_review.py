@@ -3,7 +3,7 @@
 import html
 import re
 
-from .support import QUIZ_URL, correct_answers
+from .support import QUIZ_URL, attempts_recorded, correct_answers
 
 ATTEMPT = re.compile(r"/courses/demo/attempts/(\d+)$")
 
@@ -34,3 +34,23 @@ def test_the_quiz_form_carries_the_blank_warning_script(student, quiz_assignment
     page = student.get(QUIZ_URL).get_data(as_text=True)
     assert 'id="quiz-form"' in page and "data-blank-warning=" in page
     assert "/static/quiz.js" in page
+
+
+def test_a_blank_quiz_without_the_script_asks_first_and_records_nothing(student):
+    before = attempts_recorded()
+    asked = student.submit({"q1": "b"}, confirm_blank=False)
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and attempts_recorded() == before
+    assert "Submit with 4 of 5 questions unanswered?" in page
+    assert 'name="confirm_blank" value="1"' in page  # "Submit anyway"
+    assert 'value="b" checked' in page  # the answer given is kept
+    for number in (2, 3, 4, 5):
+        assert f'<a href="#q{number}">Question {number}</a>' in page
+    anyway = student.submit({"q1": "b"}, confirm_blank=True)
+    assert anyway.status_code == 303 and attempts_recorded() == before + 1
+
+
+def test_a_fully_answered_quiz_is_not_asked_about(student, quiz_assignment):
+    before = attempts_recorded()
+    answered = student.submit(correct_answers(quiz_assignment), confirm_blank=False)
+    assert answered.status_code == 303 and attempts_recorded() == before + 1
