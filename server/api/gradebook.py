@@ -1,4 +1,4 @@
-"""The instructor's gradebook as JSON or CSV."""
+"""The instructor's gradebook as JSON, or as a CSV file (Rubric's, Canvas's or Moodle's)."""
 
 from flask import Response, g, request
 
@@ -6,27 +6,27 @@ from server.api import bp
 from server.api.auth import token_required
 from server.api.errors import ApiError
 from server.courses import get_course, require_staff
-from server.scoring.gradebook import build_gradebook, gradebook_csv, gradebook_rows
+from server.scoring.exports import FORMATS, export, filename
+from server.scoring.gradebook import build_gradebook, gradebook_json
 
 
 @bp.get("/courses/<course>/gradebook")
 @token_required
 def show_gradebook(course: str):
-    """Return every student's counted score on every assignment (instructors and TAs)."""
+    """Return every student's counted score on every assignment, with totals (staff)."""
     found = get_course(g.user, course)
     require_staff(g.user, found)
     output = request.args.get("format", "json")
-    if output not in ("json", "csv"):
-        raise ApiError(422, "invalid_format", "'format' is json or csv", field="format")
+    if output != "json" and output not in FORMATS:
+        message = f"'format' is json or one of {', '.join(FORMATS)}"
+        raise ApiError(422, "invalid_format", message, field="format")
     book = build_gradebook(found)
-    if output == "csv":
+    if output != "json":
         return Response(
-            gradebook_csv(book),
+            export(book, output),
             mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{found.slug}-gradebook.csv"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename(found.slug, output)}"'
+            },
         )
-    return {
-        "course": found.slug,
-        "assignments": [{"slug": a.slug, "title": a.title} for a in book.assignments],
-        "students": gradebook_rows(book),
-    }
+    return {"course": found.slug, **gradebook_json(book)}

@@ -10,7 +10,15 @@ and those tests catch a field a view adds without describing it here.
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 from server.grading.result import Outcome, Status
 from server.models import AssignmentKind, FeedbackRelease, Role, ScorePolicy, SubmissionStatus
@@ -116,6 +124,9 @@ class AssignmentSettingsRequest(Body):
     )
     attempt_limit: int | None = Field(None, description="1 to 10000; null: no limit")
     score_policy: ScorePolicy | None = Field(None, description="which attempt counts")
+    weight: StrictInt | StrictFloat | None = Field(
+        None, description="how much it counts in the weighted percentage, 0 to 1000 (default 1)"
+    )
     feedback_release: FeedbackRelease | None = Field(
         None,
         description="when students see hidden-test names, quiz explanations and right "
@@ -497,6 +508,10 @@ class GradebookAssignment(Answer):
 
     slug: str
     title: str
+    points_possible: float | None = Field(description="the newest content version's maximum")
+    weight: float = Field(description="its weight in each student's weighted percentage")
+    average: float | None = Field(description="the class average of the students graded in it")
+    graded: int = Field(description="how many students have a counted score in it")
 
 
 class GradebookEntry(Answer):
@@ -517,7 +532,12 @@ class GradebookRow(Answer):
 
     student: Student
     scores: dict[str, GradebookEntry]
-    total: float
+    total: float = Field(description="the sum of the counted scores (points)")
+    possible: float = Field(description="the maxima of the assignments not excused")
+    percent: float | None = Field(
+        description="weighted percentage: each assignment's score over its maximum, times its "
+        "weight; excused ones drop out, work not handed in counts 0; null when nothing counts"
+    )
 
 
 class AssignmentSettings(Answer):
@@ -537,6 +557,7 @@ class AssignmentSettings(Answer):
     attempt_limit: int | None
     score_policy: ScorePolicy
     feedback_release: FeedbackRelease
+    weight: float = Field(description="its weight in the gradebook's weighted percentage")
     rescored: int = Field(description="changed counted scores queued for the LMS")
 
 
@@ -573,3 +594,4 @@ class Gradebook(Answer):
     course: str
     assignments: list[GradebookAssignment]
     students: list[GradebookRow]
+    average_percent: float | None = Field(description="the class average weighted percentage")

@@ -57,7 +57,11 @@ class WaitQuery(BaseModel):
 class GradebookQuery(BaseModel):
     """?format= of the gradebook."""
 
-    format: Literal["json", "csv"] = "json"
+    format: Literal["json", "csv", "canvas", "moodle"] = Field(
+        "json",
+        description="json; csv (Rubric's columns, with a Points Possible row); canvas or "
+        "moodle (the columns their gradebook imports read; see docs/instructors.md)",
+    )
 
 
 class RosterQuery(BaseModel):

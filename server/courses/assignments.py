@@ -33,8 +33,9 @@ from server.models import (
 TIMES = ("opens_at", "due_at", "late_until")
 FRACTIONS = ("late_penalty_per_day", "late_penalty_per_hour", "late_penalty_cap")
 # What `update` may change, besides the title.
-SETTINGS = (*TIMES, *FRACTIONS, "attempt_limit", "score_policy", "feedback_release")
+SETTINGS = (*TIMES, *FRACTIONS, "attempt_limit", "score_policy", "feedback_release", "weight")
 MAX_ATTEMPTS = 10_000
+MAX_WEIGHT = 1000
 
 
 def parse_time(text: Any, field: str) -> datetime | None:
@@ -171,6 +172,8 @@ def _checked(name: str, value: Any) -> Any:
         return _attempts(value)
     if name == "feedback_release":
         return _release(value)
+    if name == "weight":
+        return _weight(value)
     try:
         return ScorePolicy(value or ScorePolicy.BEST)
     except (TypeError, ValueError):
@@ -198,6 +201,18 @@ def _release(value: Any) -> FeedbackRelease:
     except (TypeError, ValueError):
         message = "feedback_release is immediately, after_due or never"
         raise Refused(message, "feedback_release") from None
+
+
+def _weight(value: Any) -> float:
+    """How much an assignment counts in the weighted percentage: 0 (not at all) to MAX_WEIGHT."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not 0 <= number <= MAX_WEIGHT:
+        message = f"weight is a number from 0 to {MAX_WEIGHT} (1: counts as much as the others)"
+        raise Refused(message, "weight")
+    return number
 
 
 def _attempts(value: Any) -> int | None:

@@ -1,7 +1,5 @@
 """The gradebook: every student's counted score on every assignment of a course."""
 
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -23,6 +21,7 @@ from server.models import (
     Submission,
     User,
 )
+from server.models.manual import ManualGrade
 from server.scoring import late
 
 
@@ -38,6 +37,28 @@ class Entry:
     late: int = 0  # seconds the counted work was late
     overridden: bool = False  # the score was set by hand
     excused: bool = False
+    work_id: int | None = None  # the quiz attempt or submission that counts (else the last)
+    reason: str = ""  # why the score was set by hand, or the student excused
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A student's sum of counted points, the points they could have had, and the weighted %."""
+
+    points: float
+    possible: float  # the maxima of the assignments they are not excused from
+    percent: float | None  # weighted; None when nothing counts (all excused, no maxima)
+
+
+@dataclass(frozen=True)
+class Average:
+    """The class average of a column: the mean counted score of the students graded in it."""
+
+    mean: float | None
+    graded: int
+
+
+EMPTY = Entry(None, None, 0)
 
 
 @dataclass(frozen=True)
@@ -51,11 +72,49 @@ class Gradebook:
 
     def entry(self, student: User, assignment: Assignment) -> Entry:
         """Return a student's entry for an assignment (empty when not attempted)."""
-        return self.entries.get((student.id, assignment.id), Entry(None, None, 0))
+        return self.entries.get((student.id, assignment.id), EMPTY)
 
     def total(self, student: User) -> float:
         """Return the sum of a student's counted scores."""
-        return sum(self.entry(student, a).score or 0.0 for a in self.assignments)
+        return self.totals(student).points
+
+    def totals(self, student: User) -> Totals:
+        """A student's points, points possible and weighted percentage.
+
+        Each assignment counts its score over its maximum (the counted work's, else the
+        column's points possible), times its weight; excused ones drop out of both sides,
+        and work not handed in counts 0.
+        """
+        points = possible = weighted = weights = 0.0
+        for assignment in self.assignments:
+            entry = self.entries.get((student.id, assignment.id), EMPTY)
+            if entry.excused:
+                continue
+            maximum = entry.max_score if entry.score is not None else None
+            maximum = maximum or self.possible.get(assignment.id)
+            score = entry.score or 0.0
+            points += score
+            if not maximum:
+                continue
+            possible += maximum
+            weights += assignment.weight
+            weighted += assignment.weight * score / maximum
+        percent = round(100 * weighted / weights, 4) if weights else None
+        return Totals(round(points, 6), round(possible, 6), percent)
+
+    def average(self, assignment: Assignment) -> Average:
+        """The mean counted score on an assignment of the students with one."""
+        scores = [
+            e.score
+            for s in self.students
+            if (e := self.entries.get((s.id, assignment.id))) is not None and e.score is not None
+        ]
+        return Average(round(sum(scores) / len(scores), 4) if scores else None, len(scores))
+
+    def class_totals(self) -> Average:
+        """The mean of the students' weighted percentages (those with one)."""
+        shown = [p for s in self.students if (p := self.totals(s).percent) is not None]
+        return Average(round(sum(shown) / len(shown), 4) if shown else None, len(shown))
 
 
 def counted_score(assignment_id: int, user_id: int) -> tuple[float, float] | None:
@@ -78,7 +137,7 @@ def counted_entry(assignment: Assignment, user_id: int) -> Entry | None:
     work = []
     for model in (QuizAttempt, Submission):
         query = (
-            sa.select(model.score, model.max_score, model.submitted_at)
+            sa.select(model.id, _score_of(model), model.max_score, model.submitted_at)
             .where(
                 model.assignment_id == assignment.id,
                 model.user_id == user_id,
@@ -99,24 +158,42 @@ def counted_entry(assignment: Assignment, user_id: int) -> Entry | None:
 def _entry(
     assignment: Assignment, dates: late.Dates, work, override, rule: late.Rule | None = None
 ) -> Entry | None:
-    """Count a student's graded work (score, max, submitted at; in order) and any override."""
+    """Count a student's graded work (id, score, max, submitted at; in order) and any override."""
     rule = rule or late.rule_of(assignment)
-    marked = [late.mark(score, maximum, at, dates, rule) for score, maximum, at in work]
+    marked = [late.mark(score, maximum, at, dates, rule) for _, score, maximum, at in work]
     if override is not None:
-        return _overridden(override, len(marked))
+        return _overridden(override, len(marked), work[-1][0] if work else None)
     if not marked:
         return None
     if assignment.score_policy == ScorePolicy.LAST:
-        chosen = marked[-1]
+        index = len(marked) - 1
     else:  # the best counted score; the earliest of equals
-        chosen = max(marked, key=lambda m: m.score)
+        index = max(range(len(marked)), key=lambda i: marked[i].score)
+    chosen = marked[index]
     return Entry(
-        chosen.score, chosen.max_score, len(marked), chosen.raw_score, chosen.penalty, chosen.late
+        chosen.score,
+        chosen.max_score,
+        len(marked),
+        chosen.raw_score,
+        chosen.penalty,
+        chosen.late,
+        work_id=work[index][0],
     )
 
 
-def _overridden(override: ScoreOverride, attempts: int) -> Entry:
-    """The entry an instructor set by hand."""
+def _score_of(model) -> sa.ColumnElement:
+    """The score of graded work: a submission's includes the points a person gave its
+    notebook answers (server/notebooks/manual.py)."""
+    if model is not Submission:
+        return model.score
+    given = sa.select(sa.func.sum(ManualGrade.points)).where(
+        ManualGrade.submission_id == Submission.id
+    )
+    return (model.score + sa.func.coalesce(given.scalar_subquery(), 0.0)).label("score")
+
+
+def _overridden(override: ScoreOverride, attempts: int, last: int | None) -> Entry:
+    """The entry an instructor set by hand; it still points at the student's last work."""
     return Entry(
         override.score,
         override.max_score,
@@ -124,6 +201,8 @@ def _overridden(override: ScoreOverride, attempts: int) -> Entry:
         raw_score=None,
         overridden=not override.excused,
         excused=override.excused,
+        work_id=last,
+        reason=override.reason,
     )
 
 
@@ -143,8 +222,8 @@ def build_gradebook(course: Course) -> Gradebook:
     assignments = list(course.assignments)
     students = students_of(course.id)
     work: dict[tuple[int, int], list] = defaultdict(list)
-    for user_id, assignment_id, score, max_score, at in _scored_work(course):
-        work[(user_id, assignment_id)].append((score, max_score, at))
+    for user_id, assignment_id, *graded in _scored_work(course):
+        work[(user_id, assignment_id)].append(graded)
     ids = [a.id for a in assignments]
     extensions = late.extensions_in(ids)
     shifts = late.shifts_in(course.id)  # accommodations: one query for the course
@@ -195,11 +274,16 @@ def _overrides_in(assignment_ids: list[int]) -> dict[tuple[int, int], ScoreOverr
 
 
 def _scored_work(course: Course):
-    """Yield (user, assignment, score, max, submitted at) of graded work, oldest first."""
+    """Yield (user, assignment, id, score, max, submitted at) of graded work, oldest first."""
     for model in (QuizAttempt, Submission):
         query = (
             sa.select(
-                model.user_id, model.assignment_id, model.score, model.max_score, model.submitted_at
+                model.user_id,
+                model.assignment_id,
+                model.id,
+                _score_of(model),
+                model.max_score,
+                model.submitted_at,
             )
             .join(Assignment)
             .where(Assignment.course_id == course.id, model.score.is_not(None))
@@ -208,16 +292,44 @@ def _scored_work(course: Course):
         yield from db.session.execute(query)
 
 
+def gradebook_json(book: Gradebook) -> dict:
+    """The gradebook's columns (with maxima, weights, class averages) and rows, JSON-ready."""
+    columns = []
+    for a in book.assignments:
+        average = book.average(a)
+        columns.append(
+            {
+                "slug": a.slug,
+                "title": a.title,
+                "points_possible": book.possible.get(a.id),
+                "weight": a.weight,
+                "average": average.mean,
+                "graded": average.graded,
+            }
+        )
+    overall = book.class_totals()
+    return {
+        "assignments": columns,
+        "students": gradebook_rows(book),
+        "average_percent": overall.mean,
+    }
+
+
 def gradebook_rows(book: Gradebook) -> list[dict]:
     """Return the gradebook as JSON-ready rows, one per student."""
-    return [
-        {
-            "student": {"email": s.email, "name": s.name},
-            "scores": {a.slug: entry_json(book.entry(s, a)) for a in book.assignments},
-            "total": book.total(s),
-        }
-        for s in book.students
-    ]
+    rows = []
+    for s in book.students:
+        totals = book.totals(s)
+        rows.append(
+            {
+                "student": {"email": s.email, "name": s.name},
+                "scores": {a.slug: entry_json(book.entry(s, a)) for a in book.assignments},
+                "total": totals.points,
+                "possible": totals.possible,
+                "percent": totals.percent,
+            }
+        )
+    return rows
 
 
 def entry_json(entry: Entry) -> dict:
@@ -232,35 +344,3 @@ def entry_json(entry: Entry) -> dict:
         "overridden": entry.overridden,
         "excused": entry.excused,
     }
-
-
-def gradebook_csv(book: Gradebook) -> str:
-    """Return the gradebook as CSV: a points-possible row, then one row per student.
-
-    Canvas and Moodle read the row named "Points Possible" under the header as each
-    column's maximum. An excused cell reads EX, as in Canvas.
-    """
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["email", "name", *(a.slug for a in book.assignments), "total"])
-    possible = [book.possible.get(a.id) for a in book.assignments]
-    total = sum(p or 0.0 for p in possible)
-    writer.writerow(["", "Points Possible", *(_cell(p) for p in possible), _cell(total)])
-    for student in book.students:
-        cells = [_entry_cell(book.entry(student, a)) for a in book.assignments]
-        name = _safe(student.name)
-        writer.writerow([_safe(student.email), name, *cells, _cell(book.total(student))])
-    return out.getvalue()
-
-
-def _entry_cell(entry: Entry) -> str:
-    return "EX" if entry.excused else _cell(entry.score)
-
-
-def _safe(text: str) -> str:
-    """Defuse text a spreadsheet would run as a formula (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _cell(score: float | None) -> str:
-    return "" if score is None else f"{score:g}"

@@ -1,8 +1,8 @@
-"""Course, quiz, result and gradebook pages."""
+"""Course, quiz and result pages (the gradebook's are in server/web/gradebook.py)."""
 
 from typing import Any
 
-from flask import Response, abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
@@ -12,12 +12,11 @@ from server.courses import (
     get_assignment,
     get_course,
     is_staff,
-    require_staff,
 )
 from server.extensions import db
 from server.models import Assignment, AssignmentKind, QuizAttempt, Role, User
 from server.scoring import late
-from server.scoring.gradebook import build_gradebook, counted_score, gradebook_csv
+from server.scoring.gradebook import counted_score
 from server.scoring.quizzes import (
     AttemptRefused,
     InvalidAnswers,
@@ -94,28 +93,6 @@ def attempt(course: str, attempt_id: int):
     return render_template("attempt.html", attempt=found, result=result)
 
 
-@bp.get("/courses/<course>/gradebook")
-@login_required
-def gradebook(course: str):
-    """Show every student's counted scores (instructors and TAs)."""
-    found = get_course(current_user, course)
-    require_staff(current_user, found)
-    return render_template("gradebook.html", course=found, book=build_gradebook(found))
-
-
-@bp.get("/courses/<course>/gradebook.csv")
-@login_required
-def gradebook_download(course: str):
-    """Download the gradebook as CSV (instructors and TAs)."""
-    found = get_course(current_user, course)
-    require_staff(current_user, found)
-    return Response(
-        gradebook_csv(build_gradebook(found)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{found.slug}-gradebook.csv"'},
-    )
-
-
 def _assignment_row(assignment: Assignment, user: User) -> dict[str, Any]:
     """Return what the course page shows of one assignment for this user."""
     return {
@@ -174,3 +151,8 @@ def _visible_attempt(user: User, course_slug: str, attempt_id: int) -> QuizAttem
     if attempt.user_id != user.id and not is_staff(user, found):
         abort(404)
     return attempt
+
+
+# The gradebook's routes live in their own module; importing it here registers them on
+# the blueprint until server/web/__init__.py lists it with the other page modules.
+from server.web import gradebook  # noqa: E402, F401
