@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 
 from server.notebooks.exercise import NotebookError, load_notebook_exercise
 
@@ -34,6 +35,32 @@ def import_command(source_dir: Path, into: Path, slug: str | None) -> None:
         f"{target}: {len(exercise.notebooks)} notebook(s), {cells} graded cell(s),"
         f" {exercise.points:g} points"
     )
+
+
+@nbgrader.command("feedback")
+@click.argument("course")
+@click.argument("slug")
+@click.option(
+    "--into", type=click.Path(path_type=Path, file_okay=False), required=True, help="Folder."
+)
+@with_appcontext
+def feedback_command(course: str, slug: str, into: Path) -> None:
+    """Write each student's graded notebooks with feedback as HTML, as nbgrader's
+    generate_feedback: INTO/feedback/STUDENT/SLUG/NOTEBOOK.html."""
+    from server.courses import NotFound, assignment_by_slugs
+    from server.notebooks.feedback import feedback_files
+    from server.notebooks.manual import GradeRefused
+
+    try:
+        files = feedback_files(assignment_by_slugs(course, slug))
+    except (NotFound, GradeRefused) as exc:
+        _fail(str(exc), 2)
+    for path, html in files.items():
+        target = into / "feedback" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(html, encoding="utf-8")
+    students = len({path.split("/")[0] for path in files})
+    click.echo(f"{into / 'feedback'}: {len(files)} notebook(s) of {students} student(s)")
 
 
 def grade_notebook_submission(exercise_dir: Path, submission: Path, as_json: bool) -> None:

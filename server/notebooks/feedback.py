@@ -21,6 +21,7 @@ from server.models import Assignment, Submission
 from server.notebooks import nbgrader
 from server.notebooks.exercise import TEST
 from server.notebooks.manual import (
+    GradeRefused,
     Progress,
     counted_submissions,
     exercise_specs,
@@ -29,6 +30,7 @@ from server.notebooks.manual import (
     submitted_notebooks,
 )
 from server.notebooks.result import NEEDS_MANUAL
+from server.notebooks.submission import notebook_version
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ def _safe_name(text: str) -> str:
 
 def feedback_files(assignment: Assignment) -> dict[str, str]:
     """{path in the zip: HTML}: each student's counted submission, one page per notebook."""
+    if notebook_version(assignment) is None:
+        raise GradeRefused(f"{assignment.slug!r} is not a notebook assignment: no feedback files")
     files = {}
     for submission, _ in counted_submissions(assignment):
         feedback = feedback_for(submission)

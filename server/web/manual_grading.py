@@ -149,7 +149,10 @@ def student_feedback(course: str, slug: str, submission_id: int):
 def feedback_zip(course: str, slug: str):
     """Every student's graded notebooks with feedback, one HTML file per notebook (staff)."""
     assignment = _staff_assignment(course, slug)
-    data = feedback.feedback_zip(assignment)
+    try:
+        data = feedback.feedback_zip(assignment)
+    except manual.GradeRefused as refused:
+        return error_page(404, "Not Found", str(refused))
     name = f"{assignment.course.slug}-{assignment.slug}-feedback.zip"
     return Response(
         data,
