@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
 from server.api import bp, drafts
+from server.api import manual_grading as mg
 from server.api import models as m
 from server.api.inputs import MAX_ID
 from server.api.stats import AssignmentStats
@@ -171,6 +172,11 @@ OPERATIONS = {
     "clear_override": Operation(204, None, (403, 404, 422), description="Cleared"),
     "download_release": Operation(
         200, None, (404, 409), description="The student version of a notebook exercise (zip)"
+    ),
+    "show_grading_queue": Operation(200, mg.GradingQueue, (403, 404)),
+    "show_manual_grades": Operation(200, mg.ManualGrades, (403, 404)),
+    "set_manual_grades": Operation(
+        200, mg.ManualGrades, (403, 404, 422), mg.ManualGradesRequest, description="Stored"
     ),
     "openapi_document": Operation(200, None, description="OpenAPI 3 document", public=True),
 }
