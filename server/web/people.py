@@ -12,9 +12,11 @@ from server.extensions import db, limiter
 from server.models import Role
 from server.web import bp
 from server.web.auth import PasswordForm, account_page, log_in
+from server.web.course_admin import zoned
 
 ROLE_CHOICES = {role.value: role for role in people.COURSE_ROLES}
 PASSWORD_MIN, PASSWORD_MAX = 8, 200
+AUDIT_PAGE = 50  # entries per page of the audit log
 
 
 def _base_url() -> str:
@@ -171,10 +173,16 @@ def _preview_or_apply(found, data: bytes, apply: bool):
 @bp.get("/courses/<course>/audit", endpoint="audit")
 @login_required
 def audit_page(course: str):
-    """The course's audit log, the newest first (instructors)."""
+    """The course's audit log, the newest first, 50 a page (?before= an entry id; instructors)."""
     found = _instructed(course)
-    entries = [audit.as_dict(e) for e in audit.entries(found)]
-    return render_template("audit.html", course=found, entries=entries)
+    before = request.args.get("before", "")
+    if before and not (before.isascii() and before.isdigit() and 0 < int(before) < 2**63):
+        abort(404)  # a cursor only this page makes; another value is no page
+    page, cursor = audit.page(found, AUDIT_PAGE, int(before) if before else None)
+    entries = [audit.as_dict(e) | {"at_local": zoned(e.at, found)} for e in page]
+    return render_template(
+        "audit.html", course=found, entries=entries, older=cursor, paged=bool(before)
+    )
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
