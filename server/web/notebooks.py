@@ -52,30 +52,42 @@ from server.web.results import OUTCOME_LABELS
 
 LABELS = OUTCOME_LABELS | {"needs_manual_grading": "Waits for a grader"}
 PENDING = (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING)
+# The code editor's endpoints (web/exercises.py), which a notebook exercise has no use for.
+CODE_ONLY = {"web.submit_json", "web.check_json", "web.draft_json"}
+TAKES = "this assignment takes notebooks (.ipynb), not code: upload them on its page"
 
 
 @bp.before_request
 def _notebook_pages():
-    """Answer the shared assignment and submission pages when they are a notebook exercise's."""
-    if request.method != "GET" or not current_user.is_authenticated:
-        return None  # the shared view logs in, and refuses code for notebooks (service)
+    """Answer the shared assignment and submission URLs when they are a notebook exercise's."""
+    if not current_user.is_authenticated:
+        return None  # the shared view sends the visitor to log in
     args = request.view_args or {}
-    if request.endpoint == "web.assignment":
+    if request.endpoint == "web.assignment" or request.endpoint in CODE_ONLY:
         assignment = _assignment_or_none(args["course"], args["slug"])
         row = notebook_version(assignment) if assignment is not None else None
-        return None if row is None else notebook_page(assignment, row)
-    if request.endpoint in ("web.submission", "web.submission_json"):
-        found = db.session.get(Submission, args["submission_id"])
-        if found is None or not is_notebook_version(found.exercise):
+        if row is None:
             return None
-        if found.assignment.course.slug != args["course"] or not can_see_submission(
-            current_user, found
-        ):
-            abort(404)
-        if request.endpoint == "web.submission_json":
-            return jsonify(submission_view(found) | {"html": str(result_html(found))})
-        return submission_page(found)
+        if request.endpoint in CODE_ONLY:  # the code editor's scripts: no editor here
+            return jsonify({"error": {"code": "notebooks_expected", "message": TAKES}}), 409
+        if request.method == "POST":  # code posted to the page's own URL
+            return notebook_page(assignment, row, TAKES), 409
+        return notebook_page(assignment, row)
+    if request.endpoint in ("web.submission", "web.submission_json"):
+        return _submission(args["course"], args["submission_id"])
     return None
+
+
+def _submission(course: str, submission_id: int):
+    """A notebook submission's page or JSON; None for a code submission (the shared view's)."""
+    found = db.session.get(Submission, submission_id)
+    if found is None or not is_notebook_version(found.exercise):
+        return None
+    if found.assignment.course.slug != course or not can_see_submission(current_user, found):
+        abort(404)
+    if request.endpoint == "web.submission_json":
+        return jsonify(submission_view(found) | {"html": str(result_html(found))})
+    return submission_page(found)
 
 
 def _assignment_or_none(course: str, slug: str) -> Assignment | None:

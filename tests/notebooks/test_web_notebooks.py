@@ -191,3 +191,26 @@ def test_another_student_sees_neither_the_result_nor_another_courses_release(ps1
     other = login(STUDENTS["bitdiddle"])
     assert other.get(f"/courses/demo/submissions/{submission_id}").status_code == 404
     assert other.get("/courses/elsewhere/assignments/ps1/release.zip").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["", "/submissions.json", "/check.json", "/draft.json"])
+def test_code_posted_to_a_notebook_exercise_is_refused(ps1, login, path):
+    client = login(STUDENTS["hacker"])
+    token = csrf_token_in(client.get(PAGE).get_data(as_text=True))
+    response = client.post(PAGE + path, data={"csrf_token": token, "code": "print(1)"})
+    assert response.status_code == 409
+    assert "takes notebooks (.ipynb), not code" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Submission.id))) == 0
+
+
+def test_the_instructor_pages_list_a_notebook_submission(ps1, login):
+    submission_id = submitted_id(upload(login(STUDENTS["hacker"]), files_of("hacker")))
+    graded = graded_submission(submission_id)
+    instructor = login("instructor@example.edu", "instructor")
+    listing = instructor.get(f"{PAGE}/submissions")
+    assert listing.status_code == 200 and f"/courses/demo/submissions/{submission_id}" in (
+        listing.get_data(as_text=True)
+    )
+    page = instructor.get(f"/courses/demo/submissions/{submission_id}").get_data(as_text=True)
+    assert "Student: " in page and f"{graded.score:g} / 13" in page
+    assert instructor.get("/courses/demo/gradebook").status_code == 200
