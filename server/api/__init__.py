@@ -14,6 +14,7 @@ from server.api import (  # noqa: E402, F401
     inputs,
     notebooks,
     openapi,
+    regrade,
     stats,
     submissions,
 )

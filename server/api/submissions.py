@@ -9,9 +9,9 @@ from server.api import bp
 from server.api.auth import token_required
 from server.api.errors import ApiError
 from server.api.inputs import body
-from server.api.models import RegradeRequest, SubmissionRequest
+from server.api.models import SubmissionRequest
 from server.api.notebooks import notebook_submission
-from server.courses import NotFound, can_see_work_of, get_assignment, require_staff
+from server.courses import NotFound, can_see_work_of, get_assignment
 from server.extensions import (
     SUBMISSION_SCOPE,
     db,
@@ -24,7 +24,6 @@ from server.scoring.feedback import feedback_shown, withheld
 from server.submissions.history import visible_submissions
 from server.submissions.notify import wait_slots, wait_until_finished
 from server.submissions.queue import dispatch
-from server.submissions.regrade import regrade
 from server.submissions.service import submit
 from server.submissions.views import (
     listed_view,
@@ -68,20 +67,6 @@ def list_submissions(course: str, slug: str):
         g.user, assignment, request.args.get("student", ""), _status_filter()
     )
     return {"assignment": slug, "submissions": [listed_view(item, slug) for item in listed]}
-
-
-@bp.post("/courses/<course>/assignments/<slug>/regrade")
-@token_required
-def regrade_submissions(course: str, slug: str):
-    """Queue what was graded on an older version of the exercise to be graded again.
-
-    Instructors and TAs; body (optional) {"student": EMAIL} for one student's. The old
-    scores count until the new results land; regrades wait for an idle queue.
-    """
-    assignment = _exercise(course, slug)
-    require_staff(g.user, assignment.course)
-    done = regrade(assignment, body(RegradeRequest, optional=True).student)
-    return {"assignment": slug, "queued": done.submissions, "version": done.version}, 202
 
 
 # The longest Idempotency-Key kept (the column's width): a longer one is refused, not cut,

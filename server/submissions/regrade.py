@@ -40,13 +40,12 @@ from server.models import (
     Exercise,
     QuizAnswer,
     QuizAttempt,
-    ScoreOverride,
     Submission,
     SubmissionStatus,
     User,
 )
 from server.models.types import utcnow
-from server.scoring import gradebook, late
+from server.scoring import gradebook
 from server.scoring.questions import kind_of
 from server.scoring.quizzes import current_quiz, question_params, quiz_version
 from server.submissions.exercises import current_exercise, loaded
@@ -346,45 +345,37 @@ def _per_student(scope: Scope, work: list[Work]) -> list[StudentChange]:
     for item in work:
         by_student.setdefault(item.user_id, []).append(item)
     users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(by_student)))}
+    assignment = scope.assignment
+    before = {uid: gradebook.counted_entry(assignment, uid) for uid in by_student}
+    after = _counted_with(assignment, [w for w in work if not w.failed], list(by_student))
     changes = [
-        _student_change(scope.assignment, users[user_id], mine)
-        for user_id, mine in by_student.items()
+        StudentChange(users[uid], before[uid], after[uid], mine) for uid, mine in by_student.items()
     ]
     return sorted(changes, key=lambda c: c.student.email)
 
 
-def _student_change(assignment: Assignment, student: User, mine: list[Work]) -> StudentChange:
-    """Count the student's work as it stands and with the new scores in, as the gradebook does."""
-    before = gradebook.counted_entry(assignment, student.id)
-    new = {w.id: w for w in mine if not w.failed}
-    work = [
-        (new[id_].score_after, new[id_].max_after, at) if id_ in new else (score, maximum, at)
-        for id_, score, maximum, at in _scored_work(assignment, student.id)
-    ]
-    dates = late.dates_for(assignment, student.id)
-    override = db.session.scalar(
-        sa.select(ScoreOverride).where(
-            ScoreOverride.assignment_id == assignment.id, ScoreOverride.user_id == student.id
-        )
-    )
-    # The gradebook's own counting (policy, late penalty, override) on the new scores.
-    after = gradebook._entry(assignment, dates, work, override)
-    return StudentChange(student, before, after, mine)
+def _counted_with(
+    assignment: Assignment, work: list[Work], user_ids: list[int]
+) -> dict[int, gradebook.Entry | None]:
+    """Each student's counted entry with the new scores in, as the gradebook counts it.
 
-
-def _scored_work(assignment: Assignment, user_id: int) -> list:
-    """(id, score, max, submitted at) of a student's graded work, in order."""
+    The new scores are written inside a savepoint that is always rolled back: the
+    gradebook's own counting (policy, late penalty, override, anything it adds) reads
+    them, and nothing is recorded.
+    """
     model = QuizAttempt if assignment.kind == AssignmentKind.QUIZ else Submission
-    query = (
-        sa.select(model.id, model.score, model.max_score, model.submitted_at)
-        .where(
-            model.assignment_id == assignment.id,
-            model.user_id == user_id,
-            model.score.is_not(None),
-        )
-        .order_by(model.number)
-    )
-    return list(db.session.execute(query))
+    savepoint = db.session.begin_nested()
+    try:
+        for item in work:
+            db.session.execute(
+                sa.update(model)
+                .where(model.id == item.id)
+                .values(score=item.score_after, max_score=item.max_after),
+                execution_options={"synchronize_session": False},
+            )
+        return {uid: gradebook.counted_entry(assignment, uid) for uid in user_ids}
+    finally:
+        savepoint.rollback()
 
 
 @dataclass(frozen=True)
@@ -396,6 +387,7 @@ class Applied:
     changed: int  # students whose counted score changed
     queued: int = 0  # submissions left to the workers (the large-course path)
     version: int | None = None
+    preview: Preview | None = None  # what was recorded, student by student
 
 
 def apply(scope: Scope, token: str, actor: User | str | None, sync_limit: int | None) -> Applied:
@@ -436,7 +428,9 @@ def record(previewed: Preview, actor: User | str | None) -> Applied:
     changed = [s for s in previewed.students if s.changed]
     for student in changed:
         passback.score_changed(scope.assignment, student.student)
-    applied = Applied(regraded, len(previewed.students), len(changed), version=previewed.version)
+    applied = Applied(
+        regraded, len(previewed.students), len(changed), 0, previewed.version, previewed
+    )
     _audit(
         scope,
         actor,

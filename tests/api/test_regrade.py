@@ -154,13 +154,6 @@ def test_one_students_submissions(client, student, other, instructor, tmp_path):
         ("student", REGRADE, None, 403, "forbidden"),
         ("instructor", REGRADE, {"student": "nobody@example.edu"}, 404, "not_found"),
         ("instructor", REGRADE, {"student": 7}, 422, "invalid_student"),
-        (
-            "instructor",
-            REGRADE.replace("l2-regularization", "l2-regularization-quiz"),
-            None,
-            409,
-            "not_an_exercise",
-        ),
     ],
 )
 def test_bad_regrades_get_a_clear_error(client, student, instructor, who, url, body, status, code):
