@@ -20,6 +20,8 @@ from server.notebooks.submission import (
 from server.submissions.exercises import loaded_version
 from server.submissions.service import submit
 
+# The code editor's endpoints (api/drafts.py): a notebook exercise has no code to keep or check.
+CODE_ONLY = {"api.show_draft", "api.put_draft", "api.check_code"}
 SHAPE = '{"notebooks": {"NAME.ipynb": NOTEBOOK_JSON, ...}}'
 
 
@@ -66,6 +68,18 @@ def _posted_notebooks(assignment: Assignment) -> dict:
     if not isinstance(notebooks, dict):
         raise ApiError(422, "invalid_notebooks", f"the body must be {SHAPE}", field="notebooks")
     return notebooks
+
+
+@bp.before_request
+def _no_code_for_notebooks() -> None:
+    """The code editor's draft and visible-tests endpoints refuse a notebook exercise (409)."""
+    if request.endpoint not in CODE_ONLY:
+        return
+    token_required(lambda: None)()  # sets g.user, or answers 401 as the view would
+    args = request.view_args or {}
+    if notebook_version(get_assignment(g.user, args["course"], args["slug"])) is not None:
+        message = f"{args['slug']!r} is a notebook exercise: it has no code draft or visible tests"
+        raise ApiError(409, "notebook_exercise", message)
 
 
 @bp.get("/courses/<course>/assignments/<slug>/release.zip")

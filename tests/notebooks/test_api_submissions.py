@@ -211,3 +211,18 @@ def test_release_zip_of_a_code_exercise_is_409_and_of_another_course_404(client,
     assert code.status_code == 409 and code.json["error"]["code"] == "not_a_notebook_exercise"
     other = client.get("/api/v1/courses/elsewhere/assignments/ps1/release.zip", headers=headers)
     assert other.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("get", "draft"), ("put", "draft"), ("post", "check")]
+)
+def test_the_code_editors_endpoints_refuse_a_notebook_exercise(
+    client, token_for, ps1, method, path
+):
+    url = f"{COURSE}/assignments/ps1/{path}"
+    response = getattr(client, method)(
+        url, json={"code": "x = 1"}, headers=token_for(STUDENTS["hacker"])
+    )
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "notebook_exercise"
+    assert getattr(client, method)(url, json={"code": "x = 1"}).status_code == 401
