@@ -76,15 +76,6 @@ class AttemptRequest(Body):
     )
 
 
-class RegradeRequest(Body):
-    """Which submissions to regrade: everyone's, or one student's."""
-
-    error_code: ClassVar[str] = "invalid_student"
-    error_message: ClassVar[str] = "'student' is a student's e-mail address"
-
-    student: StrictStr = Field("", description="only this student's")
-
-
 class CourseRequest(Body):
     """A new course."""
 

@@ -20,6 +20,7 @@ from server.api import bp, drafts
 from server.api import manual_grading as mg
 from server.api import models as m
 from server.api.inputs import MAX_ID
+from server.api.regrade import RegradeBody, RegradeQuery, RegradeReport
 from server.api.stats import AssignmentStats
 from server.models import SubmissionStatus
 
@@ -110,6 +111,8 @@ class Operation:
     csv: bool = False  # also answers text/csv
     roster: bool = False  # takes a CSV body, or a JSON list of RosterRow
     public: bool = False  # no token needed, so no 401 either
+    # Other successful answers: (status, model, description).
+    also: tuple[tuple[int, type[BaseModel], str], ...] = ()
 
 
 # By view function name. Every request may be malformed (400) or lack its token (401).
@@ -135,9 +138,11 @@ OPERATIONS = {
         202,
         m.Regrade,
         (403, 404, 409, 422),
-        m.RegradeRequest,
+        RegradeBody,
         optional_body=True,
-        description="Queued",
+        query=RegradeQuery,
+        description="Queued for the workers",
+        also=((200, RegradeReport, "Previewed (?dry_run=true) or recorded"),),
     ),
     "show_submission": Operation(200, m.Submission, (404, 422), query=WaitQuery),
     "show_draft": Operation(200, drafts.Draft, (404, 409)),
@@ -217,6 +222,7 @@ def build_document(app: Flask) -> dict:
 def _schemas() -> dict:
     """Every model's JSON Schema by name, answers as serialized, bodies as validated."""
     used = [(op.answer, "serialization") for op in OPERATIONS.values() if op.answer]
+    used += [(model, "serialization") for op in OPERATIONS.values() for _, model, _ in op.also]
     used += [(op.body, "validation") for op in OPERATIONS.values() if op.body]
     used += [(model, "validation") for model in _parameter_models()]
     used += [(m.RosterRow, "validation")]
@@ -261,9 +267,18 @@ def _operation(rule, view: str, function, schemas: dict) -> dict:
         content = {"text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": rows}}
         operation["requestBody"] = {"required": True, "content": content}
     errors = () if spec.public else sorted({400, 401, *spec.errors})
-    operation["responses"] = {str(spec.status): _answer(spec)} | {
-        str(code): {"$ref": "#/components/responses/Error"} for code in errors
+    also = {
+        str(status): {
+            "description": text,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}},
+        }
+        for status, model, text in spec.also
     }
+    operation["responses"] = (
+        {str(spec.status): _answer(spec)}
+        | also
+        | {str(code): {"$ref": "#/components/responses/Error"} for code in errors}
+    )
     if spec.public:
         operation["security"] = []
     return operation
