@@ -32,7 +32,6 @@ import sqlalchemy.orm as so
 from server.accounts import find_user
 from server.courses import NotFound, audit
 from server.extensions import db
-from server.grading.demo import grade_with_demo
 from server.lti import passback
 from server.models import (
     Assignment,
@@ -50,6 +49,7 @@ from server.scoring.questions import kind_of
 from server.scoring.quizzes import current_quiz, question_params, quiz_version
 from server.submissions.exercises import current_exercise, loaded
 from server.submissions.result_history import archive_attempt, archive_submissions
+from server.submissions.runner import grade_stored_work
 
 
 class NotAnExercise(ValueError):
@@ -298,7 +298,7 @@ def _grade_submission(scope: Scope, item: Work) -> None:
     version = db.session.get(Exercise, item.target_id)
     code = db.session.scalar(sa.select(Submission.code).where(Submission.id == item.id))
     try:
-        result = grade_with_demo(loaded(version), code)
+        result = grade_stored_work(loaded(version), code)
     except Exception as exc:  # the grader failed, not the student: that one stays as it is
         item.failed = f"{type(exc).__name__}: {exc}"
         return

@@ -49,10 +49,7 @@ def grade(claim: service.Claim) -> str:
         exercise = loaded_version(claim.exercise_id, claim.exercise_key)
         _hold_long_enough(claim, exercise)
         db.session.rollback()  # hold no transaction open while the sandbox runs
-        if isinstance(exercise, NotebookExercise):
-            result = grade_stored(exercise, claim.code)
-        else:  # the exercise page's weight-decay chart comes from the same sandbox run
-            result = grade_with_demo(exercise, claim.code)
+        result = grade_stored_work(exercise, claim.code)
     except Exception as exc:  # the grader failed, not the student: keep it and retry
         log.exception("grader failed", extra={"submission_id": submission_id})
         db.session.rollback()
@@ -68,6 +65,14 @@ def grade(claim: service.Claim) -> str:
         },
     )
     return "graded" if recorded else "claim_lost"
+
+
+def grade_stored_work(exercise: Exercise | NotebookExercise, code: str) -> dict:
+    """Grade a submission's stored code, or its notebooks, against an exercise version."""
+    if isinstance(exercise, NotebookExercise):
+        return grade_stored(exercise, code)
+    # The exercise page's weight-decay chart comes from the same sandbox run.
+    return grade_with_demo(exercise, code)
 
 
 def _hold_long_enough(claim: service.Claim, exercise: Exercise | NotebookExercise) -> None:

@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from server.content.sync import sync_exercises
 from server.courses.assignments import publish
 from server.extensions import db
-from server.models import Submission
+from server.models import Assignment, Submission
 from server.notebooks.importer import import_assignment
 from server.notebooks.submission import MAX_NOTEBOOK_BYTES, stored_notebooks
+from server.submissions import regrade
 from tests.notebooks.support import EXAMPLE, autotest, solution, write_assignment
 from tests.notebooks.web_support import (
     COURSE,
@@ -226,3 +227,15 @@ def test_the_code_editors_endpoints_refuse_a_notebook_exercise(
     assert response.status_code == 409
     assert response.json["error"]["code"] == "notebook_exercise"
     assert getattr(client, method)(url, json={"code": "x = 1"}).status_code == 401
+
+
+def test_a_regrade_preview_grades_notebook_submissions_again(client, token_for, ps1):
+    headers = token_for(STUDENTS["hacker"])
+    response = client.post(SUBMIT, json={"notebooks": handed_in("hacker")}, headers=headers)
+    before = graded(client, headers, response)["result"]
+    ps1_assignment = db.session.scalar(sa.select(Assignment).where(Assignment.slug == "ps1"))
+    shown = regrade.preview(regrade.scope_of(ps1_assignment, same_version=True))
+    [student] = shown.students
+    assert student.student.email == STUDENTS["hacker"] and not student.changed
+    [item] = student.work
+    assert item.failed == "" and cell_scores(item.result) == cell_scores(before)
