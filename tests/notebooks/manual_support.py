@@ -8,6 +8,7 @@ server/submissions/service.py with the result of grading it in the sandbox.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from server.content.sync import sync_exercises
 from server.courses import enroll
 from server.courses.people import create_course
 from server.extensions import db
-from server.models import Assignment, AssignmentKind, Role, Submission
+from server.models import Assignment, AssignmentKind, Role, Submission, SubmissionStatus
 from server.notebooks.exercise import load_notebook_exercise
 from server.notebooks.grade import grade_notebooks
 from server.notebooks.importer import import_assignment
@@ -93,9 +94,23 @@ def graded_submission(assignment, email: str, student: str, folder: Path) -> Sub
     db.session.add(submission)
     db.session.commit()
     claim = service.claim(submission.id)
-    assert service.record_result(claim, _result(student, folder))
+    if claim is not None:
+        assert service.record_result(claim, _result(student, folder))
+    else:  # scale-out: a worker's sweep took it first, and grades it the same way
+        wait_graded(submission.id)
     db.session.expire_all()
     return db.session.get(Submission, submission.id)
+
+
+def wait_graded(submission_id: int, seconds: float = 120) -> None:
+    """Wait until a worker has recorded the submission's result (scale-out mode)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        if db.session.get(Submission, submission_id).status == SubmissionStatus.GRADED:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"submission {submission_id} was not graded in {seconds} s")
 
 
 def add_people(demo) -> None:
