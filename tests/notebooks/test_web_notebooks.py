@@ -6,6 +6,7 @@ import io
 import json
 import time
 import zipfile
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +14,8 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from server.extensions import db
-from server.models import Submission, SubmissionStatus
+from server.models import Assignment, Submission, SubmissionStatus
+from server.models.types import utcnow
 from server.notebooks.submission import MAX_UPLOAD_BYTES
 from tests.notebooks.web_support import STUDENTS, SUBMITTED, cell_scores, cli_scores, handed_in
 from tests.web.support import PageClient, csrf_token_in
@@ -214,3 +216,19 @@ def test_the_instructor_pages_list_a_notebook_submission(ps1, login):
     page = instructor.get(f"/courses/demo/submissions/{submission_id}").get_data(as_text=True)
     assert "Student: " in page and f"{graded.score:g} / 13" in page
     assert instructor.get("/courses/demo/gradebook").status_code == 200
+
+
+def test_before_it_opens_only_staff_get_the_release(ps1, login, token_for):
+    assignment = db.session.scalar(sa.select(Assignment).where(Assignment.slug == "ps1"))
+    assignment.opens_at = utcnow() + timedelta(days=2)
+    db.session.commit()
+    student = login(STUDENTS["hacker"])
+    assert "can be downloaded once the assignment opens" in student.get(PAGE).get_data(as_text=True)
+    assert student.get(f"{PAGE}/release.zip").status_code == 404
+    assert student.get(f"{PAGE}/release/problem1.ipynb").status_code == 404
+    api = f"/api/v1{PAGE}/release.zip"
+    refused = student.get(api, headers=token_for(STUDENTS["hacker"]))
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "not_open"
+    instructor = login("instructor@example.edu", "instructor")
+    assert instructor.get(f"{PAGE}/release.zip").status_code == 200
+    assert student.get(api, headers=token_for("instructor@example.edu")).status_code == 200
