@@ -167,6 +167,8 @@ def test_a_quiz_regrade_from_its_page(demo, instructor, tmp_path, monkeypatch):
     assert instructor.post(QUIZ_URL, data=confirm_form(page)).status_code == 302
     (past,) = history_of(attempt_id=said_b)
     assert past.score == 1.0
+    attempt_page = instructor.get(f"/courses/demo/attempts/{said_b}").get_data(as_text=True)
+    assert "Earlier results" in attempt_page and "first grading" in attempt_page
 
 
 def test_a_large_regrade_goes_to_the_workers(fixed, app, instructor):
