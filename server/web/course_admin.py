@@ -352,13 +352,7 @@ def grant_extension(course: str, slug: str):
 @login_required
 def revoke_extension(course: str, slug: str):
     """Take a student's extension back (instructors)."""
-    assignment = _configured(course, slug)
-    email = request.form.get("email", "")
-    try:
-        _commit(lambda: extensions.revoke(assignment, email, current_user))
-    except Refused as refused:
-        return _students(assignment, refused, status=400)
-    return _back_to_students(assignment, f"The extension of {email} is revoked.")
+    return _take_back(_configured(course, slug), extensions.revoke, "extension", "revoked")
 
 
 @bp.post("/courses/<course>/assignments/<slug>/overrides")
@@ -385,13 +379,17 @@ def set_override(course: str, slug: str):
 @login_required
 def clear_override(course: str, slug: str):
     """Undo a student's override: their work counts again (TAs and instructors)."""
-    assignment = _staffed(course, slug)
+    return _take_back(_staffed(course, slug), overrides.clear, "override", "cleared")
+
+
+def _take_back(assignment: Assignment, undo, what: str, done: str):
+    """Undo a student's extension or override, named by the form's e-mail."""
     email = request.form.get("email", "")
     try:
-        _commit(lambda: overrides.clear(assignment, email, current_user))
+        _commit(lambda: undo(assignment, email, current_user))
     except Refused as refused:
         return _students(assignment, refused, status=400)
-    return _back_to_students(assignment, f"The override of {email} is cleared.")
+    return _back_to_students(assignment, f"The {what} of {email} is {done}.")
 
 
 # Accommodations and the course's settings

@@ -24,11 +24,7 @@ from .late_support import (
     patch,
     stored_at,
 )
-
-
-def rows(query: str) -> list:
-    with db.engine.connect() as connection:
-        return sorted(tuple(row) for row in connection.execute(sa.text(query)))
+from .test_migration import rows
 
 
 def test_the_demo_data_survives_0011_down_and_up(demo):
