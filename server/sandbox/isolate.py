@@ -137,7 +137,11 @@ def build_root(plan: Plan) -> None:
     )
     read_only = libc.MS_REMOUNT | libc.MS_BIND | libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV
     for source, target in plan.mounts:
-        os.makedirs(root + target)
+        if os.path.isdir(source):
+            os.makedirs(root + target)
+        else:  # a one-file module: bound over an empty file
+            os.makedirs(os.path.dirname(root + target), exist_ok=True)
+            os.close(os.open(root + target, os.O_CREAT | os.O_WRONLY, 0o644))
         libc.mount(source, root + target, None, libc.MS_BIND | libc.MS_REC)
         libc.mount(None, root + target, None, read_only)
     for hidden in plan.hidden:

@@ -33,6 +33,8 @@ from operator import is_  # bound before any student cell could patch operator
 
 import numpy as np
 
+# Bound before any student cell could patch builtins: unchanged() checks them too.
+all_, len_, map_ = builtins.all, builtins.len, builtins.map
 USER = {"__name__": "__main__", "__builtins__": builtins}
 # Modules tests lean on, as they were before any student cell ran (all preloaded by the
 # zygote, so this costs a dictionary copy each): restored before every test cell. This
@@ -65,8 +67,16 @@ MAX_FIGURES = 8  # PNGs kept per cell
 MAX_FIGURE_BYTES = 1 << 20  # one PNG's size
 GRACE_MS = 200  # beyond a test's time limit, before its process is killed
 MAX_ANSWER = 64 << 20  # bytes read from a test's process
-TIMED_OUT = {"status": "timeout", "result": None, "error": "the cell ran out of time"}
-STATE = {"checks": [], "check_bytes": 0, "images": [], "notes": []}  # of the running cell
+LOST = {"status": "error", "result": None, "error": "", "stdout": "", "stderr": ""}
+TIMED_OUT = {**LOST, "status": "timeout", "error": "the cell ran out of time"}
+# Set in a notebook's sandbox only (a code run's environment stays the zygote's): the
+# backend that captures figures (figures.py), and caches and font list in the run's /tmp.
+MATPLOTLIB_ENV = {
+    "MPLBACKEND": f"module://{__package__}.figures",
+    "MPLCONFIGDIR": "/tmp/matplotlib",
+}
+# What the running cell did besides its output: checked values, figures (and notes on them).
+STATE = {"checks": [], "check_bytes": 0, "images": [], "notes": [], "shown": []}
 
 
 def prepare():
@@ -450,25 +460,25 @@ def unchanged(current, pristine):
     the others costs the fork's copy-on-write of their pages (~7 ms per run).
     """
     return (
-        len(current) == len(pristine)
-        and all(map(is_, current, pristine))
-        and all(map(is_, current.values(), pristine.values()))
+        len_(current) == len_(pristine)
+        and all_(map_(is_, current, pristine))
+        and all_(map_(is_, current.values(), pristine.values()))
     )
 
 
 def restore_modules():
-    """Put back the builtins and the guarded modules as they were before the student ran.
-
-    The builtins first and always (GUARDED starts with them): unchanged() relies on them.
-    """
+    """Put back the builtins and the guarded modules as they were before the student ran."""
     for name, (module, pristine) in PRISTINE.items():
         if sys.modules.get(name) is not module:
             sys.modules[name] = module
         current = module.__dict__
-        if name != "builtins" and unchanged(current, pristine):
+        if unchanged(current, pristine):
             continue
         for key in [k for k in current if k not in pristine]:
-            del current[key]
+            # A submodule imported since (numpy.ma, by matplotlib) stays: without its
+            # attribute numpy's __getattr__ would recurse importing it.
+            if current[key] is not sys.modules.get(f"{name}.{key}"):
+                del current[key]
         current.update(pristine)
     USER["__builtins__"] = builtins
 
@@ -505,6 +515,9 @@ def add_figure(obj):
     figure_module = sys.modules.get("matplotlib.figure")
     if figure_module is None or not isinstance(obj, figure_module.Figure):
         return False
+    if any(shown is obj for shown in STATE["shown"]):
+        return True  # a Figure as the cell's value is open too: shown once, as IPython does
+    STATE["shown"].append(obj)
     if len(STATE["images"]) >= MAX_FIGURES:
         STATE["notes"].append(f"[more than {MAX_FIGURES} figures: the others are not kept]")
         return True
@@ -537,7 +550,7 @@ def run_cell(source, timeout_ms, cap, quiet, checks):
     out, err = Capped(cap), Capped(cap)
     saved = sys.stdout, sys.stderr
     answer = {"status": "ok", "result": None, "error": ""}
-    STATE.update(checks=[], check_bytes=0, images=[], notes=[])
+    STATE.update(checks=[], check_bytes=0, images=[], notes=[], shown=[])
     signal.signal(signal.SIGALRM, on_alarm)
     try:
         sys.stdout, sys.stderr = out, err
@@ -583,7 +596,6 @@ def run_isolated(source, timeout_ms, cap, quiet, checks):
         try:
             os.close(read_end)
             os.setpgid(0, 0)  # what it forks is killed with it
-            restore_modules()
             data = encode(run_cell(source, timeout_ms, cap, quiet, checks))
             view = memoryview(data)
             while view:
@@ -599,7 +611,7 @@ def run_isolated(source, timeout_ms, cap, quiet, checks):
     try:
         return json.loads(data)
     except ValueError:
-        return {"status": "error", "result": None, "error": with_status}
+        return {**LOST, "error": with_status}
 
 
 def read_child(fd, deadline):
@@ -610,9 +622,7 @@ def read_child(fd, deadline):
     while size <= MAX_ANSWER:
         left = deadline - time.monotonic()
         if left <= 0 or not poller.poll(max(1, int(left * 1000))):
-            return encode(
-                {"status": "timeout", "result": None, "error": "the cell ran out of time"}
-            )
+            return encode(TIMED_OUT)
         chunk = os.read(fd, 1 << 20)
         if not chunk:
             break
@@ -643,17 +653,20 @@ def ended(pid):
 def cell(source, options):
     """Run one cell; return what it did as JSON bytes."""
     is_test, timeout_ms, cap, quiet, keep, checks = (int(x) for x in options)
+    if "MPLBACKEND" not in os.environ:
+        os.environ.update(MATPLOTLIB_ENV)
     source = bytes(source).decode("utf-8")
     answer = None
     if is_test:
+        # Restored here rather than in the test's process: this one's pages are its own
+        # by now, the fork's would each be copied again (~2.5 ms a test).
+        restore_modules()
         answer = run_isolated(source, timeout_ms, cap, quiet, checks)
         if answer is not None:
             answer["forked"] = True
         if answer is not None and keep and answer.get("status") in ("ok", "error"):
             restore_modules()  # later cells use what the test defines: run it here too
             run_cell(source, timeout_ms, cap, quiet, False)
-        if answer is None:
-            restore_modules()
     if answer is None:
         answer = run_cell(source, timeout_ms, cap, quiet, checks)
         answer["forked"] = False

@@ -25,13 +25,15 @@ import sys
 import sysconfig
 import time
 
-from . import cgroups, isolate, libc, notebook, runner, seccomp
+from . import cgroups, figures, isolate, libc, notebook, runner, seccomp
 from .model import LAYERS, SKIP_ENV
 
 POOL_SIZE = 2  # sandboxes prepared ahead, so a run pays for none of the set-up
 MAX_FAILURES = 5
 # Packages the student may use besides the standard library; imported before any fork.
-EXPOSED_PACKAGES = ("numpy", "numpy.libs")
+EXPOSED_PACKAGES = ("numpy", "numpy.libs", *figures.PACKAGES)
+# Matplotlib is exposed but not preloaded: importing it here made every fork of the zygote,
+# so every run, cost 2-3 ms more CPU (docs/notebooks.md, "Figures").
 PRELOAD = (
     "numpy",
     "numpy.linalg",
@@ -87,7 +89,7 @@ def runtime_mounts() -> tuple[tuple[str, str], ...]:
     mounts += [
         (f"{site}/{name}", f"{SANDBOX_SITE}/{name}")
         for name in EXPOSED_PACKAGES
-        if os.path.isdir(f"{site}/{name}")
+        if os.path.exists(f"{site}/{name}")  # a folder, or a one-file module (six.py)
     ]
     return tuple(mounts)
 
@@ -568,6 +570,7 @@ def main() -> None:
     preload()
     runner.warm_up()
     notebook.prepare()
+    figures.prepare()
     plan, status = make_plan(layers, cgroup_root)
     broken = f"cgroup: {status.removeprefix('refused: ')}" if status.startswith("refused") else ""
     plan, broken = prepare(plan, broken)
