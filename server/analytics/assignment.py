@@ -14,7 +14,7 @@ def assignment_stats(assignment: Assignment) -> dict:
     work = counted_work(assignment)
     maximum = points_possible(assignment)
     counted_scores = [w.score for w in work if w.score is not None and not w.excused]
-    first = [w.first.marked.score for w in work if w.first is not None]
+    first = [w.first.score for w in work if w.first is not None]
     stats = {
         "students": len(work),
         "submitted": sum(w.submitted for w in work),

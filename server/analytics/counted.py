@@ -1,6 +1,7 @@
 """Each student's counted work on one assignment, found with a few set-wide queries."""
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -20,15 +21,18 @@ from server.scoring import late
 FULL_MARKS_SLACK = 1e-9  # a float sum of test points may land a hair under the maximum
 
 
-@dataclass(frozen=True)
-class Work:
-    """One graded submission or quiz attempt, as the gradebook counts it."""
+class Work(NamedTuple):
+    """One graded submission or quiz attempt, as the gradebook counts it.
+
+    A tuple, not a dataclass: a course's statistics make thousands of these.
+    """
 
     id: int
     number: int
     raw: float
     max_score: float
-    marked: late.Marked
+    score: float  # counted: the raw score less any late penalty
+    late: int  # seconds late, 0 when on time
 
 
 @dataclass(frozen=True)
@@ -80,8 +84,8 @@ def counted_work(assignment: Assignment) -> list[StudentWork]:
         .order_by(model.user_id, model.number)
     )
     for row in db.session.execute(query):
-        if row.user_id in rows:  # work of people dropped from the course, or staff, is left out
-            rows[row.user_id].append(row)
+        if row[1] in rows:  # work of people dropped from the course, or staff, is left out
+            rows[row[1]].append(row)
     extensions = late.extensions_in([assignment.id])
     shifts = late.shifts_in(assignment.course_id)  # accommodations
     overrides = _overrides(assignment.id)
@@ -89,18 +93,23 @@ def counted_work(assignment: Assignment) -> list[StudentWork]:
     out = []
     for user_id, mine in rows.items():
         extension, shift = extensions.get((user_id, assignment.id)), shifts.get(user_id, 0)
-        dates = (
-            plain if extension is None and not shift else late.shifted(assignment, extension, shift)
-        )
-        graded = tuple(_work(row, dates, rule) for row in mine if row.score is not None)
+        if extension is None and not shift:
+            dates = plain
+        else:
+            dates = late.shifted(assignment, extension, shift)
+        graded = tuple(_work(row, dates, rule) for row in mine if row[3] is not None)
         override = overrides.get(user_id)
         out.append(_student(assignment, user_id, bool(mine), graded, override, dates))
     return out
 
 
-def _work(row, dates: late.Dates, rule: late.Rule) -> Work:
-    marked = late.mark(row.score, row.max_score, row.submitted_at, dates, rule)
-    return Work(row.id, row.number, row.score, row.max_score, marked)
+def _work(row: tuple, dates: late.Dates, rule: late.Rule) -> Work:
+    """Count one row (id, user, number, score, max, submitted at) under the student's dates."""
+    sid, _, number, raw, maximum, at = row
+    if dates.due_at is None or at <= dates.due_at:  # on time: most work, kept cheap
+        return Work(sid, number, raw, maximum, raw, 0)
+    marked = late.mark(raw, maximum, at, dates, rule)
+    return Work(sid, number, raw, maximum, marked.score, marked.late)
 
 
 def _student(
@@ -117,8 +126,8 @@ def _student(
         if assignment.score_policy == ScorePolicy.LAST:
             counted = graded[-1]
         else:
-            counted = max(graded, key=lambda w: w.marked.score)
-    score = counted.marked.score if counted else None
+            counted = max(graded, key=lambda w: w.score)
+    score = counted.score if counted else None
     if override is not None:
         score = override.score
     excused = override is not None and override.excused

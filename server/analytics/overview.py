@@ -79,7 +79,7 @@ def _row(assignment: Assignment, work: list[StudentWork], now: datetime) -> Assi
         students=len(work),
         submitted=sum(w.submitted for w in work),
         graded=sum(bool(w.graded) or (w.score is not None) for w in work),
-        late=sum(w.counted is not None and w.counted.marked.late > 0 for w in work),
+        late=sum(w.counted is not None and w.counted.late > 0 for w in work),
         missing=sum(
             _not_started(w) and w.dates.due_at is not None and w.dates.due_at < now for w in work
         ),
