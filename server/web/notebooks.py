@@ -199,7 +199,7 @@ def submission_page(submission: Submission):
     return render_template(
         "notebook_submission.html",
         submission=submission,
-        result=result_html(submission),
+        result_html=result_html(submission),
         refresh=refresh,
         others=submission.user_id != current_user.id,
     )
