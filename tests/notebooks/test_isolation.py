@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from nbformat.v4 import new_code_cell
 
+from server.notebooks import grade as grade_module
 from server.notebooks.grade import grade_notebooks
-from server.sandbox import get_sandbox
+from server.sandbox import Sandbox, get_sandbox
 from tests.notebooks.support import (
     autotest,
     cell_with,
@@ -174,3 +175,26 @@ def test_a_value_the_notebook_misreports_fails_on_the_trusted_side_saying_which(
     cells = grade(tmp_path, [autotest("eq", test)], cheat)
     assert (cells["eq"].outcome, cells["eq"].score) == ("wrong_answer", 0)
     assert cells["eq"].feedback == "AssertionError: assert half(4) == 2, 'half of 4' fails (line 2)"
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory):
+    """A sandbox on a host that delegates no cgroup: seccomp refuses every fork there."""
+    empty = tmp_path_factory.mktemp("no-cgroup")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RUBRIC_SANDBOX_CGROUP_ROOT", str(empty))
+        box = Sandbox(skip_layers=frozenset())
+        box.start()
+    yield box
+    box.close()
+
+
+def test_without_a_pids_cgroup_tests_run_in_the_notebooks_process(tmp_path, bare, monkeypatch):
+    assert "substitute" in bare.isolation
+    monkeypatch.setattr(grade_module, "get_sandbox", lambda: bare)
+    pid = "import os\nprint(os.getpid())"
+    liar = "class Liar:\n    __eq__ = lambda self, other: True\ndef half(x):\n    return Liar()"
+    tests = [autotest("a", pid), autotest("b", pid), autotest("eq", "assert half(4) == 2")]
+    cells = grade(tmp_path, tests, liar)
+    assert cells["a"].feedback == cells["b"].feedback  # one process: no fork
+    assert (cells["eq"].outcome, cells["eq"].score) == ("wrong_answer", 0)  # checked all the same
