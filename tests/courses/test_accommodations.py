@@ -3,8 +3,10 @@
 from datetime import UTC, datetime, timedelta
 
 import flask_migrate
+import pytest
 import sqlalchemy as sa
 
+from server.accounts import find_user
 from server.courses import accommodations, audit
 from server.courses.release import feedback_released
 from server.extensions import db
@@ -24,6 +26,7 @@ from .late_support import (
     patch,
     stored_at,
 )
+from .test_assignments import linked, outbox  # noqa: F401 (linked is a fixture)
 from .test_migration import rows
 
 
@@ -227,3 +230,21 @@ def test_the_audit_api_pages_with_a_cursor(client, headers, demo):
         answer = client.get(f"{url}?{bad}", headers=headers["instructor"])
         assert answer.status_code == 422, bad
     assert client.get(url, headers=headers["ta"]).status_code == 403
+
+
+@pytest.mark.usefixtures("linked")
+def test_an_accommodation_queues_the_new_counted_score_for_the_lms(client, headers):
+    student = find_user(STUDENT).id
+    done = attempt(client, headers["student"])
+    at, maximum = stored_at(done), done["max_score"]
+    changes = {"due_at": iso(at, -1), "late_until": iso(at, DAY), "late_penalty_per_day": 0.2}
+    patch(client, headers["instructor"], changes)
+    late_score = round(done["score"] - 0.2 * maximum, 6)
+    assert outbox(student).score_given == late_score
+    granted = client.put(
+        f"{ACCOMMODATIONS}/{STUDENT}", json={"shift_hours": 1}, headers=headers["instructor"]
+    )
+    assert granted.status_code == 200, granted.json
+    assert outbox(student).score_given == done["score"]  # on time now: queued at once
+    client.delete(f"{ACCOMMODATIONS}/{STUDENT}", headers=headers["instructor"])
+    assert outbox(student).score_given == late_score
