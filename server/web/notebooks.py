@@ -5,6 +5,8 @@ web/exercises.py); `_notebook_pages` answers them for a notebook exercise, so th
 views need not know notebooks exist.
 """
 
+import re
+from html import unescape as html_unescape
 from typing import Any
 
 from flask import (
@@ -54,6 +56,8 @@ LABELS = OUTCOME_LABELS | {"needs_manual_grading": "Waits for a grader"}
 PENDING = (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING)
 # The code editor's endpoints (web/exercises.py), which a notebook exercise has no use for.
 CODE_ONLY = {"web.submit_json", "web.check_json", "web.draft_json"}
+# An image as the Markdown renderer writes it (server/web/markdown.py).
+IMAGE = re.compile(r'<img src="([^"]*)"')
 TAKES = "this assignment takes notebooks (.ipynb), not code: upload them on its page"
 
 
@@ -222,11 +226,12 @@ def result_html(submission: Submission) -> Markup:
 def notebook_views(submission: Submission, result: dict) -> list[dict[str, Any]]:
     """Each graded notebook as the page shows it: its cells in order, each graded one's result."""
     handed_in = stored_notebooks(submission.code)
+    images = _release_urls(submission)
     views = []
     for part in result.get("parts", []):
         unshown = {t["name"]: _test_view(t) for t in part["tests"]}
         notebook = handed_in.get(f"{part['name']}.ipynb")
-        cells = [_cell_view(c, unshown) for c in notebook.cells] if notebook else []
+        cells = [_cell_view(c, unshown, images) for c in notebook.cells] if notebook else []
         views.append(
             {
                 "name": part["name"],
@@ -246,18 +251,37 @@ def _test_view(test: dict) -> dict[str, Any]:
     return test | {"label": LABELS.get(test["outcome"], test["outcome"])}
 
 
-def _cell_view(cell, unshown: dict[str, dict]) -> dict[str, Any]:
+def _release_urls(submission: Submission) -> dict[str, str]:
+    """The download URL of each file of the release the submission was made to, by name."""
+    course, slug = submission.assignment.course.slug, submission.assignment.slug
+    return {
+        name: url_for("web.release_file", course=course, slug=slug, name=name)
+        for name in release_files(submission.exercise.bundle)
+    }
+
+
+def _cell_view(cell, unshown: dict[str, dict], images: dict[str, str]) -> dict[str, Any]:
     """One submitted cell: Markdown rendered (raw HTML escaped), code as text, its result.
 
     A graded cell's result is taken out of `unshown` (a grade_id shows its result once).
     """
     grade_id = nbgrader.meta(cell).get("grade_id")
     if cell.cell_type == "markdown":
-        body = render_markdown(cell.source)
+        body = _linked_images(render_markdown(cell.source), images)
     else:
         body = Markup("<pre><code>{}</code></pre>").format(escape(cell.source))
     result = unshown.pop(grade_id, None) if grade_id else None
     return {"type": cell.cell_type, "grade_id": grade_id, "html": body, "result": result}
+
+
+def _linked_images(html: Markup, images: dict[str, str]) -> Markup:
+    """Point an image the notebook shows from its own folder (![](jupyter.png)) at the release."""
+
+    def linked(match: re.Match) -> str:
+        url = images.get(html_unescape(match[1]))
+        return f'<img src="{escape(url)}"' if url else match[0]
+
+    return Markup(IMAGE.sub(linked, html))
 
 
 def _engine(row: Exercise):

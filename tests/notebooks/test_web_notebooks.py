@@ -125,6 +125,8 @@ def test_the_result_page_shows_each_notebook_cell_and_graded_result(ps1, login):
     assert "<h3>Part A (2 points)</h3>" in page
     assert 'class="math' in page and "katex" in page
     assert "def squares(n):" in page  # the student's code, as text
+    image = f'<img src="{PAGE}/release/jupyter.png"'  # ![](jupyter.png), from the release
+    assert image in page and client.get(f"{PAGE}/release/jupyter.png").status_code == 200
 
 
 def test_markdown_is_rendered_with_raw_html_escaped(ps1, login):
