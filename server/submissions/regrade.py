@@ -22,7 +22,9 @@ of work again on its own version (the grader changed, not the content).
 
 import hashlib
 import json
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -50,6 +52,9 @@ from server.scoring.quizzes import current_quiz, question_params, quiz_version
 from server.submissions.exercises import current_exercise, loaded
 from server.submissions.result_history import archive_attempt, archive_submissions
 from server.submissions.runner import grade_stored_work
+
+# Submissions a preview grades at once: the sandbox runs each in its own process.
+GRADING_THREADS = max(2, os.cpu_count() or 2)
 
 
 class NotAnExercise(ValueError):
@@ -279,8 +284,11 @@ def preview(scope: Scope) -> Preview:
     work = affected(scope)
     token = token_of(scope, work)
     started = time.perf_counter()
-    for item in work:
-        (_rescore_attempt if scope.is_quiz else _grade_submission)(scope, item)
+    if scope.is_quiz:
+        for item in work:
+            _rescore_attempt(scope, item)
+    else:
+        _grade_submissions(work)
     seconds = time.perf_counter() - started
     students = _per_student(scope, work)
     newest = None if scope.same_version else _newest_version(scope)
@@ -293,17 +301,46 @@ def _newest_version(scope: Scope) -> int:
     return current_exercise(scope.assignment).version
 
 
-def _grade_submission(scope: Scope, item: Work) -> None:
-    """Grade one submission on its target version in the sandbox, as the workers do."""
-    version = db.session.get(Exercise, item.target_id)
-    code = db.session.scalar(sa.select(Submission.code).where(Submission.id == item.id))
+def _grade_submissions(work: list[Work]) -> None:
+    """Grade submissions on their target versions in the sandbox, as the workers do.
+
+    A few at a time (the sandbox takes runs from several threads): the code and the
+    versions are read here first, so the threads only grade.
+    """
+    codes = dict(
+        db.session.execute(
+            sa.select(Submission.id, Submission.code).where(
+                Submission.id.in_([item.id for item in work])
+            )
+        ).all()
+    )
+    rows = {i: db.session.get(Exercise, i) for i in {item.target_id for item in work}}
+    versions = {i: (row.version, _engine(row)) for i, row in rows.items()}
+    with ThreadPoolExecutor(max_workers=GRADING_THREADS) as pool:
+        grading = pool.map(lambda w: _graded(versions[w.target_id], codes[w.id]), work)
+        for item, graded in zip(work, grading, strict=True):
+            item.version_after, item.result, item.failed = graded
+            if item.result is not None:
+                item.score_after, item.max_after = item.result["score"], item.result["max_score"]
+
+
+def _engine(row: Exercise):
+    """The grading engine's exercise of a stored version, or the reason it cannot load."""
     try:
-        result = grade_stored_work(loaded(version), code)
+        return loaded(row)
+    except Exception as exc:  # a broken stored version fails its submissions, not the preview
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _graded(version: tuple, code: str) -> tuple[int, dict | None, str]:
+    """(version, result, '') of one grading, or (0, None, why) when the grader failed."""
+    number, engine = version
+    if isinstance(engine, str):
+        return 0, None, engine
+    try:
+        return number, grade_stored_work(engine, code), ""
     except Exception as exc:  # the grader failed, not the student: that one stays as it is
-        item.failed = f"{type(exc).__name__}: {exc}"
-        return
-    item.version_after, item.result = version.version, result
-    item.score_after, item.max_after = result["score"], result["max_score"]
+        return 0, None, f"{type(exc).__name__}: {exc}"
 
 
 def _rescore_attempt(scope: Scope, item: Work) -> None:
