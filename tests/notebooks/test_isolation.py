@@ -8,7 +8,7 @@ from nbformat.v4 import new_code_cell
 
 from server.notebooks import grade as grade_module
 from server.notebooks.grade import grade_notebooks
-from server.sandbox import Sandbox, get_sandbox
+from server.sandbox import get_sandbox
 from tests.notebooks.support import (
     autotest,
     cell_with,
@@ -17,6 +17,7 @@ from tests.notebooks.support import (
     solution,
     submit,
 )
+from tests.sandbox import test_no_cgroup
 
 HALF = solution(
     "half", "def half(x):\n    ### BEGIN SOLUTION\n    return x / 2\n    ### END SOLUTION"
@@ -177,16 +178,8 @@ def test_a_value_the_notebook_misreports_fails_on_the_trusted_side_saying_which(
     assert cells["eq"].feedback == "AssertionError: assert half(4) == 2, 'half of 4' fails (line 2)"
 
 
-@pytest.fixture(scope="module")
-def bare(tmp_path_factory):
-    """A sandbox on a host that delegates no cgroup: seccomp refuses every fork there."""
-    empty = tmp_path_factory.mktemp("no-cgroup")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RUBRIC_SANDBOX_CGROUP_ROOT", str(empty))
-        box = Sandbox(skip_layers=frozenset())
-        box.start()
-    yield box
-    box.close()
+# A sandbox on a host that delegates no cgroup: seccomp refuses every fork there.
+bare = test_no_cgroup.bare
 
 
 def test_without_a_pids_cgroup_tests_run_in_the_notebooks_process(tmp_path, bare, monkeypatch):
