@@ -1,17 +1,14 @@
 """nbgrader's example ps1 published in the demo course, and graded submissions to it.
 
-A submission is stored and recorded the way the queue does it: a Submission row with
-the notebooks as JSON ({"notebooks": {NAME.ipynb: ...}}), claimed and recorded through
-server/submissions/service.py with the result of grading it in the sandbox.
+A submission goes the way a handed-in one does: checked and stored by
+server/notebooks/submission.py and server/submissions/service.py, then claimed and
+recorded through the service with the result of grading it in the sandbox.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
-
-import sqlalchemy as sa
 
 from server.accounts import ensure_user, find_user
 from server.content.sync import sync_exercises
@@ -22,8 +19,8 @@ from server.models import Assignment, AssignmentKind, Role, Submission, Submissi
 from server.notebooks.exercise import load_notebook_exercise
 from server.notebooks.grade import grade_notebooks
 from server.notebooks.importer import import_assignment
+from server.notebooks.submission import check_notebooks
 from server.submissions import service
-from server.submissions.exercises import current_exercise
 from tests.notebooks.support import EXAMPLE
 from tests.web.support import PageClient
 
@@ -60,10 +57,12 @@ def publish_ps1(course, folder: Path) -> Assignment:
     return assignment
 
 
-def notebooks_of(student: str) -> dict[str, dict]:
-    """The example student's notebooks as the submission stores them."""
-    folder = EXAMPLE / "submitted" / student / "ps1"
-    return {p.name: json.loads(p.read_text()) for p in sorted(folder.glob("*.ipynb"))}
+def notebooks_of(student: str, folder: Path) -> str:
+    """The example student's notebooks as a submission stores them (server/notebooks/submission)."""
+    exercise = load_notebook_exercise(folder / "exercises" / SLUG)
+    handed_in = EXAMPLE / "submitted" / student / "ps1"
+    files = {p.name: p.read_bytes() for p in sorted(handed_in.glob("*.ipynb"))}
+    return check_notebooks(exercise, files).stored()
 
 
 def _result(student: str, folder: Path) -> dict:
@@ -76,23 +75,7 @@ def _result(student: str, folder: Path) -> dict:
 
 def graded_submission(assignment, email: str, student: str, folder: Path) -> Submission:
     """Store the example student's notebooks as `email`'s next submission and grade it."""
-    user = find_user(email)
-    number = db.session.scalar(
-        sa.select(sa.func.count(Submission.id)).where(
-            Submission.assignment_id == assignment.id, Submission.user_id == user.id
-        )
-    )
-    exercise = current_exercise(assignment)
-    submission = Submission(
-        assignment_id=assignment.id,
-        user_id=user.id,
-        exercise_id=exercise.id,
-        number=number + 1,
-        code=json.dumps({"notebooks": notebooks_of(student)}, sort_keys=True),
-        max_score=exercise.max_score,
-    )
-    db.session.add(submission)
-    db.session.commit()
+    submission = service.submit(assignment, find_user(email), notebooks_of(student, folder))
     claim = service.claim(submission.id)
     if claim is not None:
         assert service.record_result(claim, _result(student, folder))

@@ -273,3 +273,13 @@ def test_a_manual_grade_queues_the_new_counted_score_for_the_lms(ps1, linked, lo
     row = db.session.scalar(sa.select(LtiPassback))
     assert row.version == version + 1
     assert row.score_given == pytest.approx(submission.score + len(WAITING))
+
+
+def test_the_pages_link_to_the_queue_and_to_the_feedback(ps1, login):
+    submission = submission_of(STUDENT[0])
+    instructor = login(INSTRUCTOR)
+    assignment_page = instructor.get("/courses/demo/assignments/ps1").get_data(as_text=True)
+    assert f'href="{QUEUE}"' in assignment_page
+    feedback = f"/courses/demo/assignments/ps1/submissions/{submission.id}/feedback"
+    mine = login(STUDENT).get(f"/courses/demo/submissions/{submission.id}").get_data(as_text=True)
+    assert f'href="{feedback}"' in mine and QUEUE not in mine
