@@ -239,3 +239,16 @@ def test_a_regrade_preview_grades_notebook_submissions_again(client, token_for, 
     assert student.student.email == STUDENTS["hacker"] and not student.changed
     [item] = student.work
     assert item.failed == "" and cell_scores(item.result) == cell_scores(before)
+
+
+def test_a_retried_post_with_its_idempotency_key_returns_the_first_submission(
+    client, token_for, ps1
+):
+    headers = token_for(STUDENTS["hacker"]) | {"Idempotency-Key": "nb-1"}
+    first = client.post(SUBMIT, json={"notebooks": handed_in("hacker")}, headers=headers)
+    again = client.post(SUBMIT, json={"notebooks": handed_in("hacker")}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json["id"] == first.json["id"]
+    other = client.post(SUBMIT, json={"notebooks": handed_in("bitdiddle")}, headers=headers)
+    assert other.status_code == 422
+    assert other.json["error"]["code"] == "idempotency_key_reused"
