@@ -235,3 +235,17 @@ def test_a_same_version_quiz_regrade_changes_nothing_but_keeps_a_history(quiz_wo
 def test_an_unknown_student_is_not_found(demo):
     with pytest.raises(LookupError, match="nobody@example.edu"):
         regrade.scope_of(assignment(), "nobody@example.edu")
+
+
+def test_many_students_are_counted_from_the_gradebook_the_same(exercise_work, monkeypatch):
+    scope = regrade.scope_of(assignment())
+    one_by_one = regrade.preview(scope)
+    monkeypatch.setattr(regrade, "FEW_STUDENTS", 0)  # the course-wide path
+
+    course_wide = regrade.preview(scope)
+
+    rows = [
+        [(s.student.email, s.before, s.after) for s in p.students]
+        for p in (one_by_one, course_wide)
+    ]
+    assert rows[0] == rows[1] and course_wide.changed == 1
