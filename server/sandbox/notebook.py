@@ -585,6 +585,7 @@ def run_isolated(source, timeout_ms, cap, quiet, checks):
     None when no process can be made (no cgroup: the sandbox's seccomp refuses fork;
     or the run's pids are used up): the test then runs in this process.
     """
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # a notebook may have ignored it: reap here
     read_end, write_end = os.pipe()
     try:
         pid = os.fork()
@@ -609,9 +610,10 @@ def run_isolated(source, timeout_ms, cap, quiet, checks):
         os.close(read_end)
         with_status = ended(pid)
     try:
-        return json.loads(data)
+        answer = json.loads(data)
     except ValueError:
-        return {**LOST, "error": with_status}
+        answer = None
+    return answer if type(answer) is dict else {**LOST, "error": with_status}
 
 
 def read_child(fd, deadline):
@@ -636,7 +638,10 @@ def ended(pid):
     for target in (-pid, pid):
         with contextlib.suppress(OSError):
             os.kill(target, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:  # reaped already
+        return "the test's process ended without an answer"
     while True:  # whatever it forked was reparented here (PID 1): reap those too
         try:
             if os.waitpid(-1, os.WNOHANG)[0] == 0:
@@ -646,7 +651,7 @@ def ended(pid):
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) != signal.SIGKILL:
         return f"the test's process was killed by {signal.Signals(os.WTERMSIG(status)).name}"
     if os.WIFEXITED(status):
-        return f"the test ended the notebook's process (exit status {os.WEXITSTATUS(status)})"
+        return f"the test ended its process (exit status {os.WEXITSTATUS(status)})"
     return "the test's process was killed (out of memory or time)"
 
 
