@@ -75,7 +75,10 @@ def my_dates(assignment: Assignment) -> dict:
 
 def local_value(moment: datetime | None, course: Course) -> str:
     """A stored moment as a datetime-local field's value in the course's zone."""
-    return "" if moment is None else moment.astimezone(zone_of(course)).strftime(LOCAL)
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone_of(course))
+    return local.strftime(LOCAL + (":%S" if local.second else ""))  # seconds kept if set
 
 
 def from_local(text: str, course: Course, field: str) -> datetime | None:
