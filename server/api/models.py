@@ -377,6 +377,11 @@ class TestResult(Answer):
     max_score: float
     visible: bool
     feedback: str
+    figures_png: list[str] | None = Field(
+        None,
+        description="a notebook's cell only, when it showed matplotlib figures: each a PNG,"
+        " base64-encoded (at most 8, 1 MB each)",
+    )
 
 
 class PartResult(Answer):
