@@ -1,5 +1,4 @@
-"""feedback release and accommodations: when students see hidden tests and quiz keys;
-a course-wide shift of one student's dates
+"""feedback release and accommodations: hidden tests and quiz keys shown when; date shifts
 
 Revision ID: 0011
 Revises: 0010
