@@ -574,6 +574,17 @@ def has_links(assignment: Assignment) -> bool:
     return db.session.scalar(query.limit(1)) is not None
 
 
+def linked_in(course_id: int) -> set[int]:
+    """The ids of a course's assignments that an LMS link points at: one query for all."""
+    query = (
+        sa.select(LtiResourceLink.assignment_id)
+        .join(Assignment, Assignment.id == LtiResourceLink.assignment_id)
+        .where(Assignment.course_id == course_id)
+        .distinct()
+    )
+    return set(db.session.scalars(query))
+
+
 def status_of(assignment: Assignment) -> tuple[list[LtiResourceLink], list[StudentStatus]]:
     """The assignment's LMS links, and every enrolled student's passback state on each."""
     links = list(

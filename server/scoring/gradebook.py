@@ -96,6 +96,11 @@ class Gradebook:
     def _totals(self) -> dict[int, "Totals"]:
         return {s.id: self._count(s) for s in self.students}
 
+    @cached_property
+    def _columns(self) -> list[tuple[int, float, float | None]]:
+        """Each assignment's id, weight and points possible, read off the ORM objects once."""
+        return [(a.id, a.weight, self.possible.get(a.id)) for a in self.assignments]
+
     def _count(self, student: User) -> Totals:
         """A student's points, points possible and weighted percentage.
 
@@ -104,30 +109,38 @@ class Gradebook:
         and work not handed in counts 0.
         """
         points = possible = weighted = weights = 0.0
-        for assignment in self.assignments:
-            entry = self.entries.get((student.id, assignment.id), EMPTY)
+        user_id, entries = student.id, self.entries
+        for assignment_id, weight, column_max in self._columns:
+            entry = entries.get((user_id, assignment_id), EMPTY)
             if entry.excused:
                 continue
-            maximum = entry.max_score if entry.score is not None else None
-            maximum = maximum or self.possible.get(assignment.id)
             score = entry.score or 0.0
+            maximum = (entry.max_score if entry.score is not None else None) or column_max
             points += score
             if not maximum:
                 continue
             possible += maximum
-            weights += assignment.weight
-            weighted += assignment.weight * score / maximum
+            weights += weight
+            weighted += weight * score / maximum
         percent = round(100 * weighted / weights, 4) if weights else None
         return Totals(round(points, 6), round(possible, 6), percent)
 
     def average(self, assignment: Assignment) -> Average:
         """The mean counted score on an assignment of the students with one."""
-        scores = [
-            e.score
-            for s in self.students
-            if (e := self.entries.get((s.id, assignment.id))) is not None and e.score is not None
-        ]
-        return Average(round(sum(scores) / len(scores), 4) if scores else None, len(scores))
+        return self._averages.get(assignment.id) or Average(None, 0)
+
+    @cached_property
+    def _averages(self) -> dict[int, Average]:
+        """Every column's average, in one pass over the cells."""
+        sums: dict[int, list[float]] = defaultdict(list)
+        enrolled = {s.id for s in self.students}
+        for (user_id, assignment_id), entry in self.entries.items():
+            if entry.score is not None and user_id in enrolled:
+                sums[assignment_id].append(entry.score)
+        return {
+            a: Average(round(sum(scores) / len(scores), 4), len(scores))
+            for a, scores in sums.items()
+        }
 
     def class_totals(self) -> Average:
         """The mean of the students' weighted percentages (those with one)."""

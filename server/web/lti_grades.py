@@ -12,7 +12,7 @@ from server.courses import (
     require_instructor,
 )
 from server.lti import passback
-from server.models import Assignment, Role
+from server.models import Assignment, Course, Role
 from server.web.errors import error_page
 
 bp = Blueprint("lti_grades", __name__)
@@ -21,12 +21,19 @@ bp = Blueprint("lti_grades", __name__)
 @bp.app_context_processor
 def _lms_grades_link():
     """Let gradebook.html ask whether to link an assignment's LMS grades page."""
-    return {"lms_grades_offered": _offered}
+    return {"lms_grades_offered": _offered, "lms_grades_linked": _linked}
 
 
 def _offered(assignment: Assignment) -> bool:
     teaches = course_role(current_user, assignment.course) == Role.INSTRUCTOR
     return teaches and passback.has_links(assignment)
+
+
+def _linked(course: Course) -> set[int]:
+    """The assignments whose LMS grades page the gradebook links: one query per page."""
+    if course_role(current_user, course) != Role.INSTRUCTOR:
+        return set()
+    return passback.linked_in(course.id)
 
 
 def _assignment_taught(course: str, slug: str) -> Assignment:
