@@ -26,6 +26,7 @@ import os
 import re
 import select
 import signal
+import struct
 import sys
 import time
 import traceback
@@ -75,6 +76,9 @@ MATPLOTLIB_ENV = {
     "MPLBACKEND": f"module://{__package__}.figures",
     "MPLCONFIGDIR": "/tmp/matplotlib",
 }
+SIZE = struct.Struct("<Q")  # the length before a test's answer
+EXITED: list = []  # the tests' processes that answered, killed, not reaped yet
+MAX_EXITING = 4
 # What the running cell did besides its output: checked values, figures (and notes on them).
 STATE = {"checks": [], "check_bytes": 0, "images": [], "notes": [], "shown": []}
 
@@ -586,6 +590,7 @@ def run_isolated(source, timeout_ms, cap, quiet, checks):
     or the run's pids are used up): the test then runs in this process.
     """
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # a notebook may have ignored it: reap here
+    reap()
     read_end, write_end = os.pipe()
     try:
         pid = os.fork()
@@ -598,7 +603,7 @@ def run_isolated(source, timeout_ms, cap, quiet, checks):
             os.close(read_end)
             os.setpgid(0, 0)  # what it forks is killed with it
             data = encode(run_cell(source, timeout_ms, cap, quiet, checks))
-            view = memoryview(data)
+            view = memoryview(SIZE.pack(len(data)) + data)
             while view:
                 view = view[os.write(write_end, view) :]
         finally:
@@ -608,46 +613,68 @@ def run_isolated(source, timeout_ms, cap, quiet, checks):
         data = read_child(read_end, time.monotonic() + (timeout_ms + GRACE_MS) / 1000)
     finally:
         os.close(read_end)
-        with_status = ended(pid)
+        kill_group(pid)
+    if data is None:
+        return {**LOST, "error": ended(pid)}
+    # Answered: reaped later (reap), so that this process goes on while the kernel tears
+    # the test's process down.
+    EXITED.append(pid)
     try:
         answer = json.loads(data)
     except ValueError:
         answer = None
-    return answer if type(answer) is dict else {**LOST, "error": with_status}
+    return answer if type(answer) is dict else {**LOST, "error": "the test's answer is unreadable"}
 
 
 def read_child(fd, deadline):
-    """Read what the test's process sends until it closes the pipe or runs out of time."""
-    chunks, size = [], 0
+    """The answer the test's process sends (a length, then JSON); None if it sent none.
+
+    A test out of time gets TIMED_OUT (its process is then killed).
+    """
+    data = bytearray()
     poller = select.poll()
     poller.register(fd, select.POLLIN)
-    while size <= MAX_ANSWER:
+    while len(data) < SIZE.size or len(data) < SIZE.size + SIZE.unpack_from(data)[0]:
         left = deadline - time.monotonic()
         if left <= 0 or not poller.poll(max(1, int(left * 1000))):
             return encode(TIMED_OUT)
         chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
+        if not chunk or len(data) > MAX_ANSWER:
+            return None
+        data += chunk
+    return bytes(data[SIZE.size :])
 
 
-def ended(pid):
-    """Kill the test's process group, reap it; say how it ended."""
+def kill_group(pid):
+    """Kill the test's process and whatever it forked (its process group)."""
     for target in (-pid, pid):
         with contextlib.suppress(OSError):
             os.kill(target, signal.SIGKILL)
+
+
+def reap():
+    """Reap the tests' processes killed since, and what they forked (reparented here)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+        if pid in EXITED:
+            EXITED.remove(pid)
+    while len(EXITED) > MAX_EXITING:  # still being torn down: wait, pids are few
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(EXITED.pop(0), 0)
+
+
+def ended(pid):
+    """Reap the test's process, which sent no answer; say how it ended."""
     try:
         _, status = os.waitpid(pid, 0)
     except ChildProcessError:  # reaped already
         return "the test's process ended without an answer"
-    while True:  # whatever it forked was reparented here (PID 1): reap those too
-        try:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                break
-        except ChildProcessError:
-            break
+    reap()
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) != signal.SIGKILL:
         return f"the test's process was killed by {signal.Signals(os.WTERMSIG(status)).name}"
     if os.WIFEXITED(status):
