@@ -151,8 +151,3 @@ def _visible_attempt(user: User, course_slug: str, attempt_id: int) -> QuizAttem
     if attempt.user_id != user.id and not is_staff(user, found):
         abort(404)
     return attempt
-
-
-# The gradebook's routes live in their own module; importing it here registers them on
-# the blueprint until server/web/__init__.py lists it with the other page modules.
-from server.web import gradebook  # noqa: E402, F401
