@@ -91,7 +91,10 @@ def from_local(text: str, course: Course, field: str) -> datetime | None:
     except ValueError:
         raise Refused(f"{text[:30]!r} is not a date and time (2026-12-01T23:59)", field) from None
     moment = naive if naive.tzinfo is not None else naive.replace(tzinfo=zone_of(course))
-    return moment.astimezone(UTC)  # stored, compared and audited in UTC
+    try:
+        return moment.astimezone(UTC)  # stored, compared and audited in UTC
+    except OverflowError:  # e.g. 0001-01-01T00:30 in Berlin is before the first UTC date
+        raise Refused(f"{field} is out of range", field) from None
 
 
 def _percent(text: str, field: str) -> float | None:

@@ -153,6 +153,15 @@ def test_bad_settings_are_shown_again_in_the_form(instructor, change, message, f
     assert assignment("hw1") is None
 
 
+def test_a_time_before_the_first_utc_date_is_refused_not_a_crash(instructor):
+    found = course()
+    found.timezone = "Europe/Berlin"  # 0001-01-01T00:30 there is before 0001-01-01 in UTC
+    db.session.commit()
+    page = "/courses/demo/assignments"
+    answer = post(instructor, page, page, PUBLISH | {"opens_at": "0001-01-01T00:30"})
+    assert answer.status_code == 400 and "opens_at is out of range" in text(answer)
+
+
 def test_editing_a_due_date_recounts_scores_and_is_audited(instructor):
     quiz = assignment(QUIZ)
     page = f"/courses/demo/assignments/{QUIZ}/edit"
@@ -270,6 +279,7 @@ def test_an_accommodation_from_the_people_page_moves_the_students_own_dates(inst
     mine = text(student.get(f"/courses/demo/assignments/{QUIZ}"))
     moved = (due + timedelta(hours=48)).strftime("%Y-%m-%d %H:%M")
     assert f"{moved} UTC (UTC+00:00)" in mine and "(your accommodation)" in mine
+    assert "(your accommodation)" in text(student.get("/courses/demo"))
     other = login("student2@example.edu", "student")
     theirs = text(other.get(f"/courses/demo/assignments/{QUIZ}"))
     assert f"{due:%Y-%m-%d %H:%M} UTC" in theirs and "(your accommodation)" not in theirs
