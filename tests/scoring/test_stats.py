@@ -7,11 +7,12 @@ Every expected figure is computed here from what was submitted.
 
 import statistics
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from bench.stats_seed import mistake_code, reference_code, store, unknown_code
+from bench.stats_seed import graded, mistake_code, reference_code, store, unknown_code
 from server.accounts import find_user
 from server.analytics.assignment import api_stats, assignment_stats
 from server.analytics.quizzes import GROUP_SHARE
@@ -246,3 +247,17 @@ def test_the_strongest_question_discriminates_most(quiz):
     by_id = {q["id"]: q for q in quiz["stats"]["questions"]}
     assert min(q["discrimination"] for q in by_id.values()) >= -1
     assert max(q["discrimination"] for q in by_id.values()) <= 1
+
+
+def test_a_regraded_result_is_read_again(exercise):
+    """The facts of a result are kept per process, but a new grading time reads it anew."""
+    found, stored = exercise["assignment"], exercise["stored"]
+    before = {m["name"]: m["students"] for m in assignment_stats(found)["mistakes"]}
+    sid = stored[STUDENTS[0]][0][0]  # their only submission: forgot_factor_two
+    submission = db.session.get(Submission, sid)
+    right = graded(found, reference_code(found))
+    submission.result, submission.score = right, right["score"]
+    submission.graded_at = submission.graded_at + timedelta(minutes=5)
+    db.session.commit()
+    after = {m["name"]: m["students"] for m in assignment_stats(found)["mistakes"]}
+    assert after["forgot_factor_two"] == before["forgot_factor_two"] - 1
