@@ -14,7 +14,6 @@ with no result's facts kept yet (server/analytics/exercises.py), as after a rest
 
 import argparse
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -24,15 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def median_ms(work, runs: int) -> float:
-    """The median wall time of `work()` in milliseconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+from bench.late_gradebook_bench import median_ms  # noqa: E402
 
 
 def seed(students: int, submissions: int) -> dict:
