@@ -3,10 +3,14 @@
 import sqlalchemy as sa
 
 from server.api.drafts import Check, Draft
+from server.content.sync import sync_exercises
+from server.courses.assignments import publish
 from server.extensions import db
 from server.models import Submission
+from server.notebooks.importer import import_assignment
 from tests.api.test_response_models import conforms
 from tests.api.test_submissions import FORGOT_TWO, REFERENCE, URL, wait_graded
+from tests.notebooks.support import EXAMPLE
 from tests.web.support import STUDENT, PageClient
 from tests.web.test_check_visible import check
 
@@ -87,3 +91,19 @@ def test_checks_share_one_limit_with_the_page(app, client, student):
     refused = client.post(CHECK, json={"code": REFERENCE}, headers=student)
     assert refused.status_code == 429 and "Retry-After" in refused.headers
     assert check(page, REFERENCE).status_code == 429  # one bucket for both
+
+
+def test_a_notebook_exercise_has_no_code_draft_or_check(client, student, demo, tmp_path):
+    folder = tmp_path / "content" / "exercises"
+    import_assignment(EXAMPLE / "source" / "ps1", folder)
+    sync_exercises(tmp_path / "content")
+    publish(demo, "ps1", None)
+    db.session.commit()
+    notebook = "/api/v1/courses/demo/assignments/ps1"
+    for answer in (
+        client.get(notebook + "/draft", headers=student),
+        client.put(notebook + "/draft", json={"code": "x = 1\n"}, headers=student),
+        client.post(notebook + "/check", json={"code": "x = 1\n"}, headers=student),
+    ):
+        assert answer.status_code == 409
+        assert answer.json["error"]["code"] == "notebook_exercise"
