@@ -119,7 +119,8 @@ def _known_mistakes(exercise_ids: set[int]) -> dict[int, list[tuple[str, str]]]:
     out = {}
     for exercise_id, slug, content_hash in rows:
         engine = loaded_version(exercise_id, (slug, content_hash))
-        pairs = [(m.hint, m.name) for m in engine.mistakes]
+        # A notebook exercise (server/notebooks) has no known mistakes.
+        pairs = [(m.hint, m.name) for m in getattr(engine, "mistakes", ())]
         out[exercise_id] = sorted(pairs, key=lambda p: -len(p[0]))
     return out
 
