@@ -234,3 +234,16 @@ def test_before_it_opens_only_staff_get_the_release(ps1, login, token_for):
     instructor = login("instructor@example.edu", "instructor")
     assert instructor.get(f"{PAGE}/release.zip").status_code == 200
     assert student.get(api, headers=token_for("instructor@example.edu")).status_code == 200
+
+
+def test_the_page_shows_the_students_own_due_date_and_attempt_limit_holds(ps1, login):
+    assignment = db.session.scalar(sa.select(Assignment).where(Assignment.slug == "ps1"))
+    assignment.attempt_limit = 1
+    db.session.commit()
+    client = login(STUDENTS["hacker"])
+    assert 'id="my-due"' in client.get(PAGE).get_data(as_text=True)
+    submitted_id(upload(client, files_of("hacker")))
+    refused = upload(client, files_of("hacker"))
+    assert refused.status_code == 409
+    assert "Your notebooks were not submitted" in refused.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Submission.id))) == 1
