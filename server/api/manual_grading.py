@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, StrictStr
 from server.api import bp
 from server.api.auth import token_required
 from server.api.errors import ApiError
-from server.api.inputs import body
+from server.api.inputs import body, parse_id
 from server.api.models import Answer, Body
 from server.courses import get_assignment, is_staff, require_staff
 from server.extensions import db
@@ -114,9 +114,11 @@ def show_grading_queue(course: str, slug: str):
     }
 
 
-@bp.get("/courses/<course>/assignments/<slug>/submissions/<int:submission_id>/grades")
+# The id is read by parse_id, not by an int converter in the route: a PUT to an id the
+# converter refuses would otherwise answer 405 (the GET's URL), not 404, and the reverse.
+@bp.get("/courses/<course>/assignments/<slug>/submissions/<submission_id>/grades")
 @token_required
-def show_manual_grades(course: str, slug: str, submission_id: int):
+def show_manual_grades(course: str, slug: str, submission_id: str):
     """A submission's cells for a person with their grades; its student once released."""
     assignment = get_assignment(g.user, course, slug)
     submission = _submission(assignment, submission_id)
@@ -128,9 +130,9 @@ def show_manual_grades(course: str, slug: str, submission_id: int):
     return _grades(submission)
 
 
-@bp.put("/courses/<course>/assignments/<slug>/submissions/<int:submission_id>/grades")
+@bp.put("/courses/<course>/assignments/<slug>/submissions/<submission_id>/grades")
 @token_required
-def set_manual_grades(course: str, slug: str, submission_id: int):
+def set_manual_grades(course: str, slug: str, submission_id: str):
     """Give points and comments to cells waiting for a person (TAs and instructors).
 
     422 invalid_grade names the cell for points outside 0..max or not in halves, a cell
@@ -149,10 +151,11 @@ def set_manual_grades(course: str, slug: str, submission_id: int):
     return _grades(submission)
 
 
-def _submission(assignment: Assignment, submission_id: int) -> Submission:
-    submission = db.session.get(Submission, submission_id)
+def _submission(assignment: Assignment, raw_id: str) -> Submission:
+    number = parse_id(raw_id)
+    submission = db.session.get(Submission, number) if number else None
     if submission is None or submission.assignment_id != assignment.id:
-        raise ApiError(404, "not_found", f"no submission {submission_id} of {assignment.slug!r}")
+        raise ApiError(404, "not_found", f"no submission {raw_id[:20]!r} of {assignment.slug!r}")
     return submission
 
 
