@@ -4,12 +4,14 @@ import shutil
 
 import sqlalchemy as sa
 
-from server.accounts import find_user
+from server.accounts import ensure_user, find_user
 from server.config import PROJECT_ROOT
 from server.content.quizzes import load_quiz
 from server.content.sync import store_exercise, store_quiz
+from server.courses import enroll
+from server.courses.people import create_course
 from server.extensions import db
-from server.models import Assignment, Submission
+from server.models import Assignment, Course, Role, Submission
 from server.scoring.quizzes import submit_attempt
 from server.submissions import runner, service
 
@@ -63,3 +65,27 @@ def attempt(email: str, answers: dict) -> int:
 def submission(submission_id: int) -> Submission:
     db.session.expire_all()
     return db.session.get(Submission, submission_id)
+
+
+def graded_then_fixed(tmp_path) -> tuple[int, int]:
+    """The demo student's perfect work and student2's imperfect one, then the exercise fixed."""
+    ids = (
+        graded_submission("student@example.edu", REFERENCE),
+        graded_submission("student2@example.edu", FORGOT_TWO),
+    )
+    reweigh_exercise(tmp_path)
+    return ids
+
+
+TA = ("ta@example.edu", "ta-password")
+OTHER = ("other@example.edu", "other-pass")  # the instructor of another course
+
+
+def staff_here_and_elsewhere(demo: Course) -> None:
+    """A TA of the demo course, and a second course with its own instructor."""
+    enroll(ensure_user(TA[0], "Tess Assistant", TA[1]), demo, Role.TA)
+    other = create_course("other", "Another course")
+    enroll(
+        ensure_user(OTHER[0], "Olga Other", OTHER[1], role=Role.INSTRUCTOR), other, Role.INSTRUCTOR
+    )
+    db.session.commit()

@@ -2,21 +2,16 @@
 
 import pytest
 
-from server.accounts import ensure_user
-from server.courses import enroll
-from server.courses.people import create_course
-from server.extensions import db
-from server.models import Role
 from server.scoring import quizzes
 from server.submissions.result_history import history_of
 from tests.api.regrade_support import (
-    FORGOT_TWO,
+    OTHER,
     QUIZ_SLUG,
-    REFERENCE,
+    TA,
     attempt,
     fix_quiz_key,
-    graded_submission,
-    reweigh_exercise,
+    graded_then_fixed,
+    staff_here_and_elsewhere,
     submission,
 )
 
@@ -26,12 +21,7 @@ QUIZ_REGRADE = f"/api/v1/courses/demo/assignments/{QUIZ_SLUG}/regrade"
 
 @pytest.fixture
 def fixed(demo, tmp_path):
-    ids = (
-        graded_submission("student@example.edu", REFERENCE),
-        graded_submission("student2@example.edu", FORGOT_TWO),
-    )
-    reweigh_exercise(tmp_path)
-    return ids
+    return graded_then_fixed(tmp_path)
 
 
 def test_a_dry_run_reports_each_student_and_records_nothing(fixed, client, instructor):
@@ -121,12 +111,8 @@ def test_a_quiz_is_rescored_with_or_without_a_preview(
 @pytest.fixture
 def other_course(demo, token_for):
     """A TA of the demo course and the instructor of another course, as headers."""
-    enroll(ensure_user("ta@example.edu", "Tess", "ta-password"), demo, Role.TA)
-    other = create_course("other", "Another course")
-    teacher = ensure_user("other@example.edu", "Olga", "other-pass", role=Role.INSTRUCTOR)
-    enroll(teacher, other, Role.INSTRUCTOR)
-    db.session.commit()
-    return {"ta": token_for("ta@example.edu"), "other": token_for("other@example.edu")}
+    staff_here_and_elsewhere(demo)
+    return {"ta": token_for(TA[0]), "other": token_for(OTHER[0])}
 
 
 @pytest.mark.parametrize(("who", "status"), [("ta", 200), ("other", 404), ("student", 403)])

@@ -7,25 +7,17 @@ from server.models import AuditEntry
 from server.scoring import quizzes
 from server.submissions.result_history import history_of
 from tests.api.regrade_support import (
-    FORGOT_TWO,
     QUIZ_SLUG,
-    REFERENCE,
     attempt,
     fix_quiz_key,
-    graded_submission,
-    reweigh_exercise,
+    graded_then_fixed,
     submission,
 )
 
 
 @pytest.fixture
 def fixed(demo, tmp_path):
-    ids = (
-        graded_submission("student@example.edu", REFERENCE),
-        graded_submission("student2@example.edu", FORGOT_TWO),
-    )
-    reweigh_exercise(tmp_path)
-    return ids
+    return graded_then_fixed(tmp_path)
 
 
 def test_a_dry_run_prints_each_student_and_records_nothing(fixed, runner):

@@ -4,21 +4,17 @@ import re
 
 import pytest
 
-from server.accounts import ensure_user
-from server.courses import enroll
-from server.courses.people import create_course
-from server.extensions import db
-from server.models import Role, SubmissionStatus
+from server.models import SubmissionStatus
 from server.scoring import quizzes
 from server.submissions.result_history import history_of
 from tests.api.regrade_support import (
-    FORGOT_TWO,
+    OTHER,
     QUIZ_SLUG,
-    REFERENCE,
+    TA,
     attempt,
     fix_quiz_key,
-    graded_submission,
-    reweigh_exercise,
+    graded_then_fixed,
+    staff_here_and_elsewhere,
     submission,
 )
 
@@ -27,30 +23,16 @@ from .support import INSTRUCTOR, STUDENT, csrf_token_in
 URL = "/courses/demo/assignments/l2-regularization/regrade"
 QUIZ_URL = f"/courses/demo/assignments/{QUIZ_SLUG}/regrade"
 LIST_URL = "/courses/demo/assignments/l2-regularization/submissions"
-TA = ("ta@example.edu", "ta-password")
-OTHER = ("other@example.edu", "other-pass")
 
 
 @pytest.fixture
 def fixed(demo, tmp_path):
-    """The demo student's perfect work and student2's imperfect one, then the exercise fixed."""
-    ids = (
-        graded_submission(STUDENT[0], REFERENCE),
-        graded_submission("student2@example.edu", FORGOT_TWO),
-    )
-    reweigh_exercise(tmp_path)
-    return ids
+    return graded_then_fixed(tmp_path)
 
 
 @pytest.fixture
 def staff(demo):
-    """A TA of the demo course, and the instructor of another course."""
-    enroll(ensure_user(TA[0], "Tess Assistant", TA[1]), demo, Role.TA)
-    other = create_course("other", "Another course")
-    enroll(
-        ensure_user(OTHER[0], "Olga Other", OTHER[1], role=Role.INSTRUCTOR), other, Role.INSTRUCTOR
-    )
-    db.session.commit()
+    staff_here_and_elsewhere(demo)
 
 
 def confirm_form(html: str) -> dict:
