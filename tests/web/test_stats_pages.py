@@ -9,13 +9,17 @@ import sqlalchemy as sa
 
 from bench.stats_seed import mistake_code, reference_code, store, unknown_code
 from server.accounts import ensure_user, find_user
+from server.content.sync import sync_exercises
 from server.courses import enroll
+from server.courses.assignments import publish
 from server.courses.people import create_course
 from server.extensions import db
 from server.models import Assignment, Draft, Role
 from server.models.types import utcnow
+from server.notebooks.importer import import_assignment
 from server.scoring.quizzes import submit_attempt
 from tests.api.test_quiz_api import correct_answers
+from tests.notebooks.support import EXAMPLE
 
 from .support import STUDENT
 
@@ -154,3 +158,14 @@ def test_a_bad_number_of_days_is_a_clear_400(instructor, demo, days):
     page = instructor.get(f"/courses/demo/overview?days={days}")
     assert page.status_code == 400
     assert "whole number from 1 to 366" in page.get_data(as_text=True)
+
+
+def test_a_notebook_exercises_statistics_page_opens(instructor, demo, tmp_path):
+    """nbgrader's example, published: its version loads as a notebook, with no known mistakes."""
+    import_assignment(EXAMPLE / "source" / "ps1", tmp_path / "content" / "exercises")
+    sync_exercises(tmp_path / "content")
+    publish(demo, "ps1", None)
+    db.session.commit()
+    page = instructor.get(STATS.format("ps1"))
+    assert page.status_code == 200
+    assert "Known mistakes" in page.get_data(as_text=True)
