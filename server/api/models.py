@@ -465,6 +465,11 @@ class Submission(SubmissionFields):
 
     error: str = Field(None, description="when the grader itself failed")
     result: GradingResult | None = Field(None, description="once graded")
+    missing_notebooks: list[str] = Field(
+        None,
+        description="in the 202 of a notebook exercise's submission: its notebooks not handed "
+        "in, whose graded cells score 0 (as in nbgrader)",
+    )
 
 
 class Student(Answer):

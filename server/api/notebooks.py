@@ -46,7 +46,14 @@ def notebook_submission(assignment: Assignment, user: User, key: str | None) -> 
         checked = check_notebooks(exercise, notebooks)
     except NotebookRefused as exc:
         raise ApiError(exc.status, exc.code, str(exc), field="notebooks") from None
+    g.missing_notebooks = list(checked.missing)
     return submit(assignment, user, checked.stored(), key)
+
+
+def missing_notebooks() -> dict:
+    """For the 202: the notebooks this request did not hand in (each of their cells scores 0)."""
+    missing = g.get("missing_notebooks")
+    return {"missing_notebooks": missing} if missing else {}
 
 
 def _posted_notebooks(assignment: Assignment) -> dict:

@@ -10,7 +10,7 @@ from server.api.auth import token_required
 from server.api.errors import ApiError
 from server.api.inputs import body
 from server.api.models import SubmissionRequest
-from server.api.notebooks import notebook_submission
+from server.api.notebooks import missing_notebooks, notebook_submission
 from server.courses import NotFound, can_see_work_of, get_assignment
 from server.extensions import (
     SUBMISSION_SCOPE,
@@ -51,7 +51,8 @@ def create_submission(course: str, slug: str):
         submission = submit(assignment, g.user, code, _idempotency_key())
     if submission.status == "queued" and submission.enqueued_at is None:
         dispatch(current_app._get_current_object(), submission.id)
-    return submission_view(submission), 202, {"Location": f"/api/v1/submissions/{submission.id}"}
+    view = submission_view(submission) | missing_notebooks()
+    return view, 202, {"Location": f"/api/v1/submissions/{submission.id}"}
 
 
 @bp.get("/courses/<course>/assignments/<slug>/submissions")

@@ -45,6 +45,7 @@ def graded(client, headers, response) -> dict:
 def test_the_example_submissions_score_as_the_cli_grades_them(client, token_for, ps1, student):
     headers = token_for(STUDENTS[student])
     response = client.post(SUBMIT, json={"notebooks": handed_in(student)}, headers=headers)
+    assert "missing_notebooks" not in response.json
     result = graded(client, headers, response)["result"]
     assert cell_scores(result) == cli_scores(ps1, student)
     assert result["max_score"] == 13
@@ -68,7 +69,9 @@ def test_outputs_are_stripped_before_storing(client, token_for, ps1):
 def test_a_missing_notebook_is_accepted_and_scores_zero(client, token_for, ps1):
     headers = token_for(STUDENTS["hacker"])
     only = {"problem1.ipynb": handed_in("hacker")["problem1.ipynb"]}
-    result = graded(client, headers, client.post(SUBMIT, json={"notebooks": only}, headers=headers))
+    response = client.post(SUBMIT, json={"notebooks": only}, headers=headers)
+    assert response.json["missing_notebooks"] == ["problem2.ipynb"]
+    result = graded(client, headers, response)
     problem2 = next(p for p in result["result"]["parts"] if p["name"] == "problem2")
     assert problem2["score"] == 0
     assert all("problem2.ipynb was not submitted" in t["feedback"] for t in problem2["tests"])
