@@ -109,7 +109,8 @@ def test_students_and_other_courses_staff_may_not_see_them(new_client, demo):
     enroll(ensure_user("olga@example.edu", "Olga", "olga-pass"), other, Role.INSTRUCTOR)
     db.session.commit()
     student, outsider = new_client(STUDENT), new_client(("olga@example.edu", "olga-pass"))
-    for url in (STATS.format(EXERCISE), STATS.format(QUIZ), "/courses/demo/overview"):
+    mistake = STATS.format(EXERCISE) + "/mistakes/forgot_factor_two"
+    for url in (STATS.format(EXERCISE), STATS.format(QUIZ), mistake, "/courses/demo/overview"):
         assert student.get(url).status_code == 403
         assert outsider.get(url).status_code == 404
     assert "Statistics" not in student.get("/courses/demo").get_data(as_text=True)
