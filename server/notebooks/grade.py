@@ -46,12 +46,13 @@ from server.sandbox import Call, Limits, get_sandbox
 
 # The harness lives in the sandbox package (server/sandbox/notebook.py), loaded by the
 # zygote before any fork: a run's harness only imports its two entry points.
-HARNESS = "from rubric_sandbox.notebook import cell, put_file\n"
+HARNESS = "from rubric_sandbox.notebook import cell, collect, put_file\n"
 MAX_RESTARTS = 2  # after a cell kills the interpreter, replay the others this often
 MIN_RUN_SECONDS = 0.1  # a replay is not started with less time than this left
 ANSWER_FIELDS = {"status": str, "result": (str, type(None)), "error": str}
 PNG_BASE64 = "iVBORw0KGgo"  # the PNG signature, base64-encoded
 MAX_FIGURES = 8
+COLLECT = Call("harness.collect", ())  # the answers of the tests that ran in a fork
 
 
 @dataclass(frozen=True)
@@ -196,36 +197,59 @@ def _missing_before(spec: NotebookSpec, grade_id: str | None, placed: set[str]) 
 
 
 def run_steps(steps: list[Step], exercise: NotebookExercise) -> list[Answer]:
-    """Run the steps in one sandbox; after a cell kills it, replay the rest without it."""
+    """Run the steps in one sandbox; after a cell kills it, replay the rest without it.
+
+    A test's answer comes with the last call (collect) when it ran in a fork while the
+    notebook went on; a replay runs every step left alive and keeps the answers missing.
+    """
     answers: dict[int, Answer] = {}
     dead: set[int] = set()
     # One budget for the notebook: a cell that dodges its own time limit (SIGALRM
     # ignored) costs what is left of it, not a fresh wall_seconds per replay.
     deadline = time.monotonic() + exercise.limits.wall_seconds
     for _ in range(1 + MAX_RESTARTS):
-        todo = [i for i in range(len(steps)) if i not in answers]
         left = deadline - time.monotonic()
-        if not todo or left < MIN_RUN_SECONDS:
+        if len(answers) == len(steps) or left < MIN_RUN_SECONDS:
             break
-        replay = [i for i in range(todo[0]) if i not in dead]
-        order = replay + todo
-        calls = [*_file_calls(exercise), *(_call(steps, i, exercise) for i in order)]
+        order = [i for i in range(len(steps)) if i not in dead]
+        calls = [*_file_calls(exercise), *(_call(steps, i, exercise) for i in order), COLLECT]
         run = get_sandbox().run("", calls, _limits(exercise, left), HARNESS)
         if run.load_outcome != "ok":
             raise NotebookError(f"the notebook harness did not load: {run.load_error}")
         placed, results = run.results[: len(exercise.files)], run.results[len(exercise.files) :]
         if any(r.outcome != "ok" for r in placed):
             raise NotebookError("the assignment's files could not be placed in the sandbox")
-        for position, (i, result) in enumerate(zip(order, results, strict=True)):
-            if result.outcome != "ok":
-                dead.add(i)
-                if position >= len(replay):
-                    answers[i] = Answer("crashed", error=result.error or result.outcome)
-                break
-            if position >= len(replay):
-                answers[i] = parse_answer(result.value)
+        _record(order, results, answers, dead)
     lost = Answer("crashed", error="not run: the notebook's sandbox time was used up")
     return [answers.get(i, lost) for i in range(len(steps))]
+
+
+def _record(order: list[int], results: list, answers: dict[int, Answer], dead: set[int]) -> None:
+    """Keep the answers of one sandbox run that are still missing; mark a killing cell dead."""
+    for i, result in zip(order, results, strict=False):
+        if result.outcome != "ok":
+            dead.add(i)
+            answers.setdefault(i, Answer("crashed", error=result.error or result.outcome))
+            return
+        data = _json(result.value)
+        if i not in answers and not (isinstance(data, dict) and data.get("status") == "pending"):
+            answers[i] = parse_answer(data)
+    collected = results[len(order)] if len(results) > len(order) else None
+    if collected is None or collected.outcome != "ok":
+        return
+    data = _json(collected.value)
+    entries = data.get("answers") if isinstance(data, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, list) and len(entry) == 2 and type(entry[0]) is int:
+            answers.setdefault(entry[0], parse_answer(entry[1]))
+
+
+def _json(value: np.ndarray | None) -> object:
+    """The harness's JSON, or None when it is not JSON."""
+    try:
+        return json.loads(value.tobytes().decode("utf-8"))
+    except Exception:
+        return None
 
 
 def _file_calls(exercise: NotebookExercise) -> list[Call]:
@@ -248,7 +272,7 @@ def _call(steps: list[Step], index: int, exercise: NotebookExercise) -> Call:
     keep = test and keeps_state(source, [to_python(s.source) for s in steps[index + 1 :]])
     checks = test and bool(expected_checks(source))
     cap = limits.output_bytes
-    options = [test, int(limits.cell_seconds * 1000), cap, _quiet(source), keep, checks]
+    options = [test, int(limits.cell_seconds * 1000), cap, _quiet(source), keep, checks, index]
     return Call("harness.cell", (_bytes(source.encode("utf-8")), np.array(options, np.int64)))
 
 
@@ -295,10 +319,9 @@ def to_python(source: str) -> str:
         return source
 
 
-def parse_answer(value: np.ndarray | None) -> Answer:
-    """Read the harness's JSON answer, trusting nothing in it."""
+def parse_answer(data: object) -> Answer:
+    """Read one answer of the harness (parsed JSON), trusting nothing in it."""
     try:
-        data = json.loads(value.tobytes().decode("utf-8"))
         fields = {k: data[k] for k in ("status", "result", "error", "stdout", "stderr")}
         checks, figures = data.get("checks", []), data.get("images", [])
     except Exception:

@@ -68,6 +68,7 @@ MAX_FIGURES = 8  # PNGs kept per cell
 MAX_FIGURE_BYTES = 1 << 20  # one PNG's size
 GRACE_MS = 200  # beyond a test's time limit, before its process is killed
 MAX_ANSWER = 64 << 20  # bytes read from a test's process
+PENDING_ANSWER = {"status": "pending"}
 LOST = {"status": "error", "result": None, "error": "", "stdout": "", "stderr": ""}
 TIMED_OUT = {**LOST, "status": "timeout", "error": "the cell ran out of time"}
 # Set in a notebook's sandbox only (a code run's environment stays the zygote's): the
@@ -77,7 +78,12 @@ MATPLOTLIB_ENV = {
     "MPLCONFIGDIR": "/tmp/matplotlib",
 }
 SIZE = struct.Struct("<Q")  # the length before a test's answer
+PENDING: list = []  # (step index, pid, pipe, deadline) of the tests running in a fork
+MAX_PENDING = 2  # tests in flight at once: they share the run's memory and pids limits
+DRAIN_SECONDS = 0.05
+DONE: dict = {}  # step index -> answer of a test finished, until collect()
 EXITED: list = []  # the tests' processes that answered, killed, not reaped yet
+STATUSES: dict = {}  # pid -> wait status of a pending test's process reaped early
 MAX_EXITING = 4
 # What the running cell did besides its output: checked values, figures (and notes on them).
 STATE = {"checks": [], "check_bytes": 0, "images": [], "notes": [], "shown": []}
@@ -583,21 +589,23 @@ def encode(answer):
     return json.dumps(answer).encode("utf-8")
 
 
-def run_isolated(source, timeout_ms, cap, quiet, checks):
-    """Run a test in a fork of the notebook's state; its process is discarded after.
+def start_test(index, source, timeout_ms, cap, quiet, checks):
+    """Fork a process for a test; False when none can be made (see run_isolated).
 
-    None when no process can be made (no cgroup: the sandbox's seccomp refuses fork;
-    or the run's pids are used up): the test then runs in this process.
+    It runs while this process goes on with the next cells (MAX_PENDING at a time):
+    a fork is a snapshot, so what comes after cannot change its verdict.
     """
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # a notebook may have ignored it: reap here
     reap()
+    while len(PENDING) >= MAX_PENDING:
+        finish(PENDING.pop(0))
     read_end, write_end = os.pipe()
     try:
         pid = os.fork()
     except OSError:
         os.close(read_end)
         os.close(write_end)
-        return None
+        return False
     if pid == 0:  # the test's own process
         try:
             os.close(read_end)
@@ -609,21 +617,51 @@ def run_isolated(source, timeout_ms, cap, quiet, checks):
         finally:
             os._exit(0)
     os.close(write_end)
-    try:
-        data = read_child(read_end, time.monotonic() + (timeout_ms + GRACE_MS) / 1000)
+    PENDING.append((index, pid, read_end, time.monotonic() + (timeout_ms + GRACE_MS) / 1000))
+    return True
+
+
+def finish(test):
+    """Wait for a test's answer (killing it at its limit), keep it in DONE; reap later."""
+    index, pid, read_end, deadline = test
+    try:  # one that waited for a reader past its limit still gets to finish writing
+        data = read_child(read_end, max(deadline, time.monotonic() + DRAIN_SECONDS))
     finally:
         os.close(read_end)
         kill_group(pid)
     if data is None:
-        return {**LOST, "error": ended(pid)}
-    # Answered: reaped later (reap), so that this process goes on while the kernel tears
-    # the test's process down.
-    EXITED.append(pid)
-    try:
-        answer = json.loads(data)
-    except ValueError:
-        answer = None
-    return answer if type(answer) is dict else {**LOST, "error": "the test's answer is unreadable"}
+        answer = {**LOST, "error": ended(pid)}
+    else:  # answered: reaped at a later test, while this process goes on
+        EXITED.append(pid)
+        try:
+            answer = json.loads(data)
+        except ValueError:
+            answer = None
+        if type(answer) is not dict:
+            answer = {**LOST, "error": "the test's answer is unreadable"}
+    answer["forked"] = True
+    DONE[index] = answer
+    return answer
+
+
+def run_isolated(source, timeout_ms, cap, quiet, checks):
+    """Run a test in a fork of the notebook's state and wait for it; its process is discarded.
+
+    None when no process can be made (no cgroup: the sandbox's seccomp refuses fork;
+    or the run's pids are used up): the test then runs in this process.
+    """
+    if not start_test(-1, source, timeout_ms, cap, quiet, checks):
+        return None
+    return DONE.pop(-1) if finish(PENDING.pop()) else None
+
+
+def collect():
+    """The answers of every test run in a fork since the last collect, as JSON bytes."""
+    while PENDING:
+        finish(PENDING.pop(0))
+    answers = [[index, answer] for index, answer in DONE.items()]
+    DONE.clear()
+    return np.frombuffer(encode({"answers": answers}), dtype=np.uint8)
 
 
 def read_child(fd, deadline):
@@ -656,13 +694,15 @@ def reap():
     """Reap the tests' processes killed since, and what they forked (reparented here)."""
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             break
         if pid == 0:
             break
         if pid in EXITED:
             EXITED.remove(pid)
+        elif any(test[1] == pid for test in PENDING):
+            STATUSES[pid] = status  # a test still to be read: ended() says how it ended
     while len(EXITED) > MAX_EXITING:  # still being torn down: wait, pids are few
         with contextlib.suppress(ChildProcessError):
             os.waitpid(EXITED.pop(0), 0)
@@ -671,7 +711,7 @@ def reap():
 def ended(pid):
     """Reap the test's process, which sent no answer; say how it ended."""
     try:
-        _, status = os.waitpid(pid, 0)
+        status = STATUSES.pop(pid) if pid in STATUSES else os.waitpid(pid, 0)[1]
     except ChildProcessError:  # reaped already
         return "the test's process ended without an answer"
     reap()
@@ -683,8 +723,9 @@ def ended(pid):
 
 
 def cell(source, options):
-    """Run one cell; return what it did as JSON bytes."""
-    is_test, timeout_ms, cap, quiet, keep, checks = (int(x) for x in options)
+    """Run one cell; return what it did as JSON bytes ({"status": "pending"} for a test
+    running in its fork: its answer comes with collect())."""
+    is_test, timeout_ms, cap, quiet, keep, checks, index = (int(x) for x in options)
     if "MPLBACKEND" not in os.environ:
         os.environ.update(MATPLOTLIB_ENV)
     source = bytes(source).decode("utf-8")
@@ -693,10 +734,10 @@ def cell(source, options):
         # Restored here rather than in the test's process: this one's pages are its own
         # by now, the fork's would each be copied again (~2.5 ms a test).
         restore_modules()
-        answer = run_isolated(source, timeout_ms, cap, quiet, checks)
-        if answer is not None:
-            answer["forked"] = True
-        if answer is not None and keep and answer.get("status") in ("ok", "error"):
+        if not keep and start_test(index, source, timeout_ms, cap, quiet, checks):
+            return np.frombuffer(encode(PENDING_ANSWER), dtype=np.uint8)
+        answer = run_isolated(source, timeout_ms, cap, quiet, checks) if keep else None
+        if answer is not None and answer.get("status") in ("ok", "error"):
             restore_modules()  # later cells use what the test defines: run it here too
             run_cell(source, timeout_ms, cap, quiet, False)
     if answer is None:
