@@ -473,11 +473,12 @@ def apply_previewed(previewed: Preview, actor: User | str | None) -> Applied:
 
 def record(previewed: Preview, actor: User | str | None) -> Applied:
     """Record a preview's new results, the old ones archived, and queue changed scores."""
-    scope, regraded = previewed.scope, 0
-    for item in previewed.work:
-        if item.failed:
-            continue
-        regraded += (_record_attempt if scope.is_quiz else _record_submission)(item, actor)
+    scope = previewed.scope
+    done = [item for item in previewed.work if not item.failed]
+    if scope.is_quiz:
+        regraded = sum(_record_attempt(item, actor) for item in done)
+    else:
+        regraded = _record_submissions(done, actor)
     changed = [s for s in previewed.students if s.changed]
     for student in changed:
         passback.score_changed(scope.assignment, student.student)
@@ -494,29 +495,52 @@ def record(previewed: Preview, actor: User | str | None) -> Applied:
     return applied
 
 
-def _record_submission(item: Work, actor: User | str | None) -> int:
-    """Replace a submission's result, if it is still the one graded before (else skip it)."""
-    unchanged = sa.and_(
-        Submission.id == item.id,
-        Submission.status == SubmissionStatus.GRADED,
-        Submission.graded_at == item.graded_at,
+SUBMISSION = Submission.__table__
+# One statement for every submission of a regrade (an executemany): a result is replaced
+# only if it is still the one graded before the preview.
+_REPLACE = (
+    sa.update(SUBMISSION)
+    .where(
+        SUBMISSION.c.id == sa.bindparam("b_id"),
+        SUBMISSION.c.status == SubmissionStatus.GRADED,
+        SUBMISSION.c.graded_at == sa.bindparam("b_graded_at", type_=SUBMISSION.c.graded_at.type),
     )
-    archive_submissions(unchanged, actor)
-    now = utcnow()
-    result = db.session.execute(
-        sa.update(Submission)
-        .where(unchanged)
-        .values(
-            exercise_id=item.target_id,
-            result=item.result,
-            score=item.score_after,
-            max_score=item.max_after,
-            graded_at=now,
-            regraded_at=now,
+    .values(
+        exercise_id=sa.bindparam("b_exercise_id"),
+        result=sa.bindparam("b_result", type_=SUBMISSION.c.result.type),
+        score=sa.bindparam("b_score"),
+        max_score=sa.bindparam("b_max_score"),
+        graded_at=sa.bindparam("b_now", type_=SUBMISSION.c.graded_at.type),
+        regraded_at=sa.bindparam("b_now", type_=SUBMISSION.c.regraded_at.type),
+    )
+)
+
+
+def _record_submissions(work: list[Work], actor: User | str | None) -> int:
+    """Replace the submissions' results, each old one archived first; return how many."""
+    if not work:
+        return 0
+    archive_submissions(
+        sa.and_(
+            Submission.id.in_([item.id for item in work]),
+            Submission.status == SubmissionStatus.GRADED,
         ),
-        execution_options={"synchronize_session": False},
+        actor,
     )
-    return result.rowcount
+    now = utcnow()
+    rows = [
+        {
+            "b_id": item.id,
+            "b_graded_at": item.graded_at,
+            "b_exercise_id": item.target_id,
+            "b_result": item.result,
+            "b_score": item.score_after,
+            "b_max_score": item.max_after,
+            "b_now": now,
+        }
+        for item in work
+    ]
+    return db.session.execute(_REPLACE, rows).rowcount
 
 
 def _record_attempt(item: Work, actor: User | str | None) -> int:
