@@ -111,7 +111,7 @@ def check_notebooks(exercise: NotebookExercise, files: Mapping[str, object]) -> 
         spec = specs.get(name)
         if spec is None:
             raise NotebookRefused(422, "unknown_notebook", _unknown(name, specs))
-        notebooks[name] = _stripped(name, _matching(name, _notebook(name, content), spec))
+        notebooks[name] = _capped(name, _matching(name, _notebook(name, content), spec))
     missing = tuple(name for name in specs if name not in notebooks)
     return Checked(dict(sorted(notebooks.items())), missing)
 
@@ -141,16 +141,18 @@ def _notebook(name: str, content: object) -> nbformat.NotebookNode:
         )
     if version > 4:
         raise NotebookRefused(422, "not_a_notebook", f"{name}: nbformat {version} is not known")
+    if not isinstance(data.get("cells"), list):
+        raise NotebookRefused(422, "not_a_notebook", f"{name} is nbformat 4 but has no cells")
+    _strip_outputs(data)  # first: validating megabytes of outputs would take seconds
     try:
-        notebook = nbformat.v4.to_notebook(data)  # as nbformat.reads: sources joined
-        nbformat.validate(notebook)
+        nbformat.validate(nbformat.from_dict(data))  # before anything reads its cells
     except nbformat.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path)
         detail = f"{where}: {exc.message}" if where else exc.message
         raise NotebookRefused(
             422, "invalid_notebook", f"{name} is not a valid notebook ({detail[:300]})"
         ) from None
-    return notebook
+    return nbformat.v4.to_notebook(data)  # as nbformat.reads gives it: sources joined
 
 
 def _json(name: str, content: object) -> object:
@@ -187,12 +189,16 @@ def _matching(name: str, notebook: nbformat.NotebookNode, spec: NotebookSpec):
     return notebook
 
 
-def _stripped(name: str, notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop every code cell's outputs (never graded: the cells run again), then cap the size."""
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
+def _strip_outputs(data: dict) -> None:
+    """Drop every code cell's outputs: never graded (the cells run again), often megabytes."""
+    for cell in data["cells"]:
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+
+
+def _capped(name: str, notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Refuse a notebook that is still too large without its outputs."""
     size = len(json.dumps(notebook))
     if size > MAX_NOTEBOOK_BYTES:
         raise NotebookRefused(

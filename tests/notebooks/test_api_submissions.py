@@ -66,6 +66,15 @@ def test_outputs_are_stripped_before_storing(client, token_for, ps1):
     assert all(c.outputs == [] for c in cells if c.cell_type == "code")
 
 
+def test_outputs_are_not_validated_since_they_are_dropped(client, token_for, ps1):
+    notebooks = handed_in("hacker")
+    code = next(c for c in notebooks["problem1.ipynb"]["cells"] if c["cell_type"] == "code")
+    code["outputs"] = [{"output_type": "no such type"}] * 1000
+    headers = token_for(STUDENTS["hacker"])
+    response = client.post(SUBMIT, json={"notebooks": notebooks}, headers=headers)
+    assert response.status_code == 202, response.json
+
+
 def test_a_missing_notebook_is_accepted_and_scores_zero(client, token_for, ps1):
     headers = token_for(STUDENTS["hacker"])
     only = {"problem1.ipynb": handed_in("hacker")["problem1.ipynb"]}
@@ -96,6 +105,12 @@ def invalid() -> dict:
     return notebook
 
 
+def not_cells() -> dict:
+    notebook = copy.deepcopy(handed_in("hacker")["problem1.ipynb"])
+    notebook["cells"] = [1, "x"]
+    return notebook
+
+
 def too_large() -> dict:
     notebook = copy.deepcopy(handed_in("hacker")["problem1.ipynb"])
     cell = nbformat.v4.new_markdown_cell("y" * (MAX_NOTEBOOK_BYTES + 1))
@@ -111,6 +126,13 @@ def too_large() -> dict:
         ({"notebooks": {"problem1.ipynb": {"a": 1}}}, 422, "not_a_notebook", "not a Jupyter"),
         ({"notebooks": {"problem1.ipynb": nbformat3()}}, 422, "old_nbformat", "--nbformat 4"),
         ({"notebooks": {"problem1.ipynb": invalid()}}, 422, "invalid_notebook", "not a valid"),
+        ({"notebooks": {"problem1.ipynb": not_cells()}}, 422, "invalid_notebook", "cells/0"),
+        (
+            {"notebooks": {"problem1.ipynb": {"nbformat": 4, "worksheets": []}}},
+            422,
+            "not_a_notebook",
+            "no cells",
+        ),
         ({"notebooks": {"problem1.ipynb": other_assignment()}}, 422, "wrong_assignment", "half"),
         ({"notebooks": {"problem9.ipynb": {}}}, 422, "unknown_notebook", "problem1.ipynb"),
         ({"notebooks": {"notes.txt": "hi"}}, 422, "unknown_notebook", "not a notebook (.ipynb)"),
