@@ -9,12 +9,14 @@ brings Jupyter's templating stack, and would pass a student's raw HTML through.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import zipfile
 from dataclasses import dataclass
 
 from flask import render_template
+from markupsafe import Markup
 from nbformat import NotebookNode
 
 from server.models import Assignment, Submission
@@ -31,6 +33,7 @@ from server.notebooks.manual import (
 )
 from server.notebooks.result import NEEDS_MANUAL
 from server.notebooks.submission import notebook_version
+from server.web.markdown import render_markdown
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,16 @@ class ShownCell:
     cell_type: str
     source: str
     mark: GradedMark | None
+
+    @property
+    def html(self) -> Markup:
+        """A Markdown cell rendered (math left for KaTeX)."""
+        return _markdown(self.source)
+
+
+# Most Markdown cells are the release's own, the same in every student's notebook: a
+# class's export renders each once, not once per student (most of its time before).
+_markdown = functools.lru_cache(maxsize=4096)(render_markdown)
 
 
 @dataclass(frozen=True)

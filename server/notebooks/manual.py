@@ -10,7 +10,6 @@ HTTP: the pages and the API call `grading_queue`, `sheet` and `save`.
 from __future__ import annotations
 
 import functools
-import json
 import math
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ from server.models.types import utcnow
 from server.notebooks import nbgrader
 from server.notebooks.exercise import TASK, NotebookError, NotebookSpec, spec_of
 from server.notebooks.result import NEEDS_MANUAL
+from server.notebooks.submission import is_stored_notebooks, stored_notebooks
 from server.scoring import late
 
 MAX_COMMENT = 10_000  # characters of one cell's comment
@@ -188,24 +188,18 @@ def _by_grade_id(nb: NotebookNode) -> dict[str, NotebookNode]:
 
 
 def submitted_notebooks(submission: Submission) -> dict[str, NotebookNode]:
-    """The notebooks a submission holds, by name without .ipynb (unreadable ones left out).
+    """The notebooks a submission holds, by name without .ipynb ({} when it holds none).
 
-    The submission stores them as one JSON object of notebooks by file name, optionally
-    under "notebooks" (the API's body).
+    As server/notebooks/submission.py stored them: checked when handed in, so read
+    without validating again (a schema check per notebook would cost most of a page).
     """
-    try:
-        data = json.loads(submission.code or "{}")
-    except ValueError:
+    if not is_stored_notebooks(submission.code or ""):
         return {}
-    data = data.get("notebooks", data) if isinstance(data, dict) else {}
-    found = {}
-    for name, notebook in data.items() if isinstance(data, dict) else ():
-        try:
-            text = notebook if isinstance(notebook, str) else json.dumps(notebook)
-            found[str(name).removesuffix(".ipynb")] = nbformat.reads(text, as_version=4)
-        except Exception:  # nbformat raises JSON, validation and version errors alike
-            continue
-    return found
+    try:
+        found = stored_notebooks(submission.code)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    return {name.removesuffix(".ipynb"): nb for name, nb in found.items()}
 
 
 # -- the queue and the grading sheet -----------------------------------------------------
@@ -227,7 +221,13 @@ def counted_submissions(assignment: Assignment) -> list[tuple[Submission, Progre
     for submission in db.session.scalars(query):
         by_student.setdefault(submission.user_id, []).append(submission)
     grades = _grades_in(assignment)
-    counted = (_counted(assignment, mine, grades) for mine in by_student.values())
+    # Every student's dates from two queries, as the gradebook reads them, not two each.
+    extensions, shifts = late.extensions_in([assignment.id]), late.shifts_in(assignment.course_id)
+    counted = []
+    for user_id, mine in by_student.items():
+        extension, shift = extensions.get((user_id, assignment.id)), shifts.get(user_id, 0)
+        dates = late.shifted(assignment, extension, shift)
+        counted.append(_counted(assignment, mine, grades, dates))
     return [item for item in counted if item is not None]
 
 
@@ -255,15 +255,15 @@ def grading_queue(assignment: Assignment, grader: User) -> Queue:
 
 
 def _counted(
-    assignment: Assignment, mine: list[Submission], grades: dict[int, dict]
+    assignment: Assignment, mine: list[Submission], grades: dict[int, dict], dates: late.Dates
 ) -> tuple[Submission, Progress] | None:
     """The submission that counts, with the points a person gave each one (as the gradebook)."""
     scored = [(s, progress(s, grades.get(s.id, {}))) for s in mine if s.score is not None]
     if not scored:
         return None
-    if assignment.score_policy == ScorePolicy.LAST:
+    if assignment.score_policy == ScorePolicy.LAST or len(scored) == 1:
         return scored[-1]
-    dates, rule = late.dates_for(assignment, mine[0].user_id), late.rule_of(assignment)
+    rule = late.rule_of(assignment)
 
     def counted(item: tuple[Submission, Progress]) -> float:
         s, p = item
