@@ -46,6 +46,7 @@ def test_the_preview_shows_each_student_before_and_after_and_records_nothing(fix
     listed = instructor.get(LIST_URL).get_data(as_text=True)
     assert "2 submissions were made to an older version" in listed and "(older)" in listed
     assert f'href="{URL}?preview=1"' in listed  # the submissions page leads here
+    assert f'href="{URL}"' in instructor.get("/courses/demo").get_data(as_text=True)
 
     page = instructor.get(URL + "?preview=1").get_data(as_text=True)
 
@@ -108,6 +109,10 @@ def test_a_stale_preview_is_refused_with_the_current_preview(fixed, instructor):
         and confirm_form(html)["token"] != form["token"]
     )
     assert len(history_of(submission_id=fixed[1])) == 1
+
+
+def test_a_student_sees_no_regrade_link(demo, student):
+    assert "/regrade" not in student.get("/courses/demo").get_data(as_text=True)
 
 
 def test_confirming_needs_the_csrf_token(fixed, instructor):
