@@ -108,6 +108,7 @@ def main() -> None:
             page = PageClient(app, app.response_class, use_cookies=True)
             page.login("grader@example.edu", "grader-pass")
             waiting = f"/courses/bench/assignments/ps1/grading/{ids[1]}"
+            assert page.get(waiting).status_code == 200, "the grader could not open the page"
             cells = manual.waiting_cells(db.session.get(Submission, ids[1]).result)
             runs = iter(range(100))
 
