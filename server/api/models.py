@@ -322,14 +322,37 @@ class Question(Answer):
     choices: list[Choice] = Field(None, description="choice questions only")
 
 
+class GradedCellInfo(Answer):
+    """A graded cell of a notebook, as nbgrader marks it."""
+
+    grade_id: str
+    kind: Literal["test", "manual", "task"] = Field(
+        description="test: graded automatically; manual or task: by a person"
+    )
+    points: float
+
+
+class NotebookInfo(Answer):
+    """One notebook of a notebook exercise."""
+
+    name: str = Field(description="its file name without .ipynb")
+    points: float
+    cells: list[GradedCellInfo]
+
+
 class AssignmentDetail(AssignmentSummary):
     """An assignment with its prompt and, for a quiz, its questions."""
 
     # A quiz's only; absent for an exercise.
     description: str = Field(None)
-    version: int = Field(None)
-    max_score: float = Field(None)
+    version: int = Field(None, description="a quiz's, or a notebook exercise's")
+    max_score: float = Field(None, description="a quiz's, or a notebook exercise's")
     questions: list[Question] = Field(None)
+    notebooks: list[NotebookInfo] = Field(
+        None,
+        description="a notebook exercise's notebooks (hand in NAME.ipynb; the student "
+        "version is at .../release.zip)",
+    )
 
 
 class QuestionResult(Answer):

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.courses import course_role
 from server.models import Assignment, AssignmentKind, Course, User
+from server.notebooks.submission import notebook_detail, notebook_version
 from server.scoring import late
 from server.scoring.quizzes import attempt_status, current_quiz, public_questions
 
@@ -58,4 +59,6 @@ def assignment_detail(assignment: Assignment, user: User) -> dict[str, Any]:
             "max_score": sum(q.points for q in quiz.questions),
             "questions": public_questions(assignment, user, quiz),
         }
+    elif (row := notebook_version(assignment)) is not None:
+        detail |= notebook_detail(row)
     return detail

@@ -96,6 +96,12 @@ def notebook_version(assignment: Assignment) -> Exercise | None:
     return row if is_notebook_version(row) else None
 
 
+def notebook_detail(row: Exercise) -> dict:
+    """What the API shows of a notebook exercise: its version, points and graded cells."""
+    public = row.public
+    return {"version": row.version, "max_score": row.max_score, "notebooks": public["notebooks"]}
+
+
 def check_notebooks(exercise: NotebookExercise, files: Mapping[str, object]) -> Checked:
     """Check handed-in notebooks ({file name: bytes, text or parsed JSON}) against the exercise.
 

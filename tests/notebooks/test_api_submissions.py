@@ -11,6 +11,7 @@ import nbformat
 import pytest
 import sqlalchemy as sa
 
+from server.api import models
 from server.content.sync import sync_exercises
 from server.courses.assignments import publish
 from server.extensions import db
@@ -277,3 +278,13 @@ def test_a_retried_post_with_its_idempotency_key_returns_the_first_submission(
     other = client.post(SUBMIT, json={"notebooks": handed_in("bitdiddle")}, headers=headers)
     assert other.status_code == 422
     assert other.json["error"]["code"] == "idempotency_key_reused"
+
+
+def test_the_assignment_names_its_notebooks_and_graded_cells(client, token_for, ps1):
+    response = client.get(f"{COURSE}/assignments/ps1", headers=token_for(STUDENTS["hacker"]))
+    detail = models.AssignmentDetail.model_validate(response.json)
+    assert detail.max_score == 13 and detail.version == 1
+    assert [n.name for n in detail.notebooks] == ["problem1", "problem2"]
+    cells = {c.grade_id: (c.kind, c.points) for n in detail.notebooks for c in n.cells}
+    assert cells["correct_squares"] == ("test", 1) and cells["part-b"] == ("manual", 2)
+    assert "BEGIN SOLUTION" not in response.get_data(as_text=True)
