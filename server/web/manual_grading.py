@@ -25,6 +25,19 @@ def _forbidden(exc: Forbidden):
     return error_page(403, "Forbidden", f"You may not see this page: {exc}.")
 
 
+@bp.app_template_global("manual_progress")
+def manual_progress(submission: Submission) -> manual.Progress | None:
+    """A notebook submission's total with the graders' points, if this user may see it."""
+    if submission.status.value != "graded" or not manual.waiting_cells(submission.result):
+        return None
+    course = submission.assignment.course
+    if not (
+        is_staff(current_user, course) or manual.released(submission.assignment, submission.user_id)
+    ):
+        return None
+    return manual.progress(submission)
+
+
 def _staff_assignment(course: str, slug: str) -> Assignment:
     """The assignment, if the current user grades its course (404 if not theirs, 403 else)."""
     assignment = get_assignment(current_user, course, slug)

@@ -283,3 +283,4 @@ def test_the_pages_link_to_the_queue_and_to_the_feedback(ps1, login):
     feedback = f"/courses/demo/assignments/ps1/submissions/{submission.id}/feedback"
     mine = login(STUDENT).get(f"/courses/demo/submissions/{submission.id}").get_data(as_text=True)
     assert f'href="{feedback}"' in mine and QUEUE not in mine
+    assert "partly graded" in mine and "5 answers waiting for a grader" in mine
