@@ -171,6 +171,23 @@ def test_bad_uploads_are_refused_on_the_page(ps1, login, name, content, status, 
     assert db.session.scalar(sa.select(sa.func.count(Submission.id))) == 0
 
 
+def test_a_notebook_twice_in_a_zip_or_none_at_all_is_refused(ps1, login):
+    client = login(STUDENTS["hacker"])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        notebook = (SUBMITTED / "hacker" / "ps1" / "problem1.ipynb").read_bytes()
+        archive.writestr("ps1/problem1.ipynb", notebook)
+        archive.writestr("old/problem1.ipynb", notebook)
+    buffer.seek(0)
+    twice = upload(client, [(buffer, "ps1.zip")])
+    assert twice.status_code == 422 and "problem1.ipynb was handed in twice" in twice.get_data(
+        as_text=True
+    )
+    none = upload(client, [])
+    assert none.status_code == 422 and "no notebook was handed in" in none.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Submission.id))) == 0
+
+
 def test_an_upload_over_20_mb_is_413_with_a_message(ps1, login):
     client = login(STUDENTS["hacker"])
     token = csrf_token_in(client.get(PAGE).get_data(as_text=True))
