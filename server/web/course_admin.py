@@ -18,7 +18,6 @@ from server.courses import (
     extensions,
     get_assignment,
     get_course,
-    is_staff,
     overrides,
     require_instructor,
     require_staff,
@@ -471,9 +470,3 @@ def course_settings(course: str):
         return page, 400
     flash("The course's settings are saved.", "info")
     return redirect(url_for("web.course_settings", course=found.slug))
-
-
-@bp.app_template_global("staff_of")
-def staff_of(course: Course) -> bool:
-    """Whether the signed-in user grades in the course: the pages' staff links."""
-    return current_user.is_authenticated and is_staff(current_user, course)
