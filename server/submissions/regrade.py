@@ -50,7 +50,7 @@ from server.scoring import gradebook
 from server.scoring.questions import kind_of
 from server.scoring.quizzes import current_quiz, question_params, quiz_version
 from server.submissions.exercises import current_exercise, loaded
-from server.submissions.result_history import archive_attempt, archive_submissions
+from server.submissions.result_history import archive_attempts, archive_submissions
 from server.submissions.runner import grade_stored_work
 
 # Submissions a preview grades at once: the sandbox runs each in its own process.
@@ -475,10 +475,7 @@ def record(previewed: Preview, actor: User | str | None) -> Applied:
     """Record a preview's new results, the old ones archived, and queue changed scores."""
     scope = previewed.scope
     done = [item for item in previewed.work if not item.failed]
-    if scope.is_quiz:
-        regraded = sum(_record_attempt(item, actor) for item in done)
-    else:
-        regraded = _record_submissions(done, actor)
+    regraded = (_record_attempts if scope.is_quiz else _record_submissions)(done, actor)
     changed = [s for s in previewed.students if s.changed]
     for student in changed:
         passback.score_changed(scope.assignment, student.student)
@@ -543,21 +540,45 @@ def _record_submissions(work: list[Work], actor: User | str | None) -> int:
     return db.session.execute(_REPLACE, rows).rowcount
 
 
-def _record_attempt(item: Work, actor: User | str | None) -> int:
-    """Replace a quiz attempt's answers and score with the rescored ones."""
-    attempt = db.session.get(QuizAttempt, item.id, options=[so.selectinload(QuizAttempt.answers)])
-    archive_attempt(attempt, actor)
-    db.session.execute(sa.delete(QuizAnswer).where(QuizAnswer.attempt_id == attempt.id))
-    rows = [row | {"attempt_id": attempt.id} for row in item.result["answers"]]
-    db.session.execute(sa.insert(QuizAnswer), rows)
-    db.session.execute(
-        sa.update(QuizAttempt)
-        .where(QuizAttempt.id == attempt.id)
-        .values(quiz_id=item.target_id, score=item.score_after, max_score=item.max_after),
-        execution_options={"synchronize_session": False},
+ATTEMPT = QuizAttempt.__table__
+_RESCORE = (
+    sa.update(ATTEMPT)
+    .where(ATTEMPT.c.id == sa.bindparam("b_id"))
+    .values(
+        quiz_id=sa.bindparam("b_quiz_id"),
+        score=sa.bindparam("b_score"),
+        max_score=sa.bindparam("b_max_score"),
     )
-    db.session.expire(attempt)
-    return 1
+)
+
+
+def _record_attempts(work: list[Work], actor: User | str | None) -> int:
+    """Replace quiz attempts' answers and scores with the rescored ones, the old archived."""
+    if not work:
+        return 0
+    ids = [item.id for item in work]
+    attempts = db.session.scalars(
+        sa.select(QuizAttempt)
+        .where(QuizAttempt.id.in_(ids))
+        .options(so.selectinload(QuizAttempt.answers))
+    ).all()
+    archive_attempts(list(attempts), actor)
+    db.session.execute(sa.delete(QuizAnswer).where(QuizAnswer.attempt_id.in_(ids)))
+    answers = [row | {"attempt_id": item.id} for item in work for row in item.result["answers"]]
+    db.session.execute(sa.insert(QuizAnswer), answers)
+    rescored = [
+        {
+            "b_id": w.id,
+            "b_quiz_id": w.target_id,
+            "b_score": w.score_after,
+            "b_max_score": w.max_after,
+        }
+        for w in work
+    ]
+    db.session.execute(_RESCORE, rescored)
+    for attempt in attempts:
+        db.session.expire(attempt)
+    return len(work)
 
 
 def _audit(scope: Scope, actor: User | str | None, counts: dict) -> None:

@@ -90,11 +90,25 @@ def archive_submissions(which: sa.ColumnElement[bool], actor: User | str | None)
     return db.session.execute(sa.insert(HISTORY).from_select(columns, rows)).rowcount
 
 
-def archive_attempt(attempt: QuizAttempt, actor: User | str | None) -> None:
-    """Copy a quiz attempt's current score and per-question marks into the history."""
+def archive_attempts(attempts: list[QuizAttempt], actor: User | str | None) -> None:
+    """Copy quiz attempts' current scores and per-question marks into the history."""
+    if not attempts:
+        return
+    earlier = db.session.execute(
+        sa.select(HISTORY.c.attempt_id, HISTORY.c.replaced_at, HISTORY.c.replaced_by)
+        .where(HISTORY.c.attempt_id.in_([a.id for a in attempts]))
+        .order_by(HISTORY.c.id)
+    )
+    last = {attempt_id: (at, by) for attempt_id, at, by in earlier}  # the newest wins
+    now, name = utcnow(), actor_name(actor)
+    db.session.execute(
+        sa.insert(HISTORY), [_attempt_row(a, last.get(a.id), now, name) for a in attempts]
+    )
+
+
+def _attempt_row(attempt: QuizAttempt, last: tuple | None, now: datetime, actor: str) -> dict:
+    """One attempt's history row; `last` is its newest earlier row's (replaced_at, by)."""
     quiz = quiz_version(attempt.quiz_id)
-    because, by = _origin(HISTORY.c.attempt_id, attempt.id)
-    graded_at = current_graded_at(attempt)
     marks = [
         {
             "id": quiz.question(a.question_id).key,
@@ -104,19 +118,19 @@ def archive_attempt(attempt: QuizAttempt, actor: User | str | None) -> None:
         }
         for a in attempt.answers
     ]
-    values = {
+    because = GradedBecause.FIRST_GRADING if last is None else GradedBecause.REGRADE
+    return {
         "attempt_id": attempt.id,
         "version": quiz.version,
         "score": attempt.score,
         "max_score": attempt.max_score,
         "result": {"questions": marks},
-        "graded_at": graded_at,
-        "graded_because": because,
-        "graded_by": by,
-        "replaced_at": utcnow(),
-        "replaced_by": actor_name(actor),
+        "graded_at": attempt.submitted_at if last is None else last[0],
+        "graded_because": because.value,
+        "graded_by": "" if last is None else last[1],
+        "replaced_at": now,
+        "replaced_by": actor,
     }
-    db.session.execute(sa.insert(HISTORY).values(**values))
 
 
 def current_graded_at(attempt: QuizAttempt) -> datetime:

@@ -219,6 +219,14 @@ def test_a_quiz_regrade_rescores_against_the_fixed_key(quiz_work):
     (past,) = history_of(attempt_id=changed.id)
     assert (past.score, past.version) == (1.0, 1)
     assert {q["id"]: q["score"] for q in past.result["questions"]}["q1"] == 0.0
+    same = regrade.scope_of(assignment(QUIZ_SLUG), same_version=True)
+    regrade.apply(same, regrade.preview(same).token, None, None)  # again, as the command line
+    assert [
+        (p.version, p.graded_because, p.graded_by) for p in history_of(attempt_id=changed.id)
+    ] == [
+        (1, GradedBecause.FIRST_GRADING, ""),
+        (2, GradedBecause.REGRADE, "instructor@example.edu"),
+    ]
 
 
 def test_a_same_version_quiz_regrade_changes_nothing_but_keeps_a_history(quiz_work):
