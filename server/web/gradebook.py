@@ -140,17 +140,17 @@ def _cells(book: Gradebook, student: User, links: dict[str, str]) -> list[Markup
         entry = book.entries.get((student.id, assignment.id), EMPTY)
         kind = "attempt" if assignment.kind == AssignmentKind.QUIZ else "submission"
         href = f"{links[kind]}{entry.work_id}" if entry.work_id else ""
-        cells.append(_cell(entry, href))
+        # A score set by hand links to where it is changed or cleared.
+        overrides = f"{links['assignment']}{assignment.slug}/students#overrides"
+        cells.append(_cell(entry, href, overrides))
     return cells
 
 
-def _cell(entry: Entry, href: str) -> Markup:
+def _cell(entry: Entry, href: str, overrides: str) -> Markup:
     """One cell: the counted score linked to the work behind it, and its mark."""
     if entry.excused:
-        shown = Markup('<abbr class="mark mark-excused" title="Excused: {}">EX</abbr>').format(
-            entry.reason
-        )
-        return Markup('<a href="{}">{}</a>').format(href, shown) if href else shown
+        mark = '<a href="{}"><abbr class="mark mark-excused" title="Excused: {}">EX</abbr></a>'
+        return Markup(mark).format(overrides, entry.reason)
     if entry.score is None:
         return NOTHING
     attempts = f"{entry.attempts} attempt{'' if entry.attempts == 1 else 's'}"
@@ -161,8 +161,8 @@ def _cell(entry: Entry, href: str) -> Markup:
         else escape(score)
     )
     if entry.overridden:
-        mark = '<abbr class="mark mark-override" title="Set by hand: {}">O</abbr>'
-        return shown + Markup(" ") + Markup(mark).format(entry.reason)
+        mark = '<a href="{}"><abbr class="mark mark-override" title="Set by hand: {}">O</abbr></a>'
+        return shown + Markup(" ") + Markup(mark).format(overrides, entry.reason)
     if entry.late:
         title = f"Late: {points(entry.raw_score)} − {points(entry.penalty)} penalty"
         mark = '<abbr class="mark mark-late" title="{}">L</abbr>'

@@ -83,6 +83,10 @@ def test_marks_carry_a_legend_and_title_text(graded, instructor):
     assert ">2.5</a>" in overridden, "the score set by hand links to the student's work"
     excused = quiz_cell(page, SUE)
     assert 'title="Excused: medical"' in excused and ">EX</abbr>" in excused
+    # The marks of a score set by hand link to the assignment's overrides.
+    overrides = f'href="/courses/demo/assignments/{QUIZ}/students#overrides"'
+    assert overrides in overridden and overrides in excused
+    assert instructor.get(f"/courses/demo/assignments/{QUIZ}/students").status_code == 200
     assert "&#34;Eve&#34;" in page or "&quot;Eve&quot;" in page  # the name is escaped
     assert EVE_NAME not in page
     assert re.search(r"Class average.*?\(n=4\)", page, re.S), "four students graded in the quiz"
