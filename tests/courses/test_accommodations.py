@@ -248,3 +248,15 @@ def test_an_accommodation_queues_the_new_counted_score_for_the_lms(client, heade
     assert outbox(student).score_given == done["score"]  # on time now: queued at once
     client.delete(f"{ACCOMMODATIONS}/{STUDENT}", headers=headers["instructor"])
     assert outbox(student).score_given == late_score
+
+
+def test_the_command_line_sets_the_feedback_release(runner, demo):
+    args = ["assignment", "update", "demo", QUIZ, "--feedback-release", "never"]
+    done = runner.invoke(args=args)
+    assert done.exit_code == 0, done.output
+    assert assignment().feedback_release.value == "never"
+    refused = runner.invoke(args=[*args[:4], "--feedback-release", "later"])
+    assert refused.exit_code == 2 and "later" in refused.output
+    (entry,) = [e for e in audit.entries(assignment().course) if e.action == "assignment.update"]
+    assert '"feedback_release":"immediately"' in entry.before
+    assert '"feedback_release":"never"' in entry.after
