@@ -133,17 +133,6 @@ def _attempt_row(attempt: QuizAttempt, last: tuple | None, now: datetime, actor:
     }
 
 
-def current_graded_at(attempt: QuizAttempt) -> datetime:
-    """When an attempt's current score was set: its submission, or the last regrade."""
-    last = db.session.scalar(
-        sa.select(HISTORY.c.replaced_at)
-        .where(HISTORY.c.attempt_id == attempt.id)
-        .order_by(HISTORY.c.id.desc())
-        .limit(1)
-    )
-    return last or attempt.submitted_at
-
-
 @dataclass(frozen=True)
 class Past:
     """One replaced result, as pages and the API show it."""
