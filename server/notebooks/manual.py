@@ -17,6 +17,7 @@ import nbformat
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from nbformat import NotebookNode
+from sqlalchemy.exc import IntegrityError
 
 from server.courses import audit, require_staff
 from server.courses.release import feedback_released
@@ -355,12 +356,23 @@ def save(submission: Submission, grader: User, given: list[GradeInput]) -> Progr
         if len(comment) > MAX_COMMENT:
             raise GradeRefused(f"{where}: the comment is longer than {MAX_COMMENT} characters")
         checked.append((cell, parse_points(item.points, cell.max_points, where), comment))
+    for _ in range(2):
+        try:
+            return _save_checked(submission, grader, checked)
+        except IntegrityError:
+            # Another grader stored one of these cells first (its unique row): once more,
+            # over what they stored, as a change of theirs.
+            db.session.rollback()
+    raise GradeRefused("another grader is saving this submission at the same time; save again")
+
+
+def _save_checked(submission: Submission, grader: User, checked: list) -> Progress:
     grades = grades_of(submission.id)
     changed = False
     for cell, points, comment in checked:
         changed |= _store(submission, grader, grades, cell, points, comment)
     if changed:
-        passback.score_changed(assignment, submission.user)
+        passback.score_changed(submission.assignment, submission.user)
     db.session.commit()
     return progress(submission)
 
