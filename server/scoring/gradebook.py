@@ -5,7 +5,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -392,39 +392,45 @@ def _scored_work(course: Course):
     """
     connection = db.session.connection()
     for model in (QuizAttempt, Submission):
-        own_dates = sa.or_(
-            model.submitted_at > Assignment.due_at,
-            Extension.id.is_not(None),
-            Accommodation.shift_seconds < 0,
+        yield from connection.execute(_work_query(model), {"course_id": course.id}).all()
+
+
+@cache
+def _work_query(model) -> sa.Select:
+    """_scored_work's query of one table, built once and bound per course."""
+    course_id = sa.bindparam("course_id")
+    own_dates = sa.or_(
+        model.submitted_at > Assignment.due_at,
+        Extension.id.is_not(None),
+        Accommodation.shift_seconds < 0,
+    )
+    score, manual = model.score, _manual_points()
+    if model is Submission:  # with the points people gave its notebook answers
+        score = model.score + sa.func.coalesce(manual.c.points, 0.0)
+    query = (
+        sa.select(
+            model.user_id,
+            model.assignment_id,
+            model.id,
+            score.label("score"),
+            model.max_score,
+            sa.case((own_dates, model.submitted_at), else_=sa.null()).label("at"),
         )
-        score, manual = model.score, _manual_points()
-        if model is Submission:  # with the points people gave its notebook answers
-            score = model.score + sa.func.coalesce(manual.c.points, 0.0)
-        query = (
-            sa.select(
-                model.user_id,
-                model.assignment_id,
-                model.id,
-                score.label("score"),
-                model.max_score,
-                sa.case((own_dates, model.submitted_at), else_=sa.null()).label("at"),
-            )
-            .join(Assignment, Assignment.id == model.assignment_id)
-            .outerjoin(
-                Extension,
-                (Extension.assignment_id == model.assignment_id)
-                & (Extension.user_id == model.user_id),
-            )
-            .outerjoin(
-                Accommodation,
-                (Accommodation.course_id == course.id) & (Accommodation.user_id == model.user_id),
-            )
-            .where(Assignment.course_id == course.id, model.score.is_not(None))
-            .order_by(model.number)
+        .join(Assignment, Assignment.id == model.assignment_id)
+        .outerjoin(
+            Extension,
+            (Extension.assignment_id == model.assignment_id) & (Extension.user_id == model.user_id),
         )
-        if model is Submission:
-            query = query.outerjoin(manual, manual.c.id == Submission.id)
-        yield from connection.execute(query).all()
+        .outerjoin(
+            Accommodation,
+            (Accommodation.course_id == course_id) & (Accommodation.user_id == model.user_id),
+        )
+        .where(Assignment.course_id == course_id, model.score.is_not(None))
+        .order_by(model.number)
+    )
+    if model is Submission:
+        query = query.outerjoin(manual, manual.c.id == Submission.id)
+    return query
 
 
 def _manual_points():
