@@ -287,6 +287,7 @@ def preview(scope: Scope) -> Preview:
     token = token_of(scope, work)
     started = time.perf_counter()
     if scope.is_quiz:
+        _load_attempts([item.id for item in work])  # with their answers, in two queries
         for item in work:
             _rescore_attempt(scope, item)
     else:
@@ -343,6 +344,16 @@ def _graded(version: tuple, code: str) -> tuple[int, dict | None, str]:
         return number, grade_stored_work(engine, code), ""
     except Exception as exc:  # the grader failed, not the student: that one stays as it is
         return 0, None, f"{type(exc).__name__}: {exc}"
+
+
+def _load_attempts(ids: list[int]) -> list[QuizAttempt]:
+    """Load attempts and their answers into the session at once."""
+    query = (
+        sa.select(QuizAttempt)
+        .where(QuizAttempt.id.in_(ids))
+        .options(so.selectinload(QuizAttempt.answers))
+    )
+    return list(db.session.scalars(query))
 
 
 def _rescore_attempt(scope: Scope, item: Work) -> None:
@@ -557,12 +568,8 @@ def _record_attempts(work: list[Work], actor: User | str | None) -> int:
     if not work:
         return 0
     ids = [item.id for item in work]
-    attempts = db.session.scalars(
-        sa.select(QuizAttempt)
-        .where(QuizAttempt.id.in_(ids))
-        .options(so.selectinload(QuizAttempt.answers))
-    ).all()
-    archive_attempts(list(attempts), actor)
+    attempts = _load_attempts(ids)
+    archive_attempts(attempts, actor)
     db.session.execute(sa.delete(QuizAnswer).where(QuizAnswer.attempt_id.in_(ids)))
     answers = [row | {"attempt_id": item.id} for item in work for row in item.result["answers"]]
     db.session.execute(sa.insert(QuizAnswer), answers)
