@@ -4,18 +4,24 @@ Creates a course, imports a roster CSV, publishes the exercise with a due date a
 10%-per-day penalty, grants one student an extension; students submit on time, late
 and after the assignment's due date within their extension (the web submit path, with
 dates set relative to now so the work really is on time or late); the instructor
-overrides a score and excuses a student with reasons, previews a regrade, reads the
-gradebook and its CSV, and finds every step in the audit log.
+overrides a score and excuses a student with reasons, reads the gradebook and its CSV,
+fixes the exercise's points and regrades with a diff, and finds every step in the audit
+log.
 """
 
 import csv
 import io
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
+
+from server.config import PROJECT_ROOT
+from server.content.sync import store_exercise
+from server.extensions import db
 
 from .test_exercise_in_browser import REFERENCE, submit_and_wait, type_into_editor
 from .test_quiz_in_browser import VIEWPORT, log_in
@@ -46,7 +52,7 @@ def student_submits(browser, base: str, email: str) -> None:
 
 
 @pytest.mark.browser
-def test_an_instructor_runs_a_course_from_the_browser(live_server, browser, screenshot):
+def test_an_instructor_runs_a_course_from_the_browser(live_server, browser, screenshot, tmp_path):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()
@@ -122,12 +128,6 @@ def test_an_instructor_runs_a_course_from_the_browser(live_server, browser, scre
     expect(page.locator("body")).to_contain_text(f"{EXCUSED} is excused")
     screenshot(page, "story-02-extensions-overrides")
 
-    # A regrade on the same version: the preview shows no counted score changes.
-    page.goto(live_server + HOMEWORK + "/regrade")
-    page.get_by_label("Grade on the same version").check()
-    page.get_by_role("button", name="Preview").click()
-    expect(page.locator("#regrade-summary")).to_contain_text("0 of 3")
-
     # The gradebook: counted 8 (overridden), 10 - 1 = 9 (late), 10 (extension), EX.
     page.goto(live_server + "/courses/story/gradebook")
     on_time = page.get_by_role("row").filter(has_text=ON_TIME)
@@ -150,6 +150,29 @@ def test_an_instructor_runs_a_course_from_the_browser(live_server, browser, scre
     assert table[""][2] == "10"  # points possible
     assert [table[e][2] for e in (ON_TIME, LATE, EXTENDED, EXCUSED)] == ["8", "9", "10", "EX"]
 
+    # A fix of the content (l2_penalty was worth 3 points, 5 was meant): regrade with a diff.
+    fixed = tmp_path / "l2-regularization"
+    shutil.copytree(PROJECT_ROOT / "exercises" / "l2-regularization", fixed)
+    toml = (fixed / "exercise.toml").read_text()
+    toml = toml.replace("points = 10", "points = 12", 1)
+    penalty = 'signature = "l2_penalty(w, lam) -> float"\npoints = '
+    toml = toml.replace(penalty + "3", penalty + "5", 1)
+    (fixed / "exercise.toml").write_text(toml)
+    assert store_exercise(fixed) is not None
+    db.session.commit()
+    page.goto(live_server + HOMEWORK + "/regrade")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#regrade-summary")).to_contain_text("2 of 3")  # the override holds
+    late_row = page.locator(f'tr[data-student="{LATE}"]')
+    expect(late_row).to_contain_text("9 / 10")
+    expect(late_row).to_contain_text("10.8 / 12")
+    screenshot(page, "story-04-regrade-preview")
+    page.get_by_role("button", name="Confirm: record the new results").click()
+    page.goto(live_server + "/courses/story/gradebook")
+    late = page.get_by_role("row").filter(has_text=LATE)
+    expect(late.locator("abbr.mark-late")).to_have_attribute("title", "Late: 12 − 1.2 penalty")
+    expect(page.get_by_role("row").filter(has_text=EXTENDED).locator("td").first).to_have_text("12")
+
     # The audit log lists every step.
     page.goto(live_server + "/courses/story/audit")
     log = page.locator("table")
@@ -161,8 +184,9 @@ def test_an_instructor_runs_a_course_from_the_browser(live_server, browser, scre
         ("assignment.update", "hw1"),
         ("score.override", f"hw1 {ON_TIME}"),
         ("score.override", f"hw1 {EXCUSED}"),
+        ("regrade", "hw1"),
     ]:
         expect(
             log.get_by_role("row").filter(has_text=action).filter(has_text=target)
         ).not_to_have_count(0)
-    screenshot(page, "story-04-audit")
+    screenshot(page, "story-05-audit")
