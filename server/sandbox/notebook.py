@@ -1,12 +1,13 @@
 """Inside the sandbox: run a notebook's cells as a kernel would (docs/notebooks.md).
 
 The zygote imports this module and calls prepare() before forking, so a run pays for
-neither compiling it nor its snapshot; a notebook run's harness only imports `cell` and
-`put_file` from it. Each cell is one call `harness.cell(source, options)`: the source
-as UTF-8 bytes (IPython syntax already turned into Python on the trusted side), options
-[is_test, timeout_ms, output_cap, quiet, keep, instrument]. It answers with UTF-8 JSON
-bytes, which the trusted side parses as untrusted. The student's cells share one
-namespace, as in a kernel; each test cell runs in a fork of that state (run_isolated).
+neither compiling it nor its snapshot; a notebook run's harness only imports `cell`,
+`collect` and `put_file` from it. Each cell is one call `harness.cell(source, options)`:
+the source as UTF-8 bytes (IPython syntax already turned into Python on the trusted
+side), options [is_test, timeout_ms, output_cap, quiet, keep, instrument, step index].
+It answers with UTF-8 JSON bytes, which the trusted side parses as untrusted. The
+student's cells share one namespace, as in a kernel; each test cell runs in a fork of
+that state (start_test), whose answer comes with the run's last call, `collect()`.
 
 The trusted side imports this module too, for the pure functions both sides must agree
 on: which statements of a test are expected-value checks (find_checks), and how a
