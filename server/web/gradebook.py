@@ -43,9 +43,7 @@ def gradebook(course: str):
     book = build_gradebook(found)
     links = _links(found)
     chosen = _chosen(book, view)
-    pages = max(1, -(-len(chosen) // PER_PAGE))
-    page = min(view.page, pages)
-    shown = chosen[(page - 1) * PER_PAGE : page * PER_PAGE]
+    page, pages, shown = _page_of(chosen, view.page)
     return render_template(
         "gradebook.html",
         course=found,
@@ -118,6 +116,13 @@ def _chosen(book: Gradebook, view: View) -> list[User]:
 
         return sorted(found, key=lambda s: (percent(s), s.name.casefold()))
     return sorted(found, key=lambda s: (s.name.casefold(), s.email))
+
+
+def _page_of(chosen: list[User], wanted: int) -> tuple[int, int, list[User]]:
+    """The page shown (a page past the last shows the last), how many there are, its students."""
+    pages = max(1, -(-len(chosen) // PER_PAGE))
+    page = min(wanted, pages)
+    return page, pages, chosen[(page - 1) * PER_PAGE : page * PER_PAGE]
 
 
 def _links(course: Course) -> dict[str, str]:
