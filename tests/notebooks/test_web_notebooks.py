@@ -264,3 +264,9 @@ def test_the_page_shows_the_students_own_due_date_and_attempt_limit_holds(ps1, l
     assert refused.status_code == 409
     assert "Your notebooks were not submitted" in refused.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(Submission.id))) == 1
+
+
+def test_the_instructor_sees_the_notebook_page_with_the_submissions_links(ps1, login):
+    page = login("instructor@example.edu", "instructor").get(PAGE)
+    assert page.status_code == 200
+    assert f'href="{PAGE}/submissions"' in page.get_data(as_text=True)
