@@ -345,6 +345,8 @@ def save(submission: Submission, grader: User, given: list[GradeInput]) -> Progr
     require_staff(grader, assignment.course)
     if submission.status != SubmissionStatus.GRADED:
         raise GradeRefused("this submission has no result yet; grade it once it is graded")
+    if not given:
+        raise GradeRefused("give points for at least one cell")
     waiting = {(w.notebook, w.grade_id): w for w in waiting_cells(submission.result)}
     checked = []
     for item in given:
