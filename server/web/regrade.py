@@ -13,6 +13,8 @@ from server.web import bp
 # Submissions graded here, in the request, when a regrade is confirmed; more go to the
 # workers (about 10 ms each in the sandbox: 200 is a few seconds).
 SYNC_LIMIT = 200
+# Rough cost of a preview per piece of work, for the page's estimate (bench/regrade_bench.py).
+SUBMISSION_SECONDS, QUIZ_SECONDS = 0.03, 0.003
 
 
 @bp.get("/courses/<course>/assignments/<slug>/regrade")
@@ -67,6 +69,7 @@ def _preview(scope: regrade.Scope) -> regrade.Preview | None:
 
 def _render(assignment, scope, previewed, error: str = "") -> str:
     students = [u.email for u in students_of(assignment.course_id)]
+    waiting = None if previewed else _waiting(scope)
     return render_template(
         "regrade.html",
         assignment=assignment,
@@ -75,7 +78,23 @@ def _render(assignment, scope, previewed, error: str = "") -> str:
         students=students,
         error=error,
         sync_limit=current_app.config.get("RUBRIC_REGRADE_SYNC_LIMIT", SYNC_LIMIT),
+        waiting=waiting,
+        estimate=None if waiting is None else _estimate(scope, waiting),
     )
+
+
+def _waiting(scope: regrade.Scope) -> int | None:
+    """How many pieces of work a preview would grade again (None: content never synced)."""
+    try:
+        return len(regrade.affected(scope))
+    except LookupError:
+        return None
+
+
+def _estimate(scope: regrade.Scope, pieces: int) -> float:
+    """Seconds a preview takes, roughly: sandbox gradings run a few at a time."""
+    each = QUIZ_SECONDS if scope.is_quiz else SUBMISSION_SECONDS / regrade.GRADING_THREADS
+    return pieces * each
 
 
 def _summary(done: regrade.Applied) -> str:

@@ -48,8 +48,10 @@ def test_the_preview_shows_each_student_before_and_after_and_records_nothing(fix
     assert f'href="{URL}?preview=1"' in listed  # the submissions page leads here
     assert f'href="{URL}"' in instructor.get("/courses/demo").get_data(as_text=True)
 
+    form = instructor.get(URL).get_data(as_text=True)
     page = instructor.get(URL + "?preview=1").get_data(as_text=True)
 
+    assert "A preview grades 2 pieces of work again (what was graded on an older" in form
     assert "<strong>1 of 2</strong> counted scores change" in page
     rows = re.findall(r'<tr( class="changed")? data-student="([^"]+)"', page)
     assert rows == [(' class="changed"', "student2@example.edu"), ("", STUDENT[0])]  # by e-mail
