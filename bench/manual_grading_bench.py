@@ -9,10 +9,8 @@ runs of each step; the gradebook also without the manual points' subquery, side 
 """
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from unittest import mock
 
@@ -20,15 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 EXAMPLE = ROOT / "tests" / "notebooks" / "nbgrader-example"
 
-
-def median_ms(work, runs: int = 5) -> float:
-    """The median wall time of `work()` in milliseconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+from bench.late_gradebook_bench import median_ms  # noqa: E402
 
 
 def seed(students: int, folder: Path):
