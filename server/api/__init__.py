@@ -12,6 +12,7 @@ from server.api import (  # noqa: E402, F401
     errors,
     gradebook,
     inputs,
+    manual_grading,
     notebooks,
     openapi,
     regrade,
