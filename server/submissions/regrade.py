@@ -287,9 +287,10 @@ def preview(scope: Scope) -> Preview:
     token = token_of(scope, work)
     started = time.perf_counter()
     if scope.is_quiz:
-        _load_attempts([item.id for item in work])  # with their answers, in two queries
+        # With their answers, in two queries; kept here, as the session holds them weakly.
+        attempts = {a.id: a for a in _load_attempts([item.id for item in work])}
         for item in work:
-            _rescore_attempt(scope, item)
+            _rescore_attempt(attempts[item.id], item)
     else:
         _grade_submissions(work)
     seconds = time.perf_counter() - started
@@ -356,14 +357,13 @@ def _load_attempts(ids: list[int]) -> list[QuizAttempt]:
     return list(db.session.scalars(query))
 
 
-def _rescore_attempt(scope: Scope, item: Work) -> None:
+def _rescore_attempt(attempt: QuizAttempt, item: Work) -> None:
     """Score a quiz attempt's stored responses against the target version's answer key.
 
     Each answer is matched to the new version's question by its id (key); the numbers
     the student was shown (stored params) are kept. A question new in this version was
     not answered, so it scores nothing.
     """
-    attempt = db.session.get(QuizAttempt, item.id)
     old, quiz = quiz_version(attempt.quiz_id), quiz_version(item.target_id)
     given = {old.question(a.question_id).key: a for a in attempt.answers}
     rows = [_marked(attempt, question, given.get(question.key)) for question in quiz.questions]
@@ -374,9 +374,12 @@ def _rescore_attempt(scope: Scope, item: Work) -> None:
 
 def _marked(attempt: QuizAttempt, question, answer: QuizAnswer | None) -> dict:
     """One answer row scored against a question of the target version."""
-    params = answer.params if answer is not None and answer.params is not None else None
-    if params is None:
+    if answer is not None and answer.params:
+        params = answer.params  # the numbers the student was shown
+    elif question.spec.get("params"):  # a question drawn anew: the student's own numbers
         params = question_params(attempt.assignment, attempt.user, question, attempt.number)
+    else:
+        params = {}
     response = answer.response if answer is not None else None
     marking = kind_of(question.kind).mark(question.spec, params, response, question.points)
     return {
