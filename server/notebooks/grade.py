@@ -306,6 +306,7 @@ def _transformer():
     return TransformerManager()
 
 
+@functools.lru_cache(maxsize=4096)  # every test's keep decision reads the later cells again
 def to_python(source: str) -> str:
     """A cell's source as plain Python (IPython syntax into get_ipython() calls)."""
     try:  # most cells are Python already; parsing is ten times cheaper than transforming

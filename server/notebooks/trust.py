@@ -14,6 +14,8 @@ import copy
 import functools
 import math
 import re
+from dataclasses import dataclass
+from types import CodeType
 
 import numpy as np
 import numpy.testing  # noqa: F401  (np.testing.* in a check)
@@ -29,13 +31,31 @@ DYNAMIC = {"globals", "exec", "eval", "vars", "locals", "__import__", "get_ipyth
 
 
 @functools.lru_cache(maxsize=1024)
-def expected_checks(source: str) -> tuple[tuple[ast.stmt, tuple], ...]:
-    """The checks of a test (its statement and the path to the checked value), in order."""
+def expected_checks(source: str) -> tuple[Check, ...]:
+    """The checks of a test, in order, each compiled once with its value as a name."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return ()
-    return tuple((tree.body[index], path) for index, path in find_checks(tree))
+    return tuple(_compiled(tree.body[index], path) for index, path in find_checks(tree))
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expected-value check: the statement (for messages), and its test as code."""
+
+    statement: ast.stmt
+    code: CodeType
+    raises_only: bool  # a numpy.testing call: it holds when it raises nothing
+
+
+def _compiled(statement: ast.stmt, path: tuple) -> Check:
+    probe = copy.deepcopy(statement)
+    replace_at(probe, path, ast.Name(VALUE, ast.Load()))
+    expression = ast.Expression(probe.test if isinstance(probe, ast.Assert) else probe.value)
+    ast.fix_missing_locations(expression)
+    code = compile(expression, "<check>", "eval")
+    return Check(statement, code, isinstance(probe, ast.Expr))
 
 
 def verify(source: str, observed: tuple) -> str:
@@ -47,26 +67,22 @@ def verify(source: str, observed: tuple) -> str:
     numbers = [entry[0] if type(entry) is list and len(entry) == 2 else None for entry in observed]
     if numbers != list(range(len(expected))):
         return "the test's checks did not all report their values"
-    for (statement, path), (_, data) in zip(expected, observed, strict=True):
-        if not holds(statement, path, data):
-            line = f" (line {statement.lineno})"
-            return f"AssertionError: {ast.unparse(statement)[:300]} fails{line}"
+    for check, (_, data) in zip(expected, observed, strict=True):
+        if not holds(check, data):
+            statement = check.statement
+            return f"AssertionError: {ast.unparse(statement)[:300]} fails (line {statement.lineno})"
     return ""
 
 
-def holds(statement: ast.stmt, path: tuple, data: object) -> bool:
+def holds(check: Check, data: object) -> bool:
     """Evaluate one check here, with the value rebuilt from the data sent."""
     try:
         value = from_data(data)
     except (ValueError, TypeError, RecursionError, OverflowError):
         return False
-    probe = copy.deepcopy(statement)
-    replace_at(probe, path, ast.Name(VALUE, ast.Load()))
-    expression = ast.Expression(probe.test if isinstance(probe, ast.Assert) else probe.value)
-    ast.fix_missing_locations(expression)
     try:
-        outcome = eval(compile(expression, "<check>", "eval"), {**NAMESPACE, VALUE: value})
-        return isinstance(probe, ast.Expr) or bool(outcome)
+        outcome = eval(check.code, {**NAMESPACE, VALUE: value})
+        return check.raises_only or bool(outcome)
     except Exception:  # an assertion, or a comparison that raises, as in the notebook
         return False
 
@@ -79,10 +95,13 @@ def keeps_state(test_source: str, later_sources: list[str]) -> bool:
     bound = bound_names(test_source)
     if bound & DYNAMIC:
         return True
-    read = set()
-    for source in later_sources:
-        read.update(IDENTIFIER.findall(source))
-    return bool(bound & read)
+    return any(bound & identifiers(source) for source in later_sources)
+
+
+@functools.lru_cache(maxsize=4096)
+def identifiers(source: str) -> frozenset[str]:
+    """Every identifier in a cell's text."""
+    return frozenset(IDENTIFIER.findall(source))
 
 
 @functools.lru_cache(maxsize=1024)
