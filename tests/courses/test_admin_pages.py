@@ -106,6 +106,7 @@ def test_an_instructor_publishes_with_times_in_the_courses_zone(instructor, staf
     )
     listed = text(instructor.get(page))
     assert "2026-12-07 23:59 CET (UTC+01:00)" in listed
+    assert 'href="/courses/demo/assignments/hw1/regrade"' in listed
     assert "10% per day, at most 30%" in listed
     assert ("assignment.publish", "hw1") in actions()
     assert ("course.update", "demo") in actions()
