@@ -16,6 +16,7 @@ from server.models import AuditEntry, QuizAttempt, Submission, SubmissionStatus
 from server.models.history import GradedBecause, ResultHistory
 from server.models.types import utcnow
 from server.scoring import gradebook, quizzes
+from server.scoring.questions import kind_of
 from server.submissions import regrade
 from server.submissions.result_history import current_origin, history_of
 from tests.api.regrade_support import (
@@ -257,3 +258,20 @@ def test_many_students_are_counted_from_the_gradebook_the_same(exercise_work, mo
         for p in (one_by_one, course_wide)
     ]
     assert rows[0] == rows[1] and course_wide.changed == 1
+
+
+def test_a_rescored_attempt_keeps_the_numbers_the_student_was_shown(demo, tmp_path, monkeypatch):
+    monkeypatch.setattr(quizzes, "_versions", {})
+    quiz = assignment(QUIZ_SLUG)
+    q5 = next(q for q in quizzes.current_quiz(quiz).questions if q.key == "q5")
+    params = quizzes.question_params(quiz, find_user(S1), q5)
+    right = kind_of("numeric").correct_value(q5.spec, params)
+    attempt(S1, {"q5": repr(right)})
+    fix_quiz_key(tmp_path)
+
+    shown = regrade.preview(regrade.scope_of(quiz))
+
+    ((work,),) = [s.work for s in shown.students]
+    (q5_row,) = [r for r in work.result["answers"] if r["params"] == params]
+    assert (q5_row["outcome"], q5_row["score"]) == ("correct", 1.0)
+    assert (work.score_before, work.score_after) == (1.0, 1.0)
