@@ -102,7 +102,10 @@ class Regrade:
 def requeue(scope: Scope, actor: User | str | None = None) -> Regrade:
     """Queue again every submission in scope, its graded result archived first."""
     if scope.is_quiz:
-        raise NotAnExercise(f"{scope.assignment.slug!r} is a quiz: nothing to grade again")
+        raise NotAnExercise(
+            f"{scope.assignment.slug!r} is a quiz: its attempts are rescored (rubric regrade), "
+            "not queued"
+        )
     exercise = current_exercise(scope.assignment)
     which = _submissions_in(scope, exercise.id)
     archive_submissions(which, actor)
