@@ -80,6 +80,7 @@ GRADING_DEFAULTS = {
     "RUBRIC_REQUEUE_AFTER_SECONDS": 30,  # a queued submission not picked up is re-sent
     "RUBRIC_SWEEP_SECONDS": 5,  # how often each grading process looks for stuck work
     "RUBRIC_GRADING_THREADS": 2,  # embedded mode: grading threads per web process
+    "RUBRIC_REGRADE_SYNC_LIMIT": 200,  # a confirmed regrade grades this many in the request
 }
 
 
