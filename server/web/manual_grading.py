@@ -121,14 +121,18 @@ def _grade_url(assignment: Assignment, submission_id: int) -> str:
 
 
 def _form_grades(form) -> tuple[list[manual.GradeInput], dict]:
-    """The cells of the form (cell-N = "notebook/grade_id", points-N, comment-N)."""
+    """The cells of the form (cell-N = "notebook/grade_id", points-N, comment-N).
+
+    A cell whose points are left blank is not graded yet: a grader may save some first.
+    """
     given, values = [], {}
     count = min(int(form.get("cells", "0")) if form.get("cells", "0").isdigit() else 0, 500)
     for i in range(count):
         notebook, _, grade_id = form.get(f"cell-{i}", "").partition("/")
         points, comment = form.get(f"points-{i}", ""), form.get(f"comment-{i}", "")
-        given.append(manual.GradeInput(notebook, grade_id, points, comment))
         values[(notebook, grade_id)] = {"points": points, "comment": comment}
+        if points.strip():
+            given.append(manual.GradeInput(notebook, grade_id, points, comment))
     return given, values
 
 

@@ -131,7 +131,6 @@ def test_a_partly_graded_submission_counts_the_points_given_so_far(ps1, login):
         ("-0.5", "outside 0 to 1"),
         ("0.3", "steps of 0.5"),
         ("lots", "as a number"),
-        ("", "as a number"),
         ("nan", "as a number"),
     ],
 )
@@ -152,6 +151,7 @@ def test_a_cell_that_does_not_wait_for_a_person_is_refused(ps1, login):
     submission = submission_of(STUDENT[0])
     form = form_of(client.get(sheet_url(submission)).get_data(as_text=True))
     form["cell-0"] = "problem1/correct_squares"  # an autograder test
+    form["points-0"] = "1"
     answer = client.post(sheet_url(submission), data=form)
     assert answer.status_code == 400
     assert "no cell of this submission waits for a person" in answer.get_data(as_text=True)
@@ -284,3 +284,17 @@ def test_the_pages_link_to_the_queue_and_to_the_feedback(ps1, login):
     mine = login(STUDENT).get(f"/courses/demo/submissions/{submission.id}").get_data(as_text=True)
     assert f'href="{feedback}"' in mine and QUEUE not in mine
     assert "partly graded" in mine and "5 answers waiting for a grader" in mine
+
+
+def test_blank_points_leave_a_cell_waiting_and_an_empty_form_is_refused(ps1, login):
+    client = login(INSTRUCTOR)
+    submission = submission_of(STUDENT[0])
+    form = form_of(client.get(sheet_url(submission)).get_data(as_text=True))
+    empty = client.post(sheet_url(submission), data=form)
+    assert empty.status_code == 400
+    assert "give points for at least one cell" in empty.get_data(as_text=True)
+    form[f"points-{cells_in(form)['problem2/part-b']}"] = "1.5"
+    assert client.post(sheet_url(submission), data=form).status_code == 302
+    stored = [(g.grade_id, g.points) for g in db.session.scalars(sa.select(ManualGrade))]
+    assert stored == [("part-b", 1.5)]
+    assert "4 answers waiting" in client.get(sheet_url(submission)).get_data(as_text=True)
