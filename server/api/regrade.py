@@ -14,8 +14,6 @@ from server.courses import get_assignment, require_staff
 from server.scoring.gradebook import Entry
 from server.submissions import regrade as regrading
 
-# Submissions an applied preview grades in the request; more go to the workers (202).
-SYNC_LIMIT = 200
 FLAGS = {"true": True, "1": True, "false": False, "0": False, "": False}
 
 
@@ -137,7 +135,7 @@ def _regrade(scope: regrading.Scope, token: str, dry_run: bool):
     if dry_run:
         return _report(regrading.preview(scope), dry_run=True, recorded=0)
     if token:
-        limit = current_app.config.get("RUBRIC_REGRADE_SYNC_LIMIT", SYNC_LIMIT)
+        limit = current_app.config["RUBRIC_REGRADE_SYNC_LIMIT"]
         done = regrading.apply(scope, token, g.user, limit)
     elif scope.is_quiz:
         done = regrading.apply_previewed(regrading.preview(scope), g.user)

@@ -10,9 +10,6 @@ from server.submissions import regrade
 from server.submissions.result_history import current_origin, history_of
 from server.web import bp
 
-# Submissions graded here, in the request, when a regrade is confirmed; more go to the
-# workers (about 10 ms each in the sandbox: 200 is a few seconds).
-SYNC_LIMIT = 200
 # Rough cost of a preview per piece of work, for the page's estimate (bench/regrade_bench.py).
 SUBMISSION_SECONDS, QUIZ_SECONDS = 0.03, 0.003
 
@@ -33,7 +30,7 @@ def regrade_submissions(course: str, slug: str):
     """Apply the previewed regrade, if the work is still as it was previewed."""
     assignment = _staff_assignment(course, slug)
     scope = _scope(assignment, request.form)
-    limit = current_app.config.get("RUBRIC_REGRADE_SYNC_LIMIT", SYNC_LIMIT)
+    limit = current_app.config["RUBRIC_REGRADE_SYNC_LIMIT"]
     try:
         done = regrade.apply(scope, request.form.get("token", ""), current_user, limit)
     except regrade.StalePreview as exc:
@@ -77,7 +74,7 @@ def _render(assignment, scope, previewed, error: str = "") -> str:
         preview=previewed,
         students=students,
         error=error,
-        sync_limit=current_app.config.get("RUBRIC_REGRADE_SYNC_LIMIT", SYNC_LIMIT),
+        sync_limit=current_app.config["RUBRIC_REGRADE_SYNC_LIMIT"],
         waiting=waiting,
         estimate=None if waiting is None else _estimate(scope, waiting),
     )
