@@ -204,3 +204,22 @@ def test_a_blank_quiz_asks_first_and_the_attempt_shows_the_right_choices(
     screenshot(page, "feedback-06-quiz-attempt-1280")
     at_both_widths(page, "07-attempt")
     context.close()
+
+
+@pytest.mark.browser
+def test_without_javascript_the_server_asks_before_a_blank_quiz(live_server, browser):
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    log_in(page, live_server, "student@example.edu", "student")
+    page.goto(live_server + QUIZ)
+    page.get_by_label("b) ").first.check()  # question 1 only
+    page.get_by_role("button", name="Submit answers").click()
+    warning = page.locator("#blank-warning")
+    expect(warning).to_contain_text("Submit with 4 of 5 questions unanswered?")
+    expect(page.get_by_label("b) ").first).to_be_checked()  # the answer given is kept
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    warning.get_by_role("button", name="Submit anyway").click()
+    expect(page.locator(".total")).to_contain_text("Score:")
+    expect(page.locator("li.result").first.locator(".choice-mine")).to_contain_text("right")
+    context.close()
