@@ -1,5 +1,6 @@
 """Alembic environment: runs migrations against the Flask app's database."""
 
+import contextlib
 import logging
 from logging.config import fileConfig
 
@@ -51,10 +52,35 @@ def run_migrations_online():
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     conf_args.setdefault("render_item", render_item)
-    with target_db.engine.connect() as connection:
+    with target_db.engine.connect() as connection, _foreign_keys_deferred(connection):
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():
             context.run_migrations()
+
+
+@contextlib.contextmanager
+def _foreign_keys_deferred(connection):
+    """On SQLite, turn foreign keys off while migrating, then check them and turn them on.
+
+    SQLite alters a table by copying it and dropping the old one (Alembic's batch mode);
+    with foreign keys on, that DROP deletes every row that refers to the table by ON
+    DELETE CASCADE (adding assignment.weight emptied extensions and submissions). Alembic
+    recommends this; the pragma only takes effect outside a transaction.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    try:
+        yield
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migration broke {len(broken)} foreign keys: {broken[:5]}")
+    finally:
+        connection.rollback()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")  # the app's setting, back in the pool
+        connection.commit()
 
 
 if context.is_offline_mode():
