@@ -153,8 +153,12 @@ def _cells(book: Gradebook, student: User, links: dict[str, str]) -> list[Markup
 
 def _cell(entry: Entry, href: str, overrides: str) -> Markup:
     """One cell: the counted score linked to the work behind it, and its mark."""
+    # Each mark's title also in hidden text: a screen reader need not read a title.
     if entry.excused:
-        mark = '<a href="{}"><abbr class="mark mark-excused" title="Excused: {}">EX</abbr></a>'
+        mark = (
+            '<a href="{0}"><abbr class="mark mark-excused" title="Excused: {1}">EX</abbr>'
+            '<span class="visually-hidden"> excused: {1}</span></a>'
+        )
         return Markup(mark).format(overrides, entry.reason)
     if entry.score is None:
         return NOTHING
@@ -166,11 +170,17 @@ def _cell(entry: Entry, href: str, overrides: str) -> Markup:
         else escape(score)
     )
     if entry.overridden:
-        mark = '<a href="{}"><abbr class="mark mark-override" title="Set by hand: {}">O</abbr></a>'
+        mark = (
+            '<a href="{0}"><abbr class="mark mark-override" title="Set by hand: {1}">O</abbr>'
+            '<span class="visually-hidden"> set by hand: {1}</span></a>'
+        )
         return shown + Markup(" ") + Markup(mark).format(overrides, entry.reason)
     if entry.late:
         title = f"Late: {points(entry.raw_score)} − {points(entry.penalty)} penalty"
-        mark = '<abbr class="mark mark-late" title="{}">L</abbr>'
+        mark = (
+            '<abbr class="mark mark-late" title="{0}">L</abbr>'
+            '<span class="visually-hidden"> {0}</span>'
+        )
         return shown + Markup(" ") + Markup(mark).format(title)
     return shown
 
