@@ -94,6 +94,7 @@ class Gradebook:
 
     @cached_property
     def _totals(self) -> dict[int, "Totals"]:
+        """Every student's totals, counted on first use: the page sorts by them."""
         return {s.id: self._count(s) for s in self.students}
 
     @cached_property
