@@ -442,8 +442,8 @@ def observe(number, value):
     return from_data(data)
 
 
-def run_code(source, quiet=False, checks=False):
-    """Execute source in the shared namespace; return the last expression's value.
+def compile_cell(source, quiet=False, checks=False):
+    """The cell's code, and its last expression's (None if it shows no value).
 
     quiet: the cell ends with ';', which silences IPython's display of that value.
     checks: instrument the test's expected-value checks (observe).
@@ -451,14 +451,22 @@ def run_code(source, quiet=False, checks=False):
     tree = ast.parse(source, CELL)
     if checks:
         instrument(tree)
-        USER[WRAP] = observe
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr) and not quiet:
-        last = ast.Expression(tree.body.pop().value)
-    exec(compile(tree, CELL, "exec"), USER)
+        last = compile(ast.Expression(tree.body.pop().value), CELL, "eval")
+    return compile(tree, CELL, "exec"), last
+
+
+def run_code(source, quiet=False, checks=False, compiled=None):
+    """Execute source (or its compile_cell code) in the shared namespace; return the last
+    expression's value."""
+    body, last = compiled or compile_cell(source, quiet, checks)
+    if checks:
+        USER[WRAP] = observe
+    exec(body, USER)
     if last is None:
         return None
-    value = eval(compile(last, CELL, "eval"), USER)
+    value = eval(last, USER)
     if value is not None:
         USER["_"] = value
     return value
@@ -556,7 +564,7 @@ def show_figures(*_, **__):
             pyplot.close("all")
 
 
-def run_cell(source, timeout_ms, cap, quiet, checks):
+def run_cell(source, timeout_ms, cap, quiet, checks, compiled=None):
     """Run one cell here; return its answer as a dict."""
     out, err = Capped(cap), Capped(cap)
     saved = sys.stdout, sys.stderr
@@ -566,7 +574,7 @@ def run_cell(source, timeout_ms, cap, quiet, checks):
     try:
         sys.stdout, sys.stderr = out, err
         signal.setitimer(signal.ITIMER_REAL, timeout_ms / 1000)
-        value = run_code(source, quiet, checks)
+        value = run_code(source, quiet, checks, compiled)
         if value is not None:
             answer["result"] = repr(value)[:cap]
             add_figure(value)
@@ -600,6 +608,10 @@ def start_test(index, source, timeout_ms, cap, quiet, checks):
     reap()
     while len(PENDING) >= MAX_PENDING:
         finish(PENDING.pop(0))
+    try:  # here, not in the fork, whose every page touched would be copied first
+        compiled = compile_cell(source, quiet, checks)
+    except BaseException:  # the fork compiles it again and reports why it fails
+        compiled = None
     read_end, write_end = os.pipe()
     try:
         pid = os.fork()
@@ -611,7 +623,7 @@ def start_test(index, source, timeout_ms, cap, quiet, checks):
         try:
             os.close(read_end)
             os.setpgid(0, 0)  # what it forks is killed with it
-            data = encode(run_cell(source, timeout_ms, cap, quiet, checks))
+            data = encode(run_cell(source, timeout_ms, cap, quiet, checks, compiled))
             view = memoryview(SIZE.pack(len(data)) + data)
             while view:
                 view = view[os.write(write_end, view) :]
