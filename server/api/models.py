@@ -481,6 +481,17 @@ class SubmissionFields(Answer):
     raw_score: float | None = Field(description="the grader's score, before any late penalty")
     penalty: float | None = Field(description="points taken off for lateness, once graded")
     score: float | None = Field(description="the counted score: raw_score less penalty")
+    # A notebook submission with cells for a person (server/notebooks/manual.py) only.
+    auto_score: float = Field(
+        None, description="notebooks with cells for a person: the automatic score (result.score)"
+    )
+    manual_score: float = Field(
+        None, description="notebooks: the points people gave so far, included in raw_score"
+    )
+    waiting: int = Field(None, description="notebooks: cells still waiting for a person")
+    partly_graded: bool = Field(
+        None, description="notebooks: true while some cells wait; raw_score is the score so far"
+    )
 
 
 class Submission(SubmissionFields):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import nbformat
@@ -156,6 +157,53 @@ def progress(submission: Submission, grades: dict | None = None) -> Progress:
         waiting=len(waiting) - len(given),
         max_score=submission.max_score,
     )
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What people have given a notebook submission so far, for its listings and JSON."""
+
+    points: float  # given by a person
+    waiting: int  # cells still waiting for one
+
+
+def tallies(submission_ids: Iterable[int]) -> dict[int, Tally]:
+    """By id, the graded notebook submissions among these that have cells for a person.
+
+    Two queries whatever the number; code submissions (and their big results) are left
+    out by the database, so a code exercise's listing pays one empty query.
+    """
+    ids, found = sorted(set(submission_ids)), {}
+    for start in range(0, len(ids), 500):  # under every database's limit of bound values
+        found |= _tallies(ids[start : start + 500])
+    return found
+
+
+def _tallies(ids: list[int]) -> dict[int, Tally]:
+    query = (
+        sa.select(Submission.id, Submission.result)
+        .join(Exercise, Exercise.id == Submission.exercise_id)
+        .where(
+            Submission.id.in_(ids),
+            Submission.status == SubmissionStatus.GRADED,
+            Exercise.public["kind"].as_string() == "notebook",
+        )
+    )
+    waiting = {row.id: waiting_cells(row.result) for row in db.session.execute(query)}
+    waiting = {key: cells for key, cells in waiting.items() if cells}
+    if not waiting:
+        return {}
+    given: dict[int, dict] = {}
+    grades = sa.select(ManualGrade).where(ManualGrade.submission_id.in_(list(waiting)))
+    for grade in db.session.scalars(grades):
+        given.setdefault(grade.submission_id, {})[(grade.notebook, grade.grade_id)] = grade
+    found = {}
+    for key, cells in waiting.items():
+        mine = given.get(key, {})
+        keys = [(c.notebook, c.grade_id) for c in cells]
+        points = [mine[k].points for k in keys if k in mine]
+        found[key] = Tally(math.fsum(points), len(cells) - len(points))
+    return found
 
 
 @functools.lru_cache(maxsize=32)

@@ -7,6 +7,8 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import Assignment, Submission, SubmissionStatus
+from server.notebooks.manual import Tally, tallies, waiting_cells
+from server.notebooks.result import NEEDS_MANUAL
 from server.scoring import late
 from server.submissions.history import Listed
 
@@ -15,8 +17,10 @@ ERROR_MESSAGE = "The grader itself failed; your submission is kept and will be g
 
 def submission_view(submission: Submission) -> dict[str, Any]:
     """Return a submission's status, and its result once graded."""
-    view = _fields(submission, submission.assignment.slug)
-    if submission.status == SubmissionStatus.GRADED:
+    graded = submission.status == SubmissionStatus.GRADED
+    manual = _tally(submission.id) if graded and waiting_cells(submission.result) else None
+    view = _fields(submission, submission.assignment.slug, manual)
+    if graded:
         view["result"] = submission.result
     if submission.status == SubmissionStatus.ERROR:
         view["error"] = ERROR_MESSAGE
@@ -58,7 +62,9 @@ def submission_json(shown: sa.Row) -> str:
     A result is ~25 kB of JSON, mostly floats: decoding it from the database and
     encoding it again would cost ~1.5 ms of CPU per answer, for the same JSON.
     """
-    view = _fields(shown, shown.assignment)
+    # Only a notebook result has cells for a person: a code result's poll skips the query.
+    waits = shown.status == SubmissionStatus.GRADED and f'"{NEEDS_MANUAL}"' in (shown.result or "")
+    view = _fields(shown, shown.assignment, _tally(shown.id) if waits else None)
     if shown.status == SubmissionStatus.ERROR:
         view["error"] = ERROR_MESSAGE
     text = json.dumps(view)
@@ -71,15 +77,25 @@ def submission_json(shown: sa.Row) -> str:
 def listed_view(listed: Listed, assignment: str) -> dict[str, Any]:
     """A submission in a listing: its fields without the result, its student, if it counts."""
     submission = listed.submission
-    view = _fields(submission, assignment)
+    view = _fields(submission, assignment, listed.manual)
     view["student"] = {"email": submission.user.email, "name": submission.user.name}
     view["counts"] = listed.counts
     return view
 
 
-def _fields(submission: Submission | sa.Row, assignment: str) -> dict[str, Any]:
-    """Return the fields every view of a submission has, before its result or error."""
-    return {
+def _tally(submission_id: int) -> Tally | None:
+    return tallies([submission_id]).get(submission_id)
+
+
+def _fields(
+    submission: Submission | sa.Row, assignment: str, manual: Tally | None = None
+) -> dict[str, Any]:
+    """Return the fields every view of a submission has, before its result or error.
+
+    manual: a notebook submission's points given by people, in its scores; with it, its
+    automatic and manual parts and the cells still waiting (partly graded until none).
+    """
+    view = {
         "id": submission.id,
         "assignment": assignment,
         "number": submission.number,
@@ -87,17 +103,27 @@ def _fields(submission: Submission | sa.Row, assignment: str) -> dict[str, Any]:
         "submitted_at": submission.submitted_at.isoformat(),
         "graded_at": submission.graded_at.isoformat() if submission.graded_at else None,
         "max_score": submission.max_score,
-    } | late_fields(submission)
+    } | late_fields(submission, manual.points if manual else 0.0)
+    if manual is not None:
+        view |= {
+            "auto_score": submission.score,
+            "manual_score": manual.points,
+            "waiting": manual.waiting,
+            "partly_graded": manual.waiting > 0,
+        }
+    return view
 
 
-def late_fields(submission: Submission | sa.Row) -> dict[str, Any]:
+def late_fields(submission: Submission | sa.Row, manual: float = 0.0) -> dict[str, Any]:
     """How late the work was stored, and its raw score, late penalty and counted score.
 
     By the stored submission time and the student's own dates (an extension moves them).
+    raw_score includes the points people gave a notebook submission (manual).
     """
     assignment = db.session.get(Assignment, submission.assignment_id)
+    raw = None if submission.score is None else submission.score + manual
     marked = late.mark(
-        submission.score or 0.0,
+        raw or 0.0,
         submission.max_score,
         submission.submitted_at,
         late.dates_for(assignment, submission.user_id),
@@ -106,7 +132,7 @@ def late_fields(submission: Submission | sa.Row) -> dict[str, Any]:
     graded = submission.score is not None
     return {
         "late": marked.late,
-        "raw_score": submission.score,
+        "raw_score": raw,
         "penalty": marked.penalty if graded else None,
         "score": marked.score if graded else None,
     }

@@ -25,17 +25,10 @@ def _forbidden(exc: Forbidden):
     return error_page(403, "Forbidden", f"You may not see this page: {exc}.")
 
 
-@bp.app_template_global("manual_progress")
-def manual_progress(submission: Submission) -> manual.Progress | None:
-    """A notebook submission's total with the graders' points, if this user may see it."""
-    if submission.status.value != "graded" or not manual.waiting_cells(submission.result):
-        return None
-    course = submission.assignment.course
-    if not (
-        is_staff(current_user, course) or manual.released(submission.assignment, submission.user_id)
-    ):
-        return None
-    return manual.progress(submission)
+@bp.app_template_global("manual_tallies")
+def manual_tallies(submissions) -> dict[int, manual.Tally]:
+    """For a listing: the points people gave its notebook submissions so far, by id."""
+    return manual.tallies(s.id for s in submissions)
 
 
 def _staff_assignment(course: str, slug: str) -> Assignment:

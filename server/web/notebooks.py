@@ -30,6 +30,8 @@ from server.extensions import csrf, db
 from server.models import Assignment, Exercise, Submission, SubmissionStatus
 from server.models.types import utcnow
 from server.notebooks import nbgrader
+from server.notebooks.manual import grades_of, progress
+from server.notebooks.result import NEEDS_MANUAL
 from server.notebooks.submission import (
     MAX_UPLOAD_BYTES,
     NotebookRefused,
@@ -41,6 +43,7 @@ from server.notebooks.submission import (
     stored_notebooks,
     uploaded_files,
 )
+from server.scoring.feedback import feedback_shown, withheld
 from server.scoring.policy import AttemptRefused, attempt_status
 from server.submissions.exercises import loaded_version
 from server.submissions.history import counting_submission, submissions_of
@@ -52,7 +55,8 @@ from server.web.exercises import code_submission_limit, status_text
 from server.web.markdown import render_markdown
 from server.web.results import OUTCOME_LABELS
 
-LABELS = OUTCOME_LABELS | {"needs_manual_grading": "Waits for a grader"}
+LABELS = OUTCOME_LABELS | {NEEDS_MANUAL: "Waits for a grader"}
+GRADED_BY_PERSON = "Graded by a person"
 PENDING = (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING)
 # The code editor's endpoints (web/exercises.py), which a notebook exercise has no use for.
 CODE_ONLY = {"web.submit_json", "web.check_json", "web.draft_json"}
@@ -90,7 +94,10 @@ def _submission(course: str, submission_id: int):
     if found.assignment.course.slug != course or not can_see_submission(current_user, found):
         abort(404)
     if request.endpoint == "web.submission_json":
-        return jsonify(submission_view(found) | {"html": str(result_html(found))})
+        view = submission_view(found)
+        if "result" in view and not _shown(found):  # as the API's (api/submissions.py)
+            view["result"] = withheld(view["result"])
+        return jsonify(view | {"html": str(result_html(found))})
     return submission_page(found)
 
 
@@ -209,46 +216,76 @@ def submission_page(submission: Submission):
     )
 
 
+def _shown(submission: Submission) -> bool:
+    """Whether the viewer sees hidden tests' names and output and graders' comments."""
+    return feedback_shown(current_user, submission.assignment, submission.user_id)
+
+
 def result_html(submission: Submission) -> Markup:
     """The result block of a notebook submission: status, then one section per notebook."""
     result = submission.result if submission.status == SubmissionStatus.GRADED else None
+    grades = grades_of(submission.id) if result else {}
     return Markup(
         render_template(
             "_notebook_result.html",
             submission=submission,
             status_text=status_text(submission),
             result=result,
-            notebooks=notebook_views(submission, result) if result else [],
+            progress=progress(submission, grades) if result else None,
+            notebooks=notebook_views(submission, result, grades, _shown(submission))
+            if result
+            else [],
         )
     )
 
 
-def notebook_views(submission: Submission, result: dict) -> list[dict[str, Any]]:
-    """Each graded notebook as the page shows it: its cells in order, each graded one's result."""
+def notebook_views(
+    submission: Submission, result: dict, grades: dict, released: bool
+) -> list[dict[str, Any]]:
+    """Each graded notebook as the page shows it: its cells in order, each graded one's result.
+
+    Before the assignment releases feedback (released False) a hidden test is shown as the
+    code path shows one (server/scoring/feedback.py) and graders' comments are left out;
+    points and outcomes are always shown.
+    """
     handed_in = stored_notebooks(submission.code)
     images = _release_urls(submission)
+    shown = result if released else withheld(result)
     views = []
-    for part in result.get("parts", []):
-        unshown = {t["name"]: _test_view(t) for t in part["tests"]}
+    for part, seen in zip(result.get("parts", []), shown.get("parts", []), strict=True):
+        tests = zip(part["tests"], seen["tests"], strict=True)
+        # Keyed by the real grade_id, which places each result at its cell.
+        unshown = {
+            test["name"]: _test_view(view, grades.get((part["name"], test["name"])), released)
+            for test, view in tests
+        }
+        given = sum(t["given"] for t in unshown.values())
+        waiting = sum(t["score"] is None for t in unshown.values())
         notebook = handed_in.get(f"{part['name']}.ipynb")
         cells = [_cell_view(c, unshown, images) for c in notebook.cells] if notebook else []
         views.append(
             {
                 "name": part["name"],
-                "score": part["score"],
+                "score": part["score"] + given,
                 "max_score": part["max_score"],
                 "handed_in": notebook is not None,
                 "cells": cells,
                 # Test cells the student deleted still ran (from the source) and scored.
                 "elsewhere": list(unshown.values()),
-                "waiting": sum(t["score"] is None for t in part["tests"]),
+                "waiting": waiting,
             }
         )
     return views
 
 
-def _test_view(test: dict) -> dict[str, Any]:
-    return test | {"label": LABELS.get(test["outcome"], test["outcome"])}
+def _test_view(test: dict, grade, released: bool) -> dict[str, Any]:
+    """A graded cell's result; a cell a person graded shows their points (and comment)."""
+    view = test | {"label": LABELS.get(test["outcome"], test["outcome"]), "given": 0.0}
+    if test["outcome"] == NEEDS_MANUAL and grade is not None:
+        view |= {"score": grade.points, "given": grade.points, "label": GRADED_BY_PERSON}
+        view["comment"] = grade.comment if released else ""
+        view["comment_later"] = bool(grade.comment) and not released
+    return view
 
 
 def _release_urls(submission: Submission) -> dict[str, str]:
