@@ -46,6 +46,7 @@ from server.models import (
     User,
 )
 from server.models.types import utcnow
+from server.notebooks.manual import keep_matching
 from server.scoring import gradebook
 from server.scoring.questions import kind_of
 from server.scoring.quizzes import current_quiz, question_params, quiz_version
@@ -554,7 +555,10 @@ def _record_submissions(work: list[Work], actor: User | str | None) -> int:
         }
         for item in work
     ]
-    return db.session.execute(_REPLACE, rows).rowcount
+    replaced = db.session.execute(_REPLACE, rows).rowcount
+    for item in work:  # a notebook's grades by hand stand only where the new result waits for one
+        keep_matching(item.id)
+    return replaced
 
 
 ATTEMPT = QuizAttempt.__table__
