@@ -5,6 +5,7 @@ Times are entered and shown in the course's time zone, with its offset; they are
 stored in UTC. Every write is a form with its CSRF token and is audited by the domain.
 """
 
+import functools
 import math
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -39,6 +40,7 @@ from server.models import (
 from server.scoring import late
 from server.scoring.gradebook import counted_entry
 from server.web import bp
+from server.web.errors import error_page
 
 LOCAL = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 RELEASES = {
@@ -204,6 +206,19 @@ def _configures(course: Course) -> bool:
     return True
 
 
+def _nul_free(view):
+    """Refuse a form holding NUL with a clear 400: PostgreSQL's text cannot store it (a 500)."""
+
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        if request.method == "POST" and any("\x00" in v for v in request.form.values()):
+            message = "The form holds a NUL character (\\0), which no field accepts."
+            return error_page(400, "Bad character in the form", message)
+        return view(*args, **kwargs)
+
+    return checked
+
+
 def _commit(change) -> None:
     """Run a change and commit it; a refusal rolls it back and is raised for the form."""
     try:
@@ -244,6 +259,7 @@ def _assignments(found: Course, values: dict | None = None, problem=None, status
 
 @bp.post("/courses/<course>/assignments")
 @login_required
+@_nul_free
 def publish_assignment(course: str):
     """Publish a quiz or exercise of the content into the course (instructors)."""
     found = _instructed(course)
@@ -262,6 +278,7 @@ def publish_assignment(course: str):
 
 @bp.route("/courses/<course>/assignments/<slug>/edit", methods=["GET", "POST"])
 @login_required
+@_nul_free
 def edit_assignment(course: str, slug: str):
     """Change an assignment's title, dates and policies (instructors); scores follow at once."""
     assignment = _configured(course, slug)
@@ -339,6 +356,7 @@ def _back_to_students(assignment: Assignment, message: str):
 
 @bp.post("/courses/<course>/assignments/<slug>/extensions")
 @login_required
+@_nul_free
 def grant_extension(course: str, slug: str):
     """Give a student their own due date and late window (instructors)."""
     assignment = _configured(course, slug)
@@ -355,6 +373,7 @@ def grant_extension(course: str, slug: str):
 
 @bp.post("/courses/<course>/assignments/<slug>/extensions/revoke")
 @login_required
+@_nul_free
 def revoke_extension(course: str, slug: str):
     """Take a student's extension back (instructors)."""
     return _take_back(_configured(course, slug), extensions.revoke, "extension", "revoked")
@@ -362,6 +381,7 @@ def revoke_extension(course: str, slug: str):
 
 @bp.post("/courses/<course>/assignments/<slug>/overrides")
 @login_required
+@_nul_free
 def set_override(course: str, slug: str):
     """Set a student's score by hand, or excuse them, with a reason (TAs and instructors)."""
     assignment = _staffed(course, slug)
@@ -382,6 +402,7 @@ def set_override(course: str, slug: str):
 
 @bp.post("/courses/<course>/assignments/<slug>/overrides/clear")
 @login_required
+@_nul_free
 def clear_override(course: str, slug: str):
     """Undo a student's override: their work counts again (TAs and instructors)."""
     return _take_back(_staffed(course, slug), overrides.clear, "override", "cleared")
@@ -422,6 +443,7 @@ def _accommodations(found: Course, values: dict, problem=None, status: int = 200
 
 @bp.post("/courses/<course>/accommodations")
 @login_required
+@_nul_free
 def grant_accommodation(course: str):
     """Shift every due date of one student by some hours (instructors)."""
     found = _instructed(course)
@@ -440,6 +462,7 @@ def grant_accommodation(course: str):
 
 @bp.post("/courses/<course>/accommodations/revoke")
 @login_required
+@_nul_free
 def revoke_accommodation(course: str):
     """Take a student's accommodation back (instructors)."""
     found = _instructed(course)
@@ -454,6 +477,7 @@ def revoke_accommodation(course: str):
 
 @bp.route("/courses/<course>/settings", methods=["GET", "POST"], endpoint="course_settings")
 @login_required
+@_nul_free
 def course_settings(course: str):
     """The course's title, term and time zone (instructors)."""
     found = _instructed(course)

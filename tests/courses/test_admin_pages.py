@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from server.courses import audit
 from server.extensions import db
-from server.models import Accommodation, Assignment, Course, Extension, ScoreOverride
+from server.models import Accommodation, Assignment, AuditEntry, Course, Extension, ScoreOverride
 from server.scoring import late
 from tests.web.support import PageClient
 
@@ -373,3 +373,37 @@ def test_the_audit_log_pages_fifty_at_a_time(instructor):
     second = text(instructor.get(f"/courses/demo/audit?before={cursor}"))
     assert "step 69" in second and "step 20" in second and "step 70" not in second
     assert instructor.get("/courses/demo/audit?before=abc").status_code == 404
+
+
+NUL = "a\x00b"
+STUDENTS = f"/courses/demo/assignments/{QUIZ}/students"
+FORMS = [
+    ("/courses/demo/assignments", "/courses/demo/assignments", PUBLISH | {"title": NUL}),
+    ("/courses/demo/assignments", "/courses/demo/assignments", PUBLISH | {"content": NUL}),
+    (f"/courses/demo/assignments/{QUIZ}/edit", f"/courses/demo/assignments/{QUIZ}/edit",
+     PUBLISH | {"title": NUL}),
+    (STUDENTS, f"/courses/demo/assignments/{QUIZ}/extensions",
+     {"email": NUL, "due_at": "2031-01-01T00:00"}),
+    (STUDENTS, f"/courses/demo/assignments/{QUIZ}/overrides",
+     {"email": STUDENT, "score": "1", "reason": NUL}),
+    (STUDENTS, f"/courses/demo/assignments/{QUIZ}/overrides/clear", {"email": NUL}),
+    (STUDENTS, f"/courses/demo/assignments/{QUIZ}/extensions/revoke", {"email": NUL}),
+    ("/courses/demo/accommodations", "/courses/demo/accommodations",
+     {"email": STUDENT, "shift_hours": "5", "reason": NUL}),
+    ("/courses/demo/settings", "/courses/demo/settings",
+     {"title": NUL, "term": "", "timezone": "UTC"}),
+]  # fmt: skip
+
+
+def audited() -> int:
+    return db.session.scalar(sa.select(sa.func.count(AuditEntry.id)))
+
+
+@pytest.mark.parametrize(("page", "action", "data"), FORMS, ids=[f[1] for f in FORMS])
+def test_a_nul_character_in_a_form_is_a_clear_400(app, instructor, page, action, data):
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # a database error answers 500, as in service
+    before = audited()
+    answer = post(instructor, page, action, data)
+    assert answer.status_code == 400
+    assert "NUL character" in text(answer)
+    assert audited() == before
