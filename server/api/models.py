@@ -49,6 +49,35 @@ class SubmissionRequest(Body):
     )
 
 
+class ExerciseSubmissionRequest(Body):
+    """Work handed in to an exercise: `code` for a code exercise, `notebooks` for a notebook one.
+
+    Send the one the exercise takes (GET .../assignments/SLUG says which: a notebook
+    exercise lists its `notebooks`). A code exercise sent only `notebooks` is 422
+    code_expected; a notebook exercise sent only `code` is 422 notebooks_expected.
+    """
+
+    # The OpenAPI document's body of POST .../submissions: the view validates `code` with
+    # SubmissionRequest, and `notebooks` in server/api/notebooks.py, once it knows which.
+
+    error_code: ClassVar[str] = "invalid_code"
+    error_message: ClassVar[str] = "the body needs 'code' (a code exercise) or 'notebooks'"
+
+    code: StrictStr = Field(
+        None, pattern=r"\S", description="a code exercise: the whole Python file; blank is 422"
+    )
+    notebooks: dict[str, dict[str, Any] | str] = Field(
+        None,
+        description="a notebook exercise: file name (NAME.ipynb) -> the notebook's JSON "
+        "(nbformat 4), or that JSON as text. A notebook of the exercise left out is accepted "
+        "and its graded cells score 0 (the 202 names it in missing_notebooks); 20 MB in all, "
+        "2 MB per notebook once its outputs are stripped",
+        examples=[
+            {"problem1.ipynb": {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}}
+        ],
+    )
+
+
 ANSWERS_DESCRIPTION = (
     "question id -> a choice id (single choice), a list of choice ids (multiple choice; "
     "[] is blank), or a number (numeric). A number may be a JSON number or a string in "

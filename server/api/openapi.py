@@ -127,7 +127,7 @@ OPERATIONS = {
         202,
         m.Submission,
         (404, 409, 413, 422, 429),
-        m.SubmissionRequest,
+        m.ExerciseSubmissionRequest,
         header=IdempotencyHeader,
         description="Stored and queued; poll its URL (Location header)",
     ),

@@ -198,3 +198,15 @@ def test_a_graded_written_answer_shows_its_points_in_the_result_block(app, ps1):
     assert "Graded by a person" in block and "1 / 1" in block and "waits for a grader" not in block
     assert "Good." in block  # released at once (the default)
     assert "partly graded" in page and "3 answers waiting" in page
+
+
+def test_the_openapi_document_names_both_bodies_of_a_submission(client):
+    document = client.get("/api/v1/openapi.json").json
+    post = document["paths"]["/courses/{course}/assignments/{slug}/submissions"]["post"]
+    ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert set(body["properties"]) == {"code", "notebooks"} and not body.get("required")
+    assert "notebooks_expected" in body["description"]
+    answer = post["responses"]["202"]["content"]["application/json"]["schema"]["$ref"]
+    fields = document["components"]["schemas"][answer.rsplit("/", 1)[1]]["properties"]
+    assert {"missing_notebooks", "manual_score", "partly_graded"} <= set(fields)
