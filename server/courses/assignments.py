@@ -36,6 +36,8 @@ FRACTIONS = ("late_penalty_per_day", "late_penalty_per_hour", "late_penalty_cap"
 SETTINGS = (*TIMES, *FRACTIONS, "attempt_limit", "score_policy", "feedback_release", "weight")
 MAX_ATTEMPTS = 10_000
 MAX_WEIGHT = 1000
+# Past this, a student's shift or a time zone's offset leaves Python's dates (a 500).
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def parse_time(text: Any, field: str) -> datetime | None:
@@ -46,20 +48,35 @@ def parse_time(text: Any, field: str) -> datetime | None:
     """
     if text is None or (isinstance(text, str) and not text.strip()):
         return None
-    if not isinstance(text, str):
+    if isinstance(text, datetime):  # already read, e.g. by a page in the course's zone
+        moment, text = text, text.isoformat()
+    elif not isinstance(text, str):
         raise Refused(f"{field} is an ISO 8601 time, e.g. 2026-12-01T23:59:00+01:00", field)
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        message = f"{field}: {text[:40]!r} is not an ISO 8601 time (2026-12-01T23:59:00+01:00)"
-        raise Refused(message, field) from None
+    else:
+        moment = _from_iso(text, field)
     if moment.tzinfo is None or moment.utcoffset() is None:
         message = f"{field} needs its UTC offset, e.g. {text[:19]}+01:00 or {text[:19]}Z"
         raise Refused(message, field)
     try:
-        return moment.astimezone(UTC)
+        return _within_range(moment.astimezone(UTC), field)
     except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past the last UTC date
         raise Refused(f"{field} is out of range", field) from None
+
+
+def _from_iso(text: str, field: str) -> datetime:
+    """An ISO 8601 text read as a datetime, else Refused."""
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        message = f"{field}: {text[:40]!r} is not an ISO 8601 time (2026-12-01T23:59:00+01:00)"
+        raise Refused(message, field) from None
+
+
+def _within_range(moment: datetime, field: str) -> datetime:
+    """A time before LATEST (the year 9000), else Refused."""
+    if moment >= LATEST:
+        raise Refused(f"{field} must be before the year {LATEST.year}", field)
+    return moment
 
 
 def content_kind(content_slug: str) -> AssignmentKind:
@@ -165,7 +182,7 @@ def _apply(assignment: Assignment, settings: dict[str, Any]) -> None:
 def _checked(name: str, value: Any) -> Any:
     """One setting, parsed and checked on its own."""
     if name in TIMES:
-        return value if isinstance(value, datetime) else parse_time(value, name)
+        return parse_time(value, name)
     if name in FRACTIONS:
         return _fraction(name, value)
     if name == "attempt_limit":

@@ -43,8 +43,7 @@ def grant(
 ) -> Extension:
     """Give a student their own due date (and late window), or change the one they have."""
     student = student_of(assignment, email)
-    due = due_at if isinstance(due_at, datetime) else parse_time(due_at, "due_at")
-    until = late_until if isinstance(late_until, datetime) else parse_time(late_until, "late_until")
+    due, until = parse_time(due_at, "due_at"), parse_time(late_until, "late_until")
     _check(assignment, due, until)
     extension = late.extension_of(assignment.id, student.id)
     before = _shown(extension)

@@ -86,12 +86,21 @@ def shifted(assignment: Assignment, extension: Extension | None, shift: int = 0)
         due, until = assignment.due_at, assignment.late_until
         if shift and due is not None:
             moved = timedelta(seconds=shift)
-            return Dates(assignment.opens_at, due + moved, until and until + moved, False, True)
+            until = until and _later(until, moved)
+            return Dates(assignment.opens_at, _later(due, moved), until, False, True)
         return Dates(assignment.opens_at, due, until)
     late_until = extension.late_until
     if late_until is None and assignment.late_until is not None and assignment.due_at:
-        late_until = extension.due_at + (assignment.late_until - assignment.due_at)
+        late_until = _later(extension.due_at, assignment.late_until - assignment.due_at)
     return Dates(assignment.opens_at, extension.due_at, late_until, extended=True)
+
+
+def _later(moment: datetime, delta: timedelta) -> datetime:
+    """moment + delta, the last representable moment if that is past the year 9999."""
+    try:
+        return moment + delta
+    except OverflowError:  # a date stored before pages refused the far future (year 9000)
+        return datetime.max.replace(tzinfo=moment.tzinfo)
 
 
 def dates_for(assignment: Assignment, user_id: int) -> Dates:

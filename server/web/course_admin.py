@@ -63,7 +63,10 @@ def zoned(moment: datetime | None, course: Course) -> str:
     """A moment in the course's zone with its offset, e.g. 2026-12-01 23:59 CET (UTC+01:00)."""
     if moment is None:
         return "none"
-    local = moment.astimezone(zone_of(course))
+    try:
+        local = moment.astimezone(zone_of(course))
+    except OverflowError:  # the last moments of the year 9999, ahead of UTC
+        local = moment.astimezone(UTC)
     offset = local.strftime("%z")
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()} (UTC{offset[:3]}:{offset[3:]})"
 

@@ -407,3 +407,26 @@ def test_a_nul_character_in_a_form_is_a_clear_400(app, instructor, page, action,
     assert answer.status_code == 400
     assert "NUL character" in text(answer)
     assert audited() == before
+
+
+def test_a_date_in_the_far_future_is_refused(instructor):
+    page, due = f"/courses/demo/assignments/{EXERCISE}/edit", assignment(EXERCISE).due_at
+    far = PUBLISH | {"due_at": "9999-12-31T20:00", "late_until": "9999-12-31T23:00"}
+    answer = post(instructor, page, page, far)
+    assert answer.status_code == 400 and "due_at must be before the year 9000" in text(answer)
+    assert assignment(EXERCISE).due_at == due
+
+
+def test_a_shift_past_the_last_date_python_knows_is_no_crash(app, instructor, login):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    exercise = assignment(EXERCISE)  # stored before the pages refused such dates
+    exercise.due_at = datetime(9999, 12, 31, 20, 0, tzinfo=UTC)
+    exercise.late_until = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    db.session.commit()
+    shift = {"email": STUDENT, "shift_hours": "5", "reason": "far"}
+    assert post(instructor, "/courses/demo/accommodations", "/courses/demo/accommodations", shift)
+    student = login(STUDENT, "student")
+    assert student.get(f"/courses/demo/assignments/{EXERCISE}").status_code == 200
+    assert student.get("/courses/demo").status_code == 200
+    assert instructor.get("/courses/demo/overview").status_code == 200
+    assert instructor.get(f"/courses/demo/assignments/{EXERCISE}/stats").status_code == 200
