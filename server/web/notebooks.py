@@ -30,6 +30,7 @@ from server.extensions import csrf, db
 from server.models import Assignment, Exercise, Submission, SubmissionStatus
 from server.models.types import utcnow
 from server.notebooks import nbgrader
+from server.notebooks.attachments import attachment_uri
 from server.notebooks.manual import grades_of, progress
 from server.notebooks.result import NEEDS_MANUAL
 from server.notebooks.submission import (
@@ -304,18 +305,20 @@ def _cell_view(cell, unshown: dict[str, dict], images: dict[str, str]) -> dict[s
     """
     grade_id = nbgrader.meta(cell).get("grade_id")
     if cell.cell_type == "markdown":
-        body = _linked_images(render_markdown(cell.source), images)
+        body = _linked_images(render_markdown(cell.source), images, cell.get("attachments"))
     else:
         body = Markup("<pre><code>{}</code></pre>").format(escape(cell.source))
     result = unshown.pop(grade_id, None) if grade_id else None
     return {"type": cell.cell_type, "grade_id": grade_id, "html": body, "result": result}
 
 
-def _linked_images(html: Markup, images: dict[str, str]) -> Markup:
-    """Point an image the notebook shows from its own folder (![](jupyter.png)) at the release."""
+def _linked_images(html: Markup, images: dict[str, str], attachments=None) -> Markup:
+    """Point an image the notebook shows from its own folder (![](jupyter.png)) at the release,
+    and one pasted into the cell (![](attachment:x.png)) at its data (PNG, JPEG, GIF only)."""
 
     def linked(match: re.Match) -> str:
-        url = images.get(html_unescape(match[1]))
+        src = html_unescape(match[1])
+        url = images.get(src) or attachment_uri(attachments, src)
         return f'<img src="{escape(url)}"' if url else match[0]
 
     return Markup(IMAGE.sub(linked, html))

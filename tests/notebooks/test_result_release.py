@@ -4,6 +4,7 @@ it, and hidden tests and graders' comments held back until the feedback is relea
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from server.content.sync import sync_exercises
 from server.extensions import db
 from server.models import Assignment, AssignmentKind, Submission
 from server.notebooks import manual
+from server.notebooks.attachments import attachment_uri
 from server.notebooks.exercise import load_notebook_exercise
 from server.notebooks.grade import grade_notebooks
 from server.notebooks.importer import import_assignment
@@ -36,6 +38,12 @@ HIDDEN = "assert half(10) == 5  # the hidden one"
 TEST = f"assert half(2) == 1\n### BEGIN HIDDEN TESTS\n{HIDDEN}\n### END HIDDEN TESTS"
 # Right on the visible test, wrong on the hidden one.
 WRONG = "def half(x):\n    return 1 if x == 2 else 0"
+# A 1x1 PNG, and an SVG that would run a script if it were shown.
+PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
+    "RU5ErkJggg=="
+)
+SVG = base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
 
 
 def grade(email: str, *, points: float, comment: str, submission: Submission) -> None:
@@ -72,7 +80,14 @@ def hw(demo, tmp_path) -> Submission:
     exercise = load_notebook_exercise(folder)
     notebook = released(exercise, "hw")
     notebook.cells[0].source = WRONG
-    notebook.cells[2].source = "Because halving is dividing by two."
+    notebook.cells[2].source = (
+        "Because halving is dividing by two. ![plot](attachment:plot.png)"
+        " ![evil](attachment:evil.svg)"
+    )
+    notebook.cells[2].attachments = {
+        "plot.png": {"image/png": PNG},
+        "evil.svg": {"image/svg+xml": SVG.decode()},
+    }
     path = tmp_path / "hw.ipynb"
     path.write_text(nbformat.writes(notebook))
     assignment = db.session.scalar(sa.select(Assignment).filter_by(slug="hw"))
@@ -210,3 +225,29 @@ def test_the_openapi_document_names_both_bodies_of_a_submission(client):
     answer = post["responses"]["202"]["content"]["application/json"]["schema"]["$ref"]
     fields = document["components"]["schemas"][answer.rsplit("/", 1)[1]]["properties"]
     assert {"missing_notebooks", "manual_score", "partly_graded"} <= set(fields)
+
+
+def test_images_pasted_into_a_markdown_cell_are_shown_from_its_attachments(app, hw):
+    page = logged_in(app, STUDENT).get(f"/courses/demo/submissions/{hw.id}").get_data(as_text=True)
+    assert f'<img src="data:image/png;base64,{PNG}" alt="plot"' in page
+    # Not an allowed type: left as written, which a browser does not load.
+    assert '<img src="attachment:evil.svg"' in page and "image/svg" not in page
+
+
+@pytest.mark.parametrize(
+    ("bundle", "shown"),
+    [
+        ({"image/png": PNG}, True),
+        ({"image/png": [PNG[:40], PNG[40:]]}, True),  # nbformat's multiline string
+        ({"image/gif": base64.b64encode(b"GIF89a" + bytes(20)).decode()}, True),
+        ({"image/jpeg": PNG}, False),  # bytes that are not what the type says
+        ({"image/svg+xml": SVG.decode()}, False),
+        ({"image/png": "not base64!"}, False),
+        ({"image/png": base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(1 << 20)).decode()}, False),
+        ("not a bundle", False),
+    ],
+)
+def test_only_png_jpeg_and_gif_of_at_most_1_mb_become_data_uris(bundle, shown):
+    found = attachment_uri({"a.png": bundle}, "attachment:a.png")
+    assert (found is not None) == shown
+    assert attachment_uri({"a.png": bundle}, "a.png") is None  # not an attachment: link
