@@ -170,3 +170,28 @@ def test_a_notebook_exercises_statistics_page_opens(instructor, demo, tmp_path):
     page = instructor.get(STATS.format("ps1"))
     assert page.status_code == 200
     assert "Known mistakes" in page.get_data(as_text=True)
+
+
+def test_a_mistakes_page_reads_its_submissions_in_a_fixed_number_of_queries(instructor, seeded):
+    page = STATS.format(EXERCISE) + "/mistakes/forgot_factor_two"
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    def queries() -> int:
+        statements.clear()
+        sa.event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            assert instructor.get(page).status_code == 200
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", seen)
+        return len(statements)
+
+    two = queries()
+    found = assignment(EXERCISE)
+    for number in range(6, 10):  # four more students make the same mistake
+        user_id = find_user(f"student{number}@example.edu").id
+        store(found, user_id, [mistake_code(found, "forgot_factor_two")])
+    db.session.commit()
+    assert queries() == two
