@@ -142,7 +142,13 @@ def settings_from(form, course: Course) -> dict:
         "attempt_limit": _whole(form.get("attempt_limit", ""), "attempt_limit"),
         "score_policy": form.get("score_policy") or ScorePolicy.BEST.value,
         "feedback_release": form.get("feedback_release") or FeedbackRelease.IMMEDIATELY.value,
-    }
+    } | _weight(form)
+
+
+def _weight(form) -> dict:
+    """The weight, when the form gives one (blank keeps it; a new assignment's is 1)."""
+    weight = form.get("weight", "").strip()
+    return {"weight": weight} if weight else {}
 
 
 def _late_window_checked(settings: dict) -> None:
@@ -176,6 +182,7 @@ def form_values(assignment: Assignment | None, course: Course) -> dict:
         "attempt_limit": assignment.attempt_limit or "",
         "score_policy": ScorePolicy(assignment.score_policy).value,
         "feedback_release": FeedbackRelease(assignment.feedback_release).value,
+        "weight": f"{assignment.weight:g}",
     }
 
 

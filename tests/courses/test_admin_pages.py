@@ -2,6 +2,7 @@
 accommodations, course settings and the audit log's pages, each write with its CSRF token."""
 
 import html
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -430,3 +431,19 @@ def test_a_shift_past_the_last_date_python_knows_is_no_crash(app, instructor, lo
     assert student.get("/courses/demo").status_code == 200
     assert instructor.get("/courses/demo/overview").status_code == 200
     assert instructor.get(f"/courses/demo/assignments/{EXERCISE}/stats").status_code == 200
+
+
+def test_the_edit_form_sets_the_weight_and_keeps_it(instructor):
+    page = f"/courses/demo/assignments/{QUIZ}/edit"
+    assert 'name="weight"' in text(instructor.get(page)) and assignment(QUIZ).weight == 1
+    assert post(instructor, page, page, PUBLISH | {"weight": "2.5"}).status_code == 302
+    assert assignment(QUIZ).weight == 2.5
+    assert 'name="weight" type="text" inputmode="decimal" size="6" value="2.5"' in text(
+        instructor.get(page)
+    )
+    refused = post(instructor, page, page, PUBLISH | {"weight": "-1"})
+    assert refused.status_code == 400 and "weight is a number from 0 to 1000" in text(refused)
+    assert assignment(QUIZ).weight == 2.5
+    changed = [e for e in audit.entries(course()) if e.action == "assignment.update"]
+    assert json.loads(changed[0].after)["weight"] == 2.5
+    assert json.loads(changed[0].before)["weight"] == 1
