@@ -11,6 +11,10 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/9
 DB_TESTS := tests/api tests/content tests/scoring tests/web tests/test_cli.py \
 	tests/test_json_columns.py tests/test_migrations.py tests/scaleout tests/fuzz tests/lti tests/courses \
 	tests/notebooks/test_sync.py
+# Tests mostly wait (on graders, servers, a browser), so they run in parallel, one test
+# file per pytest-xdist worker at a time (module fixtures are set up once); 1 runs serially.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 REACHABLE := $(BIN)/python -c "import sys; from tests.scaleout.cluster import reachable; \
 	sys.exit(any(map(reachable, sys.argv[1:])))"
 
@@ -41,11 +45,11 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 
 test: $(VENV)/.installed-dev lint
-	$(BIN)/pytest
+	$(PYTEST)
 	@if [ -n "$$CI" ] || $(REACHABLE) $(TEST_POSTGRES_URL) $(TEST_BROKER_URL); then \
 		echo "== scale-out: database tests on PostgreSQL + Redis + 2 rubric workers"; \
 		RUBRIC_TEST_DATABASE_URL=$(TEST_POSTGRES_URL) RUBRIC_TEST_BROKER_URL=$(TEST_BROKER_URL) \
-			$(BIN)/pytest -q $(wildcard $(DB_TESTS)); \
+			$(PYTEST) -q $(wildcard $(DB_TESTS)); \
 	else echo "PostgreSQL or Redis not reachable: skipped the scale-out pass (CI never skips it)"; fi
 
 bench: $(VENV)/.installed-dev

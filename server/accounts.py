@@ -4,12 +4,14 @@ throttle and API tokens.
 Knows nothing of HTTP: the web layer passes in addresses, user agents and settings.
 """
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -41,9 +43,25 @@ PASSWORD_LINK_LIFETIME = {
 # hashes to it, so nobody logs in until the one-time link is used.
 NO_PASSWORD = "!"
 
-# A valid hash to compare against when the e-mail is unknown, so a failed
-# log-in takes as long for a missing account as for a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-password")
+
+def hash_password(password: str) -> str:
+    """Hash a password by the app's RUBRIC_PASSWORD_HASH_METHOD (Werkzeug's scrypt).
+
+    Not an environment setting: only the test suite picks a cheap method, as Django's
+    tests do, or its thousands of log-ins would spend minutes in scrypt.
+    """
+    return generate_password_hash(password, method=_hash_method())
+
+
+def _hash_method() -> str:
+    return current_app.config.get("RUBRIC_PASSWORD_HASH_METHOD", "scrypt")
+
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """A valid hash to check when the e-mail is unknown, so that a failed log-in takes
+    as long for a missing account as for a wrong password."""
+    return generate_password_hash("not-a-password", method=method)
 
 
 def find_user(email: str) -> User | None:
@@ -56,7 +74,7 @@ def ensure_user(email: str, name: str, password: str, role: Role = Role.STUDENT)
     user = find_user(email)
     if user is None:
         user = User(email=email.strip().lower(), name=name, role=role)
-        user.password_hash = generate_password_hash(password)
+        user.password_hash = hash_password(password)
         db.session.add(user)
         db.session.flush()
     return user
@@ -66,7 +84,7 @@ def authenticate(email: str, password: str) -> User | None:
     """Return the user if the e-mail and password match."""
     user = find_user(email)
     if user is None or user.password_hash == NO_PASSWORD:
-        check_password_hash(_DUMMY_HASH, password)  # as slow as a wrong password
+        check_password_hash(_dummy_hash(_hash_method()), password)  # as slow as a wrong password
         return None
     return user if check_password_hash(user.password_hash, password) else None
 
@@ -81,7 +99,7 @@ def new_user(email: str, name: str) -> User:
 
 def set_password(user: User, password: str) -> None:
     """Store a new password for a user (hashed)."""
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = hash_password(password)
 
 
 def _digest(token: str) -> str:

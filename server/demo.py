@@ -4,9 +4,8 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
-from server.accounts import create_token, ensure_user
+from server.accounts import create_token, ensure_user, hash_password
 from server.courses import enroll
 from server.extensions import db
 from server.models import Assignment, AssignmentKind, Course, Exercise, Quiz, Role, User
@@ -42,7 +41,7 @@ def enroll_load_students(course: Course, prefix: str, count: int) -> list[str]:
     They share one unusable password hash: hashing is slow on purpose, and these
     accounts never log in on the web.
     """
-    password_hash = generate_password_hash(secrets.token_hex(16))
+    password_hash = hash_password(secrets.token_hex(16))
     users = [
         User(email=f"{prefix}{n}@example.edu", name=f"{prefix.title()} {n}", role=Role.STUDENT)
         for n in range(count)

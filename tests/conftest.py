@@ -27,7 +27,22 @@ from tests.scaleout.processes import LOGS, log_tail
 # A socket left open and found only by the collector is reported with where it connected.
 pytest_plugins = ["tests.socket_origins"]
 
-BROKER_URL = os.environ.get("RUBRIC_TEST_BROKER_URL") or None
+
+def _broker_url() -> str | None:
+    """The suite's Redis database; each pytest-xdist worker takes the next one (9, 10...).
+
+    Every worker runs its own cluster of `rubric worker` processes, and the fixtures
+    empty the broker before each test: a shared database would lose another's tasks.
+    """
+    url = os.environ.get("RUBRIC_TEST_BROKER_URL") or None
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    if url is None or worker == "gw0":
+        return url
+    base, number = url.rsplit("/", 1)
+    return f"{base}/{int(number) + int(worker.removeprefix('gw'))}"
+
+
+BROKER_URL = _broker_url()
 SCALE_OUT = BROKER_URL is not None
 
 
@@ -55,6 +70,8 @@ def make_app(database_url: str, **overrides):
         "RUBRIC_REQUEUE_AFTER_SECONDS": 2,
         "RUBRIC_GRADING_LEASE_SECONDS": 10,
         "RUBRIC_SUBMISSION_RATE": "off",
+        # scrypt costs ~0.1 s a hash on purpose; the suite hashes and checks thousands.
+        "RUBRIC_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
     app = create_app(config | overrides)
     app.test_client_class = FreshContextClient
@@ -145,8 +162,12 @@ def app(request, databases, migrated_database):
         workers.ensure_running()
         workers.flush_broker()
         overrides["RUBRIC_BROKER_URL"] = BROKER_URL
-    url = databases.clone(migrated_database, url=workers.database_url if workers else None)
+    # A test that asks for the demo starts on the seeded copy: one clone, not two.
+    seeded = "demo" in request.fixturenames
+    template = request.getfixturevalue("seeded_database") if seeded else migrated_database
+    url = databases.clone(template, url=workers.database_url if workers else None)
     app = make_app(url, **overrides)
+    app.config["RUBRIC_TEST_SEEDED"] = seeded
     with app.app_context():
         yield app
         if queue := app.extensions.get("rubric_queue"):
@@ -181,10 +202,16 @@ def runner(app):
 
 @pytest.fixture
 def demo(app, databases, seeded_database):
-    """Swap in a copy of the seeded database: bundled content and the demo course."""
-    db.session.remove()
-    db.engine.dispose()
-    databases.clone(seeded_database, url=app.config["SQLALCHEMY_DATABASE_URI"])
+    """The bundled content and the demo course (a copy of the seeded database).
+
+    The `app` fixture already started on that copy when the test names `demo`; asked
+    for later (request.getfixturevalue), it is swapped in under the app.
+    """
+    if not app.config["RUBRIC_TEST_SEEDED"]:
+        db.session.remove()
+        db.engine.dispose()
+        databases.clone(seeded_database, url=app.config["SQLALCHEMY_DATABASE_URI"])
+        app.config["RUBRIC_TEST_SEEDED"] = True
     return db.session.scalar(db.select(Course).filter_by(slug="demo"))
 
 

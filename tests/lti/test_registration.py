@@ -123,7 +123,10 @@ def test_registering_the_same_client_again_updates_it_not_doubles_it(app, lms):
 
 
 @pytest.mark.parametrize(
-    "code", ["", "not-a-code", registration.make_code("another app's secret key")]
+    "code",
+    ["", "not-a-code", registration.make_code("another app's secret key")],
+    # Named, not shown: the signed code has a timestamp, and every xdist worker collects.
+    ids=["missing", "not-a-code", "signed-with-another-key"],
 )
 def test_a_missing_or_forged_code_is_refused(rubric, lms, code):
     params = lms.dynamic.start_params() | {"code": code}
