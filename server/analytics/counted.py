@@ -17,6 +17,7 @@ from server.models import (
     Submission,
 )
 from server.scoring import late
+from server.scoring.gradebook import _score_of as score_of  # incl. a notebook's manual points
 
 FULL_MARKS_SLACK = 1e-9  # a float sum of test points may land a hair under the maximum
 
@@ -78,7 +79,7 @@ def counted_work(assignment: Assignment) -> list[StudentWork]:
     model = model_of(assignment)
     rows: dict[int, list] = {user_id: [] for user_id in student_ids(assignment.course_id)}
     query = (
-        sa.select(model.id, model.user_id, model.number, model.score, model.max_score)
+        sa.select(model.id, model.user_id, model.number, score_of(model), model.max_score)
         .add_columns(model.submitted_at)
         .where(model.assignment_id == assignment.id)
         .order_by(model.user_id, model.number)
