@@ -121,6 +121,8 @@ def from_environment(instance_path: str) -> dict:
             "SQLALCHEMY_DATABASE_URI": os.environ.get("RUBRIC_DATABASE_URL", default_db),
             "RUBRIC_BROKER_URL": os.environ.get("RUBRIC_BROKER_URL") or None,
             "RUBRIC_SUBMISSION_RATE": os.environ.get("RUBRIC_SUBMISSION_RATE", "10/minute"),
+            # Visible-tests checks per student, the page's button and the API together.
+            "RUBRIC_CHECK_RATE": os.environ.get("RUBRIC_CHECK_RATE", "20/minute"),
             "RUBRIC_CONTENT_ROOT": os.environ.get("RUBRIC_CONTENT_ROOT", str(PROJECT_ROOT)),
             # Who may read /metrics (server/ops.py): a bearer token, or these addresses.
             "RUBRIC_METRICS_TOKEN": os.environ.get("RUBRIC_METRICS_TOKEN", ""),

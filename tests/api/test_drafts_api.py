@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 
 from server.api.drafts import Check, Draft
+from server.config import from_environment
 from server.content.sync import sync_exercises
 from server.courses.assignments import publish
 from server.extensions import db
@@ -107,3 +108,9 @@ def test_a_notebook_exercise_has_no_code_draft_or_check(client, student, demo, t
     ):
         assert answer.status_code == 409
         assert answer.json["error"]["code"] == "notebook_exercise"
+
+
+def test_the_check_rate_is_read_from_the_environment(monkeypatch, tmp_path):
+    assert from_environment(str(tmp_path))["RUBRIC_CHECK_RATE"] == "20/minute"
+    monkeypatch.setenv("RUBRIC_CHECK_RATE", "5/minute")
+    assert from_environment(str(tmp_path))["RUBRIC_CHECK_RATE"] == "5/minute"
