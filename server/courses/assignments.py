@@ -36,8 +36,8 @@ FRACTIONS = ("late_penalty_per_day", "late_penalty_per_hour", "late_penalty_cap"
 SETTINGS = (*TIMES, *FRACTIONS, "attempt_limit", "score_policy", "feedback_release", "weight")
 MAX_ATTEMPTS = 10_000
 MAX_WEIGHT = 1000
-# Past this, a student's shift or a time zone's offset leaves Python's dates (a 500).
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+# Outside these, a student's shift or a time zone's offset leaves Python's dates (a 500).
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def parse_time(text: Any, field: str) -> datetime | None:
@@ -73,9 +73,9 @@ def _from_iso(text: str, field: str) -> datetime:
 
 
 def _within_range(moment: datetime, field: str) -> datetime:
-    """A time before LATEST (the year 9000), else Refused."""
-    if moment >= LATEST:
-        raise Refused(f"{field} must be before the year {LATEST.year}", field)
+    """A time from EARLIEST to before LATEST (the years 1900 to 8999), else Refused."""
+    if not EARLIEST <= moment < LATEST:
+        raise Refused(f"{field} is a date from {EARLIEST.year} to {LATEST.year - 1}", field)
     return moment
 
 

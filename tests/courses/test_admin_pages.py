@@ -414,7 +414,9 @@ def test_a_date_in_the_far_future_is_refused(instructor):
     page, due = f"/courses/demo/assignments/{EXERCISE}/edit", assignment(EXERCISE).due_at
     far = PUBLISH | {"due_at": "9999-12-31T20:00", "late_until": "9999-12-31T23:00"}
     answer = post(instructor, page, page, far)
-    assert answer.status_code == 400 and "due_at must be before the year 9000" in text(answer)
+    assert answer.status_code == 400 and "due_at is a date from 1900 to 8999" in text(answer)
+    early = post(instructor, page, page, PUBLISH | {"opens_at": "0001-01-01T00:00"})
+    assert early.status_code == 400 and "opens_at is a date from 1900 to 8999" in text(early)
     assert assignment(EXERCISE).due_at == due
 
 
