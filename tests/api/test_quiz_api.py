@@ -245,8 +245,9 @@ def test_gradebook_best_policy_json_and_csv(client, student, token_for):
     csv = client.get("/api/v1/courses/demo/gradebook?format=csv", headers=instructor)
     assert csv.mimetype == "text/csv"
     lines = csv.text.splitlines()
-    assert lines[0] == "email,name,l2-regularization,l2-regularization-quiz,total"
-    assert "student@example.edu,Sam Student,,5,5" in lines
+    assert lines[0] == "email,name,l2-regularization,l2-regularization-quiz,total,percent"
+    # Both weigh 1: the unsubmitted exercise counts 0 of its points, the quiz 5 of 5.
+    assert "student@example.edu,Sam Student,,5,5,50" in lines
 
 
 def test_gradebook_last_policy(client, student, token_for):
