@@ -10,7 +10,8 @@ TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/9
 DB_TESTS := tests/api tests/content tests/scoring tests/web tests/test_cli.py \
 	tests/test_json_columns.py tests/test_migrations.py tests/scaleout tests/fuzz tests/lti tests/courses \
-	tests/notebooks/test_sync.py
+	tests/notebooks/test_sync.py tests/notebooks/test_api_*.py tests/notebooks/test_web_*.py \
+	tests/notebooks/test_manual_*.py tests/notebooks/test_result_release.py tests/notebooks/test_feedback_export.py
 # Tests mostly wait (on graders, servers, a browser), so they run in parallel, one test
 # file per pytest-xdist worker at a time (module fixtures are set up once); 1 runs serially.
 TEST_WORKERS ?= auto
