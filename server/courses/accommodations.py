@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from server.courses import audit
 from server.courses.assignments import rescore
@@ -55,7 +56,8 @@ def accommodations(course: Course) -> list[Accommodation]:
     """Every accommodation of a course, by the student's e-mail."""
     query = (
         sa.select(Accommodation)
-        .join(User, User.id == Accommodation.user_id)
+        .join(Accommodation.user)
+        .options(so.contains_eager(Accommodation.user))  # the page shows each one's e-mail
         .where(Accommodation.course_id == course.id)
         .order_by(User.email)
     )

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -346,14 +347,20 @@ def _students(assignment: Assignment, problem=None, values: dict | None = None, 
 
 
 def _extensions_of(assignment: Assignment) -> list[tuple[Extension, late.Dates]]:
-    query = sa.select(Extension).join(User).where(Extension.assignment_id == assignment.id)
-    found = db.session.scalars(query.order_by(User.email))
+    query = sa.select(Extension).join(Extension.user).options(so.contains_eager(Extension.user))
+    found = db.session.scalars(
+        query.where(Extension.assignment_id == assignment.id).order_by(User.email)
+    )
     return [(e, late.shifted(assignment, e)) for e in found]
 
 
 def _overrides_of(assignment: Assignment) -> list[tuple[ScoreOverride, object]]:
-    query = sa.select(ScoreOverride).join(User).where(ScoreOverride.assignment_id == assignment.id)
-    found = db.session.scalars(query.order_by(User.email))
+    query = sa.select(ScoreOverride).join(ScoreOverride.user)
+    found = db.session.scalars(
+        query.options(so.contains_eager(ScoreOverride.user))
+        .where(ScoreOverride.assignment_id == assignment.id)
+        .order_by(User.email)
+    )
     return [(o, counted_entry(assignment, o.user_id)) for o in found]
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from server.courses import audit
+from server.courses import accommodations, audit, extensions
 from server.extensions import db
 from server.models import Accommodation, Assignment, AuditEntry, Course, Extension, ScoreOverride
 from server.scoring import late
@@ -449,3 +449,36 @@ def test_the_edit_form_sets_the_weight_and_keeps_it(instructor):
     changed = [e for e in audit.entries(course()) if e.action == "assignment.update"]
     assert json.loads(changed[0].after)["weight"] == 2.5
     assert json.loads(changed[0].before)["weight"] == 1
+
+
+def statements_of(client: PageClient, path: str) -> int:
+    """How many SQL statements a page takes."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_the_extensions_and_accommodations_pages_take_a_fixed_number_of_queries(instructor):
+    students, places = f"/courses/demo/assignments/{QUIZ}/students", "/courses/demo/accommodations"
+    quiz = assignment(QUIZ)
+    demo = quiz.course
+    extensions.grant(quiz, STUDENT, "2031-01-01T00:00:00Z", None, None)
+    accommodations.grant(demo, STUDENT, 5, "", None)
+    db.session.commit()
+    one = statements_of(instructor, students), statements_of(instructor, places)
+    quiz = assignment(QUIZ)
+    demo = quiz.course
+    for number in range(2, 7):
+        email = f"student{number}@example.edu"
+        extensions.grant(quiz, email, "2031-01-01T00:00:00Z", None, None)
+        accommodations.grant(demo, email, 5, "", None)
+    db.session.commit()
+    assert (statements_of(instructor, students), statements_of(instructor, places)) == one
