@@ -13,6 +13,7 @@ from server.courses import accommodations, audit, extensions
 from server.extensions import db
 from server.models import Accommodation, Assignment, AuditEntry, Course, Extension, ScoreOverride
 from server.scoring import late
+from tests.statements import statements_during
 from tests.web.support import PageClient
 
 from .conftest import OTHER_INSTRUCTOR, TA
@@ -453,17 +454,11 @@ def test_the_edit_form_sets_the_weight_and_keeps_it(instructor):
 
 def statements_of(client: PageClient, path: str) -> int:
     """How many SQL statements a page takes."""
-    seen: list[str] = []
 
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    def visit() -> None:
         assert client.get(path).status_code == 200
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
-    return len(seen)
+
+    return statements_during(visit)
 
 
 def test_the_extensions_and_accommodations_pages_take_a_fixed_number_of_queries(instructor):

@@ -20,6 +20,7 @@ from server.notebooks.importer import import_assignment
 from server.scoring.quizzes import submit_attempt
 from tests.api.test_quiz_api import correct_answers
 from tests.notebooks.support import EXAMPLE
+from tests.statements import statements_during
 
 from .support import STUDENT
 
@@ -174,19 +175,12 @@ def test_a_notebook_exercises_statistics_page_opens(instructor, demo, tmp_path):
 
 def test_a_mistakes_page_reads_its_submissions_in_a_fixed_number_of_queries(instructor, seeded):
     page = STATS.format(EXERCISE) + "/mistakes/forgot_factor_two"
-    statements: list[str] = []
 
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
+    def visit() -> None:
+        assert instructor.get(page).status_code == 200
 
     def queries() -> int:
-        statements.clear()
-        sa.event.listen(db.engine, "before_cursor_execute", seen)
-        try:
-            assert instructor.get(page).status_code == 200
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", seen)
-        return len(statements)
+        return statements_during(visit)
 
     two = queries()
     found = assignment(EXERCISE)
