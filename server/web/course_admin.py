@@ -39,7 +39,6 @@ from server.models import (
     User,
 )
 from server.scoring import late
-from server.scoring.gradebook import counted_entry
 from server.web import bp
 from server.web.errors import error_page
 
@@ -354,14 +353,14 @@ def _extensions_of(assignment: Assignment) -> list[tuple[Extension, late.Dates]]
     return [(e, late.shifted(assignment, e)) for e in found]
 
 
-def _overrides_of(assignment: Assignment) -> list[tuple[ScoreOverride, object]]:
+def _overrides_of(assignment: Assignment) -> list[ScoreOverride]:
     query = sa.select(ScoreOverride).join(ScoreOverride.user)
     found = db.session.scalars(
         query.options(so.contains_eager(ScoreOverride.user))
         .where(ScoreOverride.assignment_id == assignment.id)
         .order_by(User.email)
     )
-    return [(o, counted_entry(assignment, o.user_id)) for o in found]
+    return list(found)
 
 
 def _back_to_students(assignment: Assignment, message: str):

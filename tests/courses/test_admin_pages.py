@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from server.courses import accommodations, audit, extensions
+from server.courses import accommodations, audit, extensions, overrides
 from server.extensions import db
 from server.models import Accommodation, Assignment, AuditEntry, Course, Extension, ScoreOverride
 from server.scoring import late
@@ -462,12 +462,13 @@ def statements_of(client: PageClient, path: str) -> int:
     return statements_during(visit)
 
 
-def test_the_extensions_and_accommodations_pages_take_a_fixed_number_of_queries(instructor):
+def test_the_lists_of_extensions_overrides_and_shifts_take_a_fixed_number_of_queries(instructor):
     students, places = f"/courses/demo/assignments/{QUIZ}/students", "/courses/demo/accommodations"
     quiz = assignment(QUIZ)
     demo = quiz.course
     extensions.grant(quiz, STUDENT, "2031-01-01T00:00:00Z", None, None)
     accommodations.grant(demo, STUDENT, 5, "", None)
+    overrides.override(quiz, STUDENT, "3", False, "oral exam", None)
     db.session.commit()
     one = statements_of(instructor, students), statements_of(instructor, places)
     quiz = assignment(QUIZ)
@@ -476,5 +477,6 @@ def test_the_extensions_and_accommodations_pages_take_a_fixed_number_of_queries(
         email = f"student{number}@example.edu"
         extensions.grant(quiz, email, "2031-01-01T00:00:00Z", None, None)
         accommodations.grant(demo, email, 5, "", None)
+        overrides.override(quiz, email, None, True, "medical", None)
     db.session.commit()
     assert (statements_of(instructor, students), statements_of(instructor, places)) == one
