@@ -221,7 +221,7 @@ def _nul_free(view):
 
     @functools.wraps(view)
     def checked(*args, **kwargs):
-        if request.method == "POST" and any("\x00" in v for v in request.form.values()):
+        if request.method == "POST" and any("\x00" in v for _, v in request.form.items(multi=True)):
             message = "The form holds a NUL character (\\0), which no field accepts."
             return error_page(400, "Bad character in the form", message)
         return view(*args, **kwargs)
