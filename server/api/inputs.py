@@ -83,6 +83,11 @@ def body(model: type[B], optional: bool = False) -> B:
     An optional body may be left empty, which reads as {}.
     """
     raw = json_body() if request.get_data(cache=True) or not optional else {}
+    return validated(model, raw)
+
+
+def validated(model: type[B], raw: dict) -> B:
+    """Return a parsed JSON object validated by model; 422 naming the field if refused."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -6,7 +6,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from server.api import bp
 from server.api.auth import token_required
 from server.api.errors import ApiError
-from server.api.inputs import json_body
+from server.api.inputs import json_body, validated
+from server.api.models import ExerciseSubmissionRequest
 from server.courses import get_assignment, is_staff
 from server.models import Assignment, Submission, User
 from server.models.types import utcnow
@@ -74,6 +75,7 @@ def _posted_notebooks(assignment: Assignment) -> dict:
         raise ApiError(422, "notebooks_expected", message, field="code")
     if not isinstance(notebooks, dict):
         raise ApiError(422, "invalid_notebooks", f"the body must be {SHAPE}", field="notebooks")
+    validated(ExerciseSubmissionRequest, raw)  # as documented: a `code` beside it a string too
     return notebooks
 
 

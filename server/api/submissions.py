@@ -9,7 +9,7 @@ from server.api import bp
 from server.api.auth import token_required
 from server.api.errors import ApiError
 from server.api.inputs import body
-from server.api.models import SubmissionRequest
+from server.api.models import ExerciseSubmissionRequest, SubmissionRequest
 from server.api.notebooks import missing_notebooks, notebook_submission
 from server.courses import NotFound, can_see_work_of, get_assignment
 from server.extensions import (
@@ -47,6 +47,7 @@ def create_submission(course: str, slug: str):
     assignment = _exercise(course, slug)
     submission = notebook_submission(assignment, g.user, _idempotency_key())
     if submission is None:  # a code exercise
+        body(ExerciseSubmissionRequest)  # as documented: `notebooks` beside it well-formed too
         code = body(SubmissionRequest).code
         submission = submit(assignment, g.user, code, _idempotency_key())
     if submission.status == "queued" and submission.enqueued_at is None:

@@ -161,3 +161,10 @@ def test_a_regrade_body_error_names_its_field(client, instructor):
         "message": "'student' is a student's e-mail address",
         "field": "student",
     }
+
+
+def test_code_beside_notebooks_that_are_not_notebooks_is_422_and_nothing_is_stored(client, student):
+    body = {"code": REFERENCE, "notebooks": {"problem1.ipynb": 5}}
+    response = client.post(URL, json=body, headers=student)
+    assert error_of(response, 422)["field"] == "notebooks"
+    assert stored() == []
