@@ -17,7 +17,7 @@ from server.models import (
     Submission,
 )
 from server.scoring import late
-from server.scoring.gradebook import _score_of as score_of  # incl. a notebook's manual points
+from server.scoring.gradebook import score_of  # incl. a notebook's manual points
 
 FULL_MARKS_SLACK = 1e-9  # a float sum of test points may land a hair under the maximum
 

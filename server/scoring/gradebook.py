@@ -169,7 +169,7 @@ def counted_entry(assignment: Assignment, user_id: int) -> Entry | None:
     work = []
     for model in (QuizAttempt, Submission):
         query = (
-            sa.select(model.id, _score_of(model), model.max_score, model.submitted_at)
+            sa.select(model.id, score_of(model), model.max_score, model.submitted_at)
             .where(
                 model.assignment_id == assignment.id,
                 model.user_id == user_id,
@@ -228,7 +228,7 @@ def _entry(
     )
 
 
-def _score_of(model) -> sa.ColumnElement:
+def score_of(model) -> sa.ColumnElement:
     """The score of graded work: a submission's includes the points a person gave its
     notebook answers (server/notebooks/manual.py)."""
     if model is not Submission:

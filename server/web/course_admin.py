@@ -5,7 +5,6 @@ Times are entered and shown in the course's time zone, with its offset; they are
 stored in UTC. Every write is a form with its CSRF token and is audited by the domain.
 """
 
-import functools
 import math
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -40,7 +39,7 @@ from server.models import (
 )
 from server.scoring import late
 from server.web import bp
-from server.web.errors import error_page
+from server.web.errors import nul_free
 
 LOCAL = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 RELEASES = {
@@ -216,19 +215,6 @@ def _configures(course: Course) -> bool:
     return True
 
 
-def _nul_free(view):
-    """Refuse a form holding NUL with a clear 400: PostgreSQL's text cannot store it (a 500)."""
-
-    @functools.wraps(view)
-    def checked(*args, **kwargs):
-        if request.method == "POST" and any("\x00" in v for _, v in request.form.items(multi=True)):
-            message = "The form holds a NUL character (\\0), which no field accepts."
-            return error_page(400, "Bad character in the form", message)
-        return view(*args, **kwargs)
-
-    return checked
-
-
 def _commit(change) -> None:
     """Run a change and commit it; a refusal rolls it back and is raised for the form."""
     try:
@@ -269,7 +255,7 @@ def _assignments(found: Course, values: dict | None = None, problem=None, status
 
 @bp.post("/courses/<course>/assignments")
 @login_required
-@_nul_free
+@nul_free
 def publish_assignment(course: str):
     """Publish a quiz or exercise of the content into the course (instructors)."""
     found = _instructed(course)
@@ -288,7 +274,7 @@ def publish_assignment(course: str):
 
 @bp.route("/courses/<course>/assignments/<slug>/edit", methods=["GET", "POST"])
 @login_required
-@_nul_free
+@nul_free
 def edit_assignment(course: str, slug: str):
     """Change an assignment's title, dates and policies (instructors); scores follow at once."""
     assignment = _configured(course, slug)
@@ -372,7 +358,7 @@ def _back_to_students(assignment: Assignment, message: str):
 
 @bp.post("/courses/<course>/assignments/<slug>/extensions")
 @login_required
-@_nul_free
+@nul_free
 def grant_extension(course: str, slug: str):
     """Give a student their own due date and late window (instructors)."""
     assignment = _configured(course, slug)
@@ -389,7 +375,7 @@ def grant_extension(course: str, slug: str):
 
 @bp.post("/courses/<course>/assignments/<slug>/extensions/revoke")
 @login_required
-@_nul_free
+@nul_free
 def revoke_extension(course: str, slug: str):
     """Take a student's extension back (instructors)."""
     return _take_back(_configured(course, slug), extensions.revoke, "extension", "revoked")
@@ -397,7 +383,7 @@ def revoke_extension(course: str, slug: str):
 
 @bp.post("/courses/<course>/assignments/<slug>/overrides")
 @login_required
-@_nul_free
+@nul_free
 def set_override(course: str, slug: str):
     """Set a student's score by hand, or excuse them, with a reason (TAs and instructors)."""
     assignment = _staffed(course, slug)
@@ -418,7 +404,7 @@ def set_override(course: str, slug: str):
 
 @bp.post("/courses/<course>/assignments/<slug>/overrides/clear")
 @login_required
-@_nul_free
+@nul_free
 def clear_override(course: str, slug: str):
     """Undo a student's override: their work counts again (TAs and instructors)."""
     return _take_back(_staffed(course, slug), overrides.clear, "override", "cleared")
@@ -459,7 +445,7 @@ def _accommodations(found: Course, values: dict, problem=None, status: int = 200
 
 @bp.post("/courses/<course>/accommodations")
 @login_required
-@_nul_free
+@nul_free
 def grant_accommodation(course: str):
     """Shift every due date of one student by some hours (instructors)."""
     found = _instructed(course)
@@ -478,7 +464,7 @@ def grant_accommodation(course: str):
 
 @bp.post("/courses/<course>/accommodations/revoke")
 @login_required
-@_nul_free
+@nul_free
 def revoke_accommodation(course: str):
     """Take a student's accommodation back (instructors)."""
     found = _instructed(course)
@@ -493,7 +479,7 @@ def revoke_accommodation(course: str):
 
 @bp.route("/courses/<course>/settings", methods=["GET", "POST"], endpoint="course_settings")
 @login_required
-@_nul_free
+@nul_free
 def course_settings(course: str):
     """The course's title, term and time zone (instructors)."""
     found = _instructed(course)

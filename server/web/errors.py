@@ -1,5 +1,7 @@
 """Error pages: HTML for the site, the JSON shape under /api/ and for the pages' .json."""
 
+import functools
+
 from flask import make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -68,3 +70,16 @@ def _forbidden(exc: Forbidden):
     if _wants_json():
         return error_response(403, "forbidden", str(exc))
     return error_page(403, "Forbidden", f"You may not see this page: {exc}.")
+
+
+def nul_free(view):
+    """Refuse a form holding NUL with a clear 400: PostgreSQL's text cannot store it (a 500)."""
+
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        if request.method == "POST" and any("\x00" in v for _, v in request.form.items(multi=True)):
+            message = "The form holds a NUL character (\\0), which no field accepts."
+            return error_page(400, "Bad character in the form", message)
+        return view(*args, **kwargs)
+
+    return checked

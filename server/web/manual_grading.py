@@ -10,7 +10,7 @@ from server.courses import Forbidden, NotFound, get_assignment, is_staff, requir
 from server.extensions import db
 from server.models import Assignment, Submission
 from server.notebooks import feedback, manual
-from server.web.errors import error_page
+from server.web.errors import error_page, nul_free
 
 bp = Blueprint("manual_grading", __name__)
 
@@ -84,6 +84,7 @@ def _sheet(assignment: Assignment, submission: Submission, status: int = 200, va
 
 @bp.post("/courses/<course>/assignments/<slug>/grading/<int:submission_id>")
 @login_required
+@nul_free
 def save(course: str, slug: str, submission_id: int):
     """Store the points and comments of the form's cells; then the next one waiting."""
     assignment = _staff_assignment(course, slug)

@@ -9,6 +9,7 @@ from server.scoring.gradebook import students_of
 from server.submissions import regrade
 from server.submissions.result_history import current_origin, history_of
 from server.web import bp
+from server.web.errors import nul_free
 
 # Rough cost of a preview per piece of work, for the page's estimate (bench/regrade_bench.py).
 SUBMISSION_SECONDS, QUIZ_SECONDS = 0.03, 0.003
@@ -26,6 +27,7 @@ def regrade_page(course: str, slug: str):
 
 @bp.post("/courses/<course>/assignments/<slug>/regrade")
 @login_required
+@nul_free
 def regrade_submissions(course: str, slug: str):
     """Apply the previewed regrade, if the work is still as it was previewed."""
     assignment = _staff_assignment(course, slug)

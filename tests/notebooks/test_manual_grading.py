@@ -146,6 +146,17 @@ def test_bad_points_are_refused_with_a_message_and_nothing_is_stored(ps1, login,
     assert db.session.scalar(sa.select(sa.func.count(ManualGrade.id))) == 0
 
 
+def test_a_comment_holding_nul_is_refused_and_nothing_is_stored(ps1, login):
+    client = login(INSTRUCTOR)
+    submission = submission_of(STUDENT[0])
+    form = form_of(client.get(sheet_url(submission)).get_data(as_text=True))
+    for i in cells_in(form).values():
+        form[f"points-{i}"], form[f"comment-{i}"] = "0", "a\x00b"  # PostgreSQL cannot store it
+    answer = client.post(sheet_url(submission), data=form)
+    assert answer.status_code == 400 and "NUL" in answer.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(ManualGrade.id))) == 0
+
+
 def test_a_cell_that_does_not_wait_for_a_person_is_refused(ps1, login):
     client = login(INSTRUCTOR)
     submission = submission_of(STUDENT[0])

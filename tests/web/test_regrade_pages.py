@@ -97,6 +97,14 @@ def test_one_students_work_on_the_same_version(fixed, instructor):
     assert history_of(submission_id=fixed[1]) == []  # the other student's is untouched
 
 
+def test_a_student_field_holding_nul_is_refused_and_nothing_is_regraded(fixed, instructor):
+    form = confirm_form(instructor.get(URL + "?preview=1").get_data(as_text=True))
+    form["student"] = "a\x00b@example.edu"  # PostgreSQL cannot compare with it
+    answer = instructor.post(URL, data=form)
+    assert answer.status_code == 400 and "NUL" in answer.get_data(as_text=True)
+    assert history_of(submission_id=fixed[0]) == []
+
+
 def test_a_stale_preview_is_refused_with_the_current_preview(fixed, instructor):
     page = instructor.get(URL + "?preview=1&same_version=1").get_data(as_text=True)
     form = confirm_form(page)
