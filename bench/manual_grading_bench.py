@@ -115,7 +115,7 @@ def main() -> None:
                 return model.score
 
             def gradebook_without_manual() -> None:
-                with mock.patch.object(gradebook, "_score_of", plain):
+                with mock.patch.object(gradebook, "score_of", plain):
                     gradebook.build_gradebook(course)
 
             figures = {

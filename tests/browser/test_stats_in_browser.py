@@ -27,6 +27,7 @@ from server.models.types import utcnow
 from server.scoring.quizzes import submit_attempt
 from tests.api.test_quiz_api import correct_answers
 
+from .layout import settled_width
 from .test_quiz_in_browser import log_in
 
 FIGURES = PROJECT_ROOT / "docs" / "figures" / "issue-18"
@@ -82,10 +83,7 @@ def figure(page, name: str) -> None:
         FIGURES.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(FIGURES / f"{name}-1280.png"), full_page=True)
     page.set_viewport_size(PHONE)
-    width = page.evaluate(  # once the resize is laid out (the charts follow it)
-        """() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(
-            () => done(document.documentElement.scrollWidth))))"""
-    )
+    width = settled_width(page, PHONE["width"])
     assert width <= PHONE["width"], f"the {name} page is {width} px wide on a phone"
     if save:
         page.screenshot(path=str(FIGURES / f"{name}-390.png"), full_page=True)

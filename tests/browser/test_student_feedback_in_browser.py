@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from server.config import PROJECT_ROOT
 
+from .layout import settled_width
 from .test_exercise_in_browser import EXERCISE, GRADED, REFERENCE, submit_and_wait, type_into_editor
 from .test_quiz_in_browser import log_in
 
@@ -30,14 +31,6 @@ def figure(page, name: str) -> None:
     if os.environ.get("RUBRIC_FIGURES"):
         FIGURES.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(FIGURES / f"{name}.png"), full_page=True)
-
-
-def settled_width(page) -> int:
-    """The page's width once the resize has been laid out (the editor and charts follow it)."""
-    return page.evaluate(
-        """() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(
-            () => done(document.documentElement.scrollWidth))))"""
-    )
 
 
 def wide_elements(page) -> list[str]:
@@ -63,7 +56,7 @@ def at_both_widths(page, name: str) -> None:
     page.set_viewport_size(WIDE)
     figure(page, f"{name}-1280")
     page.set_viewport_size(PHONE)
-    width = settled_width(page)
+    width = settled_width(page, PHONE["width"])
     assert width <= PHONE["width"], f"the {name} page is {width} px wide: {wide_elements(page)}"
     figure(page, f"{name}-390")
     page.set_viewport_size(WIDE)
@@ -143,7 +136,7 @@ def test_check_submit_feedback_charts_and_draft(live_server, browser, screenshot
     page.locator("#result-body .sweep-table summary").click()  # the table behind the chart
     screenshot(page, "feedback-04-charts-390")
     figure(page, "04-charts-390")
-    width = settled_width(page)
+    width = settled_width(page, PHONE["width"])
     assert width <= PHONE["width"], f"the result is {width} px wide: {wide_elements(page)}"
     page.set_viewport_size(WIDE)
 
