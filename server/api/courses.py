@@ -7,7 +7,7 @@ from pydantic import TypeAdapter, ValidationError
 from server.api import bp
 from server.api.auth import token_required
 from server.api.errors import ApiError
-from server.api.inputs import body
+from server.api.inputs import MAX_ID, body
 from server.api.models import CourseRequest, RosterRow
 from server.courses import audit, get_course, people, require_instructor
 from server.courses.roster import RosterUnreadable, read_csv, read_json
@@ -132,6 +132,8 @@ def show_audit(course: str):
     require_instructor(g.user, found)
     limit = _whole("limit", audit.SHOWN, audit.SHOWN)
     before = _whole("before", None, 2**63 - 1)
+    if before is not None and before > MAX_ID:  # older than any id: from the newest
+        before = None  # (PostgreSQL refuses to compare an integer column with it)
     entries, cursor = audit.page(found, limit, before)
     following = None
     if cursor is not None:

@@ -78,7 +78,10 @@ class AuditQuery(BaseModel):
 
     limit: int = Field(1000, ge=1, le=1000, description="entries on the page; 422 otherwise")
     before: int = Field(
-        None, ge=1, description="only entries older than this id: the cursor of `next`"
+        None,
+        ge=1,
+        le=2**63 - 1,
+        description="only entries older than this id: the cursor of `next`",
     )
 
 
