@@ -16,6 +16,9 @@ DB_TESTS := tests/api tests/content tests/scoring tests/web tests/test_cli.py \
 # file per pytest-xdist worker at a time (module fixtures are set up once); 1 runs serially.
 TEST_WORKERS ?= auto
 PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+# The scale-out pass waits even more (on workers, Redis, PostgreSQL: under one core busy
+# with two), so it runs four, each test on the next free worker (its fuzz tests apart).
+SCALE_OUT_WORKERS ?= 4
 REACHABLE := $(BIN)/python -c "import sys; from tests.scaleout.cluster import reachable; \
 	sys.exit(any(map(reachable, sys.argv[1:])))"
 
@@ -50,7 +53,7 @@ test: $(VENV)/.installed-dev lint
 	@if [ -n "$$CI" ] || $(REACHABLE) $(TEST_POSTGRES_URL) $(TEST_BROKER_URL); then \
 		echo "== scale-out: database tests on PostgreSQL + Redis + 2 rubric workers"; \
 		RUBRIC_TEST_DATABASE_URL=$(TEST_POSTGRES_URL) RUBRIC_TEST_BROKER_URL=$(TEST_BROKER_URL) \
-			$(PYTEST) -q $(wildcard $(DB_TESTS)); \
+			$(BIN)/pytest -n $(SCALE_OUT_WORKERS) --dist load -q $(wildcard $(DB_TESTS)); \
 	else echo "PostgreSQL or Redis not reachable: skipped the scale-out pass (CI never skips it)"; fi
 
 bench: $(VENV)/.installed-dev
