@@ -11,14 +11,13 @@ student recounted and compared with what the LMS has).
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from late_gradebook_bench import median_ms, seed  # noqa: E402
+from late_gradebook_bench import median_ms, scratch_app, seed  # noqa: E402
 
 
 def main() -> None:
@@ -27,56 +26,45 @@ def main() -> None:
     parser.add_argument("--assignments", type=int, default=30)
     args = parser.parse_args()
 
-    import flask_migrate
     import sqlalchemy as sa
 
-    from server import create_app
-    from server.content.sync import sync_content
     from server.courses import accommodations
     from server.extensions import db
     from server.models import Accommodation, Enrollment, User
     from server.scoring.gradebook import build_gradebook, counted_score
 
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/bench.sqlite3"
-        config = {"TESTING": True, "SECRET_KEY": "b", "SQLALCHEMY_DATABASE_URI": url}
-        app = create_app(config | {"RUBRIC_OUTBOX_DIR": f"{folder}/outbox"})
-        with app.app_context():
-            flask_migrate.upgrade()
-            sync_content(ROOT)
-            course, first, _ = seed(args.students, args.assignments)
-            plain = median_ms(lambda: build_gradebook(course))
-            ids = db.session.scalars(
-                sa.select(Enrollment.user_id).where(Enrollment.course_id == course.id)
-            ).all()
-            shifted = ids[::10]
-            db.session.add_all(
-                Accommodation(
-                    course_id=course.id,
-                    user_id=i,
-                    shift_seconds=48 * 3600,
-                    reason="bench",
-                    granted_by="bench",
-                )  # fmt: skip
-                for i in shifted
-            )
+    with scratch_app() as (app, folder):
+        course, first, _ = seed(args.students, args.assignments)
+        plain = median_ms(lambda: build_gradebook(course))
+        ids = db.session.scalars(
+            sa.select(Enrollment.user_id).where(Enrollment.course_id == course.id)
+        ).all()
+        shifted = ids[::10]
+        db.session.add_all(
+            Accommodation(
+                course_id=course.id,
+                user_id=i,
+                shift_seconds=48 * 3600,
+                reason="bench",
+                granted_by="bench",
+            )  # fmt: skip
+            for i in shifted
+        )
+        db.session.commit()
+        figures = {
+            "gradebook, no accommodation": plain,
+            f"gradebook, {len(shifted)} accommodated": median_ms(lambda: build_gradebook(course)),
+            "one accommodated score": median_ms(lambda: counted_score(first.id, shifted[0])),
+        }
+        email = db.session.get(User, ids[5]).email  # not accommodated (ids[::10] are)
+
+        def grant_and_revoke() -> None:
+            accommodations.grant(course, email, 24, "bench", None)
             db.session.commit()
-            figures = {
-                "gradebook, no accommodation": plain,
-                f"gradebook, {len(shifted)} accommodated": median_ms(
-                    lambda: build_gradebook(course)
-                ),
-                "one accommodated score": median_ms(lambda: counted_score(first.id, shifted[0])),
-            }
-            email = db.session.get(User, ids[5]).email  # not accommodated (ids[::10] are)
+            accommodations.revoke(course, email, None)
+            db.session.commit()
 
-            def grant_and_revoke() -> None:
-                accommodations.grant(course, email, 24, "bench", None)
-                db.session.commit()
-                accommodations.revoke(course, email, None)
-                db.session.commit()
-
-            figures["grant + revoke one"] = median_ms(grant_and_revoke)
+        figures["grant + revoke one"] = median_ms(grant_and_revoke)
     cells = args.students * args.assignments
     print(f"{args.students} students x {args.assignments} assignments ({cells} cells), "
           "SQLite; median of 5")  # fmt: skip

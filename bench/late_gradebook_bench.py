@@ -10,6 +10,7 @@ student's counted score (what grade passback reads after each change).
 """
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -72,18 +73,14 @@ def seed(students: int, assignments: int):
     return course, made[0], people[0]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=300)
-    parser.add_argument("--assignments", type=int, default=30)
-    args = parser.parse_args()
-
+@contextlib.contextmanager
+def scratch_app(sync: bool = True):
+    """Yield (app, folder): the app, in its context, on a migrated SQLite database in a
+    temporary folder (mail to its outbox/), the bundled content synced unless told not."""
     import flask_migrate
 
     from server import create_app
     from server.content.sync import sync_content
-    from server.scoring.exports import export
-    from server.scoring.gradebook import build_gradebook, counted_score, gradebook_rows
 
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/bench.sqlite3"
@@ -91,15 +88,29 @@ def main() -> None:
         app = create_app(config | {"RUBRIC_OUTBOX_DIR": f"{folder}/outbox"})
         with app.app_context():
             flask_migrate.upgrade()
-            sync_content(ROOT)
-            course, first, student = seed(args.students, args.assignments)
-            book = build_gradebook(course)
-            figures = {
-                "gradebook": median_ms(lambda: build_gradebook(course)),
-                "json rows": median_ms(lambda: gradebook_rows(book)),
-                "csv": median_ms(lambda: export(book, "csv")),
-                "one counted score": median_ms(lambda: counted_score(first.id, student.id)),
-            }
+            if sync:
+                sync_content(ROOT)
+            yield app, Path(folder)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=300)
+    parser.add_argument("--assignments", type=int, default=30)
+    args = parser.parse_args()
+
+    from server.scoring.exports import export
+    from server.scoring.gradebook import build_gradebook, counted_score, gradebook_rows
+
+    with scratch_app():
+        course, first, student = seed(args.students, args.assignments)
+        book = build_gradebook(course)
+        figures = {
+            "gradebook": median_ms(lambda: build_gradebook(course)),
+            "json rows": median_ms(lambda: gradebook_rows(book)),
+            "csv": median_ms(lambda: export(book, "csv")),
+            "one counted score": median_ms(lambda: counted_score(first.id, student.id)),
+        }
     cells = args.students * args.assignments
     print(f"{args.students} students x {args.assignments} assignments ({cells} cells, "
           f"{cells * 2} attempts), SQLite; median of 5")  # fmt: skip

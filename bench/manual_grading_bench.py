@@ -10,7 +10,6 @@ runs of each step; the gradebook also without the manual points' subquery, side 
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 from unittest import mock
 
@@ -18,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 EXAMPLE = ROOT / "tests" / "notebooks" / "nbgrader-example"
 
-from bench.late_gradebook_bench import median_ms  # noqa: E402
+from bench.late_gradebook_bench import median_ms, scratch_app  # noqa: E402
 
 
 def seed(students: int, folder: Path):
@@ -79,58 +78,49 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=300)
     args = parser.parse_args()
 
-    import flask_migrate
-
-    from server import create_app
     from server.extensions import db
     from server.models import Assignment, Submission
     from server.notebooks import feedback, manual
     from server.scoring import gradebook
     from tests.web.support import PageClient
 
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/bench.sqlite3"
-        config = {"TESTING": True, "SECRET_KEY": "b", "SQLALCHEMY_DATABASE_URI": url}
-        app = create_app(config | {"RUBRIC_OUTBOX_DIR": f"{folder}/outbox"})
-        with app.app_context():
-            flask_migrate.upgrade()
-            course, assignment, grader, ids = seed(args.students, Path(folder))
-            page = PageClient(app, app.response_class, use_cookies=True)
-            page.login("grader@example.edu", "grader-pass")
-            waiting = f"/courses/bench/assignments/ps1/grading/{ids[1]}"
-            assert page.get(waiting).status_code == 200, "the grader could not open the page"
-            cells = manual.waiting_cells(db.session.get(Submission, ids[1]).result)
-            runs = iter(range(100))
+    with scratch_app(sync=False) as (app, folder):
+        course, assignment, grader, ids = seed(args.students, Path(folder))
+        page = PageClient(app, app.response_class, use_cookies=True)
+        page.login("grader@example.edu", "grader-pass")
+        waiting = f"/courses/bench/assignments/ps1/grading/{ids[1]}"
+        assert page.get(waiting).status_code == 200, "the grader could not open the page"
+        cells = manual.waiting_cells(db.session.get(Submission, ids[1]).result)
+        runs = iter(range(100))
 
-            def save() -> None:
-                # Other points each time: every run stores, audits and queues a change.
-                share = (next(runs) % 2 + 1) / 2
-                given = [
-                    manual.GradeInput(c.notebook, c.grade_id, c.max_points * share, "")
-                    for c in cells
-                ]
-                manual.save(db.session.get(Submission, ids[1]), grader, given)
+        def save() -> None:
+            # Other points each time: every run stores, audits and queues a change.
+            share = (next(runs) % 2 + 1) / 2
+            given = [
+                manual.GradeInput(c.notebook, c.grade_id, c.max_points * share, "") for c in cells
+            ]
+            manual.save(db.session.get(Submission, ids[1]), grader, given)
 
-            def plain(model):
-                return model.score
+        def plain(model):
+            return model.score
 
-            def gradebook_without_manual() -> None:
-                with mock.patch.object(gradebook, "score_of", plain):
-                    gradebook.build_gradebook(course)
+        def gradebook_without_manual() -> None:
+            with mock.patch.object(gradebook, "score_of", plain):
+                gradebook.build_gradebook(course)
 
-            figures = {
-                "queue (domain)": median_ms(lambda: manual.grading_queue(assignment, grader)),
-                "grading page (GET)": median_ms(lambda: page.get(waiting)),
-                "save 5 cells (audited, committed)": median_ms(save),
-                "gradebook": median_ms(lambda: gradebook.build_gradebook(course)),
-                "gradebook, no manual subquery": median_ms(gradebook_without_manual),
-                "one counted score": median_ms(
-                    lambda: gradebook.counted_score(assignment.id, grader.id)
-                ),
-                "feedback zip": median_ms(
-                    lambda: feedback.feedback_zip(db.session.get(Assignment, assignment.id)), 3
-                ),
-            }
+        figures = {
+            "queue (domain)": median_ms(lambda: manual.grading_queue(assignment, grader)),
+            "grading page (GET)": median_ms(lambda: page.get(waiting)),
+            "save 5 cells (audited, committed)": median_ms(save),
+            "gradebook": median_ms(lambda: gradebook.build_gradebook(course)),
+            "gradebook, no manual subquery": median_ms(gradebook_without_manual),
+            "one counted score": median_ms(
+                lambda: gradebook.counted_score(assignment.id, grader.id)
+            ),
+            "feedback zip": median_ms(
+                lambda: feedback.feedback_zip(db.session.get(Assignment, assignment.id)), 3
+            ),
+        }
     print(f"{args.students} students, one graded ps1 submission each, half graded by hand;"
           " SQLite, median of 5 (the zip: of 3)")  # fmt: skip
     for label, ms in figures.items():

@@ -14,12 +14,13 @@ and of the quiz's preview and apply (rescoring, no sandbox).
 import argparse
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.late_gradebook_bench import scratch_app  # noqa: E402
+
 EXERCISE = ROOT / "exercises" / "l2-regularization"
 QUIZ = ROOT / "quizzes" / "l2-regularization-quiz.toml"
 
@@ -82,30 +83,20 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=300)
     args = parser.parse_args()
 
-    import flask_migrate
-
-    from server import create_app
-    from server.content.sync import sync_content
     from server.submissions import regrade
 
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/bench.sqlite3"
-        config = {"TESTING": True, "SECRET_KEY": "b", "SQLALCHEMY_DATABASE_URI": url}
-        app = create_app(config | {"RUBRIC_OUTBOX_DIR": f"{folder}/outbox"})
-        with app.app_context():
-            flask_migrate.upgrade()
-            sync_content(ROOT)
-            (exercise, quiz), seeded = seconds(lambda: seed(args.students))
-            fix_content(Path(folder))
-            scope = regrade.scope_of(exercise)
-            shown, preview_s = seconds(lambda: regrade.preview(scope))
-            done, apply_s = seconds(lambda: regrade.apply(scope, shown.token, None, None))
-            queued, queue_s = seconds(lambda: regrade.requeue(regrade.scope_of(exercise, "", True)))
-            quiz_scope = regrade.scope_of(quiz)
-            quiz_shown, quiz_preview_s = seconds(lambda: regrade.preview(quiz_scope))
-            quiz_done, quiz_apply_s = seconds(
-                lambda: regrade.apply(quiz_scope, quiz_shown.token, None, None)
-            )
+    with scratch_app() as (app, folder):
+        (exercise, quiz), seeded = seconds(lambda: seed(args.students))
+        fix_content(Path(folder))
+        scope = regrade.scope_of(exercise)
+        shown, preview_s = seconds(lambda: regrade.preview(scope))
+        done, apply_s = seconds(lambda: regrade.apply(scope, shown.token, None, None))
+        queued, queue_s = seconds(lambda: regrade.requeue(regrade.scope_of(exercise, "", True)))
+        quiz_scope = regrade.scope_of(quiz)
+        quiz_shown, quiz_preview_s = seconds(lambda: regrade.preview(quiz_scope))
+        quiz_done, quiz_apply_s = seconds(
+            lambda: regrade.apply(quiz_scope, quiz_shown.token, None, None)
+        )
     n = args.students
     print(f"{n} students, one submission and one quiz attempt each, SQLite "
           f"(seeding and first grading: {seeded:.1f} s)")  # fmt: skip
